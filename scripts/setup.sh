@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Set up a development machine: system tools from Debian packages, then a virtualenv with the
+# project installed in editable mode. Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
+                 linux-image-cloud-amd64)
+
+missing_packages() {
+    local pkg
+    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || echo "$pkg"
+    done
+}
+
+install_system_packages() {
+    if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup: no apt on this host; install these packages (or their equivalents) for the" \
+             "build, compose and boot stages: ${SYSTEM_PACKAGES[*]}" >&2
+        return 0
+    fi
+    local missing
+    missing=$(missing_packages | tr '\n' ' ')
+    [ -z "${missing// /}" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: run as root, or install these packages first: $missing" >&2
+        return 0
+    fi
+    echo "setup: installing $missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+install_python_env() {
+    local stamp=.venv/.installed
+    if [ ! -x .venv/bin/python ]; then
+        python3 -m venv .venv
+    fi
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        .venv/bin/python -m pip install -q --upgrade pip
+        .venv/bin/python -m pip install -q -e '.[dev]'
+        touch "$stamp"
+    fi
+}
+
+install_system_packages
+install_python_env

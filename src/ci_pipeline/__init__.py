@@ -1,0 +1,3 @@
+"""ci-pipeline: a message-driven CI pipeline for an RPM + OSTree based operating system."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,63 @@
+"""The bus interface every member implements.
+
+A bus carries ``(topic, payload)`` pairs: the payload is the raw bytes of a message, usually a JSON
+fedmsg envelope, kept as received so that a malformed message can still be dead-lettered whole.
+Delivery to a subscription is at least once: a delivered message comes again until it is acked.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message as a subscriber or a replay sees it."""
+
+    position: int
+    topic: str
+    payload: bytes
+    published_at: float
+
+
+class Bus(ABC):
+    """A durable topic bus with named subscriptions.
+
+    Required: :meth:`publish_many`, :meth:`fetch`, :meth:`ack`, :meth:`replay`.
+    Optional (defaults given): :meth:`publish`, :meth:`close`.
+    """
+
+    @abstractmethod
+    def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Required. Publish ``(topic, payload)`` pairs durably and in order, all or none."""
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Optional. Publish one message; by default a batch of one."""
+        self.publish_many([(topic, payload)])
+
+    @abstractmethod
+    def fetch(
+        self, subscription: str, topics: Sequence[str], limit: int = 500
+    ) -> list[Delivery]:
+        """Required. Up to ``limit`` unacked messages for ``subscription``, oldest first.
+
+        ``topics`` are glob patterns (``*`` matches dots too). A subscription is created on first
+        use and starts at the beginning of the stored log. Several processes may fetch from one
+        subscription at once: each message is leased to one fetcher, and a message whose lease
+        ends unacked (the fetcher died, or ``lease_seconds`` passed) is delivered again.
+        """
+
+    @abstractmethod
+    def ack(self, subscription: str, deliveries: Sequence[Delivery]) -> None:
+        """Required. Mark deliveries as handled: they are never delivered to ``subscription`` again."""
+
+    @abstractmethod
+    def replay(
+        self, topics: Sequence[str] = ("*",), after: int = 0, limit: int | None = None
+    ) -> Iterator[Delivery]:
+        """Required. Every stored message matching ``topics`` with position > ``after``, oldest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Optional. Release connections and files."""

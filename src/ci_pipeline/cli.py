@@ -1,0 +1,6 @@
+"""The ``ci-pipeline`` command."""
+
+
+def main() -> int:
+    """Entry point."""
+    return 0

@@ -1,0 +1,304 @@
+"""Configuration: defaults < TOML file < environment.
+
+The file is the first of ``--config FILE``, ``$CI_PIPELINE_CONFIG`` and ``./ci-pipeline.toml`` that
+is given (a missing ``./ci-pipeline.toml`` means defaults). Every key may be overridden by an
+environment variable named ``CI_PIPELINE_<SECTION>_<KEY>`` (``CI_PIPELINE_BUS_URL``); list values
+there are JSON arrays or comma-separated words. Unknown sections or keys and wrongly typed values
+are one :class:`~ci_pipeline.errors.ConfigError` naming the key and where it came from.
+
+Reference (defaults keep all state under ``./.ci-pipeline/``)::
+
+    state_dir = ".ci-pipeline"                 # relative paths below are resolved against it
+
+    [bus]
+    url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://
+    topic_prefix = "org.centos"
+    environment = "prod"                       # prod | stage
+    trigger_topic = "org.fedoraproject.prod.git.receive"
+
+    [store]
+    url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
+
+    [trigger]
+    branches = "^(f[0-9]+|master)$"            # regex a branch must match (fully)
+    namespaces = ["rpms"]
+    packages = []                              # source package names the OS is made of
+    treefile = ""                              # rpm-ostree treefile whose packages are added
+
+    [pipeline]
+    username = "fedora-atomic"
+    ci_type = "custom"
+    file = ""                                  # TOML pipeline definition; empty = built-in stages
+    supersede = true
+    rawhide = 27                               # the fedora release number of branch master
+    arch = "x86_64"
+
+    [executor]
+    kind = "local"                             # local | celery
+    concurrency = 0                            # 0 = number of cores
+
+    [web]
+    listen = "127.0.0.1:8080"
+    base_url = ""                              # public URL; empty = http://<listen>
+    token = ""                                 # bearer token for writes; empty = writes refused
+
+    [artifacts]
+    root = "<state_dir>/artifacts"
+    base_url = ""                              # public URL; empty = <web base_url>/artifacts
+
+    [distgit]
+    url = "file://<state_dir>/world/git/{namespace}/{repo}.git"
+
+    [lookaside]
+    url = "file://<state_dir>/world/lookaside/{namespace}/{repo}/{filename}/{hashtype}/{hash}/{filename}"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ci_pipeline.errors import ConfigError
+
+ENV_PREFIX = "CI_PIPELINE_"
+DEFAULT_FILE = Path("ci-pipeline.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BusConfig(_Section):
+    """Where messages go and how their topics are spelled."""
+
+    url: str = ""
+    topic_prefix: str = "org.centos"
+    environment: Literal["prod", "stage"] = "prod"
+    trigger_topic: str = "org.fedoraproject.prod.git.receive"
+
+
+class StoreConfig(_Section):
+    """The results store ("datahub")."""
+
+    url: str = ""
+
+
+class TriggerConfig(_Section):
+    """Which pushes belong to the tracked OS."""
+
+    branches: str = r"^(f[0-9]+|master)$"
+    namespaces: list[str] = Field(default_factory=lambda: ["rpms"])
+    packages: list[str] = Field(default_factory=list)
+    treefile: str = ""
+
+    @field_validator("branches")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+
+class PipelineConfig(_Section):
+    """How runs are named and which stages they go through."""
+
+    username: str = "fedora-atomic"
+    ci_type: str = "custom"
+    file: str = ""
+    supersede: bool = True
+    rawhide: int = 27
+    arch: str = "x86_64"
+
+
+class ExecutorConfig(_Section):
+    """Where stage work runs."""
+
+    kind: Literal["local", "celery"] = "local"
+    concurrency: int = Field(default=0, ge=0)
+
+
+class WebConfig(_Section):
+    """The REST API and dashboard."""
+
+    listen: str = "127.0.0.1:8080"
+    base_url: str = ""
+    token: str = ""
+
+
+class ArtifactsConfig(_Section):
+    """Where stage outputs are kept and the URL they are served under."""
+
+    root: str = ""
+    base_url: str = ""
+
+
+class DistGitConfig(_Section):
+    """Template of a dist-git repository URL."""
+
+    url: str = ""
+
+
+class LookasideConfig(_Section):
+    """Template of a lookaside cache URL (Fedora form)."""
+
+    url: str = ""
+
+
+class Config(_Section):
+    """The whole configuration, typed; pass the sections into constructors."""
+
+    state_dir: str = ".ci-pipeline"
+    bus: BusConfig = Field(default_factory=BusConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
+    distgit: DistGitConfig = Field(default_factory=DistGitConfig)
+    lookaside: LookasideConfig = Field(default_factory=LookasideConfig)
+
+    @property
+    def state_path(self) -> Path:
+        """The state directory as an absolute path."""
+        return Path(self.state_dir).resolve()
+
+    @property
+    def web_base_url(self) -> str:
+        """The public URL of the web service, without a trailing slash."""
+        return (self.web.base_url or f"http://{self.web.listen}").rstrip("/")
+
+    @property
+    def artifacts_base_url(self) -> str:
+        """The public URL of the artifact root, without a trailing slash."""
+        return (self.artifacts.base_url or f"{self.web_base_url}/artifacts").rstrip("/")
+
+
+def _fill_defaults(config: Config) -> Config:
+    state = config.state_path
+    updates: dict[str, BaseModel] = {}
+    if not config.bus.url:
+        updates["bus"] = config.bus.model_copy(update={"url": f"sqlite:///{state}/bus.sqlite"})
+    if not config.store.url:
+        updates["store"] = config.store.model_copy(
+            update={"url": f"sqlite:///{state}/store.sqlite"}
+        )
+    if not config.artifacts.root:
+        updates["artifacts"] = config.artifacts.model_copy(update={"root": str(state / "artifacts")})
+    if not config.distgit.url:
+        updates["distgit"] = config.distgit.model_copy(
+            update={"url": f"file://{state}/world/git/{{namespace}}/{{repo}}.git"}
+        )
+    if not config.lookaside.url:
+        template = "{namespace}/{repo}/{filename}/{hashtype}/{hash}/{filename}"
+        updates["lookaside"] = config.lookaside.model_copy(
+            update={"url": f"file://{state}/world/lookaside/{template}"}
+        )
+    return config.model_copy(update=updates) if updates else config
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"The configuration file {path} does not exist.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The configuration file {path} is not valid TOML: {exc}.") from exc
+    except OSError as exc:
+        raise ConfigError(f"The configuration file {path} cannot be read: {exc}.") from exc
+
+
+def _env_value(raw: str, annotation: Any) -> Any:
+    if "list" in str(annotation):
+        stripped = raw.strip()
+        if stripped.startswith("["):
+            try:
+                return json.loads(stripped)
+            except json.JSONDecodeError:
+                return raw
+        return [word.strip() for word in stripped.split(",") if word.strip()]
+    return raw
+
+
+def _environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    sections = {
+        name: field.annotation
+        for name, field in Config.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "CI_PIPELINE_CONFIG":
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key == "state_dir":
+            overrides["state_dir"] = raw
+            continue
+        section = next((s for s in sections if key.startswith(s + "_")), None)
+        if section is None:
+            raise ConfigError(f"The environment variable {name} names no configuration key.")
+        field_name = key[len(section) + 1 :]
+        model = sections[section]
+        assert model is not None
+        fields = model.model_fields
+        if field_name not in fields:
+            raise ConfigError(f"The environment variable {name} names no configuration key.")
+        value = _env_value(raw, fields[field_name].annotation)
+        overrides.setdefault(section, {})[field_name] = value
+    return overrides
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"Unknown configuration key '{key}' in {source}."
+    return f"Configuration key '{key}' in {source} is wrong: {first['msg']}."
+
+
+def load_config(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load the configuration: defaults, then the TOML file, then the environment."""
+    environ = os.environ if environ is None else environ
+    chosen = path or environ.get("CI_PIPELINE_CONFIG") or None
+    data: dict[str, Any] = {}
+    source = "the defaults"
+    if chosen:
+        data = _read_file(Path(chosen))
+        source = str(chosen)
+    elif DEFAULT_FILE.exists():
+        data = _read_file(DEFAULT_FILE)
+        source = str(DEFAULT_FILE)
+    try:
+        file_config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc
+    overrides = _environment_overrides(environ)
+    if not overrides:
+        return _fill_defaults(file_config)
+    try:
+        config = Config.model_validate(_merge(data, overrides))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "the environment")) from exc
+    return _fill_defaults(config)

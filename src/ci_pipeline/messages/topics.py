@@ -1,0 +1,85 @@
+"""The topic vocabulary: stages, states, statuses and how they spell a topic.
+
+A pipeline topic is ``<prefix>.<env>.ci.pipeline.<stage words>.<state>``, for example
+``org.centos.prod.ci.pipeline.package.test.functional.running``. The trigger adds
+``package.ignore`` (and its ``package.queued`` is the build stage's queued message); every run ends
+with ``<prefix>.<env>.ci.pipeline.complete``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """The pipeline stages, in the seed's order."""
+
+    BUILD = "build"
+    FUNCTIONAL = "functional"
+    COMPOSE = "compose"
+    INTEGRATION = "integration"
+    IMAGE = "image"
+    SMOKE = "smoke"
+    E2E = "e2e"
+
+
+class State(StrEnum):
+    """Where a stage is: each state is announced by one message."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = "complete"
+
+
+class Status(StrEnum):
+    """The ``status`` field: the stage's and the pipeline's status at that moment."""
+
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    ABORTED = "ABORTED"
+
+
+STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
+
+#: The words a stage's topics carry between ``ci.pipeline.`` and the state.
+TOPIC_WORDS: dict[Stage, str] = {
+    Stage.BUILD: "package",
+    Stage.FUNCTIONAL: "package.test.functional",
+    Stage.COMPOSE: "compose",
+    Stage.INTEGRATION: "compose.test.integration",
+    Stage.IMAGE: "image",
+    Stage.SMOKE: "image.test.smoke",
+    Stage.E2E: "image.test.e2e",
+}
+
+IGNORE_SUFFIX = "package.ignore"
+PIPELINE_COMPLETE_SUFFIX = "complete"
+
+#: Every topic suffix (the part after ``ci.pipeline.``) that ci-pipeline sends.
+PIPELINE_SUFFIXES: tuple[str, ...] = (
+    IGNORE_SUFFIX,
+    *(f"{TOPIC_WORDS[stage]}.{state}" for stage in STAGE_ORDER for state in State),
+    PIPELINE_COMPLETE_SUFFIX,
+)
+
+_PIPELINE_TOPIC = re.compile(r"^(?P<prefix>[a-z0-9]+(?:\.[a-z0-9]+)*)\.(?P<env>prod|stage)"
+                             r"\.ci\.pipeline\.(?P<suffix>[a-z0-9.]+)$")
+
+
+def stage_suffix(stage: Stage, state: State) -> str:
+    """The topic suffix of a stage's state, e.g. ``package.test.functional.running``."""
+    return f"{TOPIC_WORDS[stage]}.{state}"
+
+
+def pipeline_topic(prefix: str, environment: str, suffix: str) -> str:
+    """A full pipeline topic from its prefix, environment and suffix."""
+    return f"{prefix}.{environment}.ci.pipeline.{suffix}"
+
+
+def topic_suffix(topic: str) -> str | None:
+    """The suffix of a pipeline topic this service sends, or None for any other topic."""
+    match = _PIPELINE_TOPIC.match(topic)
+    if match is None or match["suffix"] not in PIPELINE_SUFFIXES:
+        return None
+    return match["suffix"]
