@@ -1,0 +1,126 @@
+"""Opening the results store: SQLite (embedded default) or PostgreSQL, migrated by Alembic."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ci_pipeline.errors import ConfigError, StoreError
+
+log = logging.getLogger(__name__)
+
+_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+
+
+def normalize_url(url: str) -> str:
+    """The SQLAlchemy URL for a store URL: ``postgresql://`` uses psycopg 3."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"The store URL '{url}' has no scheme; use sqlite:///PATH or postgresql://HOST/DB.")
+    driver = _DRIVERS.get(scheme, scheme if "+" in scheme else None)
+    if driver is None:
+        raise ConfigError(f"The store URL scheme '{scheme}' is not supported; use sqlite or postgresql.")
+    return f"{driver}://{rest}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers and one writer work at once across processes; the busy timeout makes
+    # concurrent writers wait instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    # Take the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_store_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for the store URL, with SQLite tuned for several processes."""
+    sa_url = normalize_url(url)
+    try:
+        parsed = make_url(sa_url)
+    except ArgumentError as exc:
+        raise ConfigError(f"The store URL '{url}' is not valid: {exc}.") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(sa_url, connect_args={"isolation_level": None, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    return create_engine(sa_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    """An Alembic configuration for the packaged migrations, bound to ``engine``."""
+    config = AlembicConfig()
+    location = resources.files("ci_pipeline.store").joinpath("migrations")
+    config.set_main_option("script_location", str(location))
+    config.attributes["engine"] = engine
+    return config
+
+
+class Store:
+    """The results store: an engine, a session factory, and its migrations."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_store_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def upgrade(self) -> None:
+        """Apply every pending Alembic migration."""
+        try:
+            command.upgrade(alembic_config(self.engine), "head")
+        except OperationalError as exc:
+            raise StoreError(f"The store at {self.engine.url!r} cannot be migrated: {exc.orig}.") from exc
+
+    def is_current(self) -> bool:
+        """Whether the store's tables exist (migrations applied)."""
+        return inspect(self.engine).has_table("alembic_version")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreError(f"The store at {self.engine.url!r} failed: {exc.orig}.") from exc
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the store at ``url`` and, unless told otherwise, bring its schema up to date."""
+    store = Store(url)
+    if migrate:
+        store.upgrade()
+    return store

@@ -1,0 +1,154 @@
+"""The results store's tables, as SQLAlchemy 2 models.
+
+::
+
+    decisions      every push the trigger saw: queued or ignore, and why
+    runs           one pipeline run per queued change (repo, rev, namespace; branch; CI_NAME; build_id)
+    stage_runs     one row per stage of a run: state, status, attempt, times, reason, outputs, log
+    build_ids      the build_id sequence of each CI_NAME
+    outbox         every message a state change causes, committed with it; the relay sends it
+    dead_letters   every inbound message that was rejected, with the reason
+
+The schema itself is owned by the Alembic migrations in ``store/migrations``; these models must
+match them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+# SQLite only makes an INTEGER PRIMARY KEY an alias of the rowid (and so auto-incrementing).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's models."""
+
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Decision(Base):
+    """What the trigger decided about one push, and why."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    msg_id: Mapped[str] = mapped_column(String(100), default="")
+    repo: Mapped[str] = mapped_column(String(255))
+    rev: Mapped[str] = mapped_column(String(40))
+    namespace: Mapped[str] = mapped_column(String(100))
+    branch: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(16))  # queued | ignore
+    reason: Mapped[str] = mapped_column(Text)
+    build_id: Mapped[int] = mapped_column(Integer)  # the trigger's own build_id
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
+    forced: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (Index("ix_decisions_change", "repo", "rev", "namespace"),)
+
+
+class Run(Base):
+    """One pipeline run of one change."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    rev: Mapped[str] = mapped_column(String(40))
+    namespace: Mapped[str] = mapped_column(String(100))
+    branch: Mapped[str] = mapped_column(String(100))
+    #: 0 for the change's first run; a forced re-run of the same change takes the next number.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    ci_name: Mapped[str] = mapped_column(String(100))
+    build_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | complete
+    status: Mapped[str] = mapped_column(String(16), default="SUCCESS")  # SUCCESS | FAILURE | ABORTED
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: The message fields known so far (repo, rev, ..., nvr, package_url, compose_rev, ...).
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Per-run options such as force_image.
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Which scheduler drives the run, and until when (a lease; another takes over after it).
+    owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ux_runs_change", "repo", "rev", "namespace", "generation", unique=True),
+        Index("ux_runs_build", "ci_name", "build_id", unique=True),
+        Index("ix_runs_state", "state"),
+        Index("ix_runs_repo_branch", "repo", "branch"),
+    )
+
+
+class StageRun(Base):
+    """One stage of one run."""
+
+    __tablename__ = "stage_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(32))
+    #: pending | queued | running | complete | skipped
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str | None] = mapped_column(String(16), default=None)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    log_path: Mapped[str] = mapped_column(Text, default="")
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ux_stage_runs_run_stage", "run_id", "stage", unique=True),)
+
+
+class BuildIdSequence(Base):
+    """The last build_id handed out for one CI_NAME."""
+
+    __tablename__ = "build_ids"
+
+    ci_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """A message committed with the state change that caused it; sent by the relay."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    topic: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
+
+
+class DeadLetter(Base):
+    """An inbound message that was rejected, kept whole with the reason."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    subscription: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
