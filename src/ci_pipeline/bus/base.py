@@ -3,6 +3,7 @@
 A bus carries ``(topic, payload)`` pairs: the payload is the raw bytes of a message, usually a JSON
 fedmsg envelope, kept as received so that a malformed message can still be dead-lettered whole.
 Delivery to a subscription is at least once: a delivered message comes again until it is acked.
+Members are registered by URL scheme in :mod:`ci_pipeline.bus` and built as ``Member(url, **options)``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class Delivery:
 class Bus(ABC):
     """A durable topic bus with named subscriptions.
 
-    Required: :meth:`publish_many`, :meth:`fetch`, :meth:`ack`, :meth:`replay`.
+    Required: :meth:`publish_many`, :meth:`fetch`, :meth:`ack`, :meth:`replay`,
+    :meth:`latest_position`, :meth:`pending`.
     Optional (defaults given): :meth:`publish`, :meth:`close`.
     """
 
@@ -58,6 +60,17 @@ class Bus(ABC):
         self, topics: Sequence[str] = ("*",), after: int = 0, limit: int | None = None
     ) -> Iterator[Delivery]:
         """Required. Every stored message matching ``topics`` with position > ``after``, oldest first."""
+
+    @abstractmethod
+    def latest_position(self) -> int:
+        """Required. The position of the newest stored message, 0 when the log is empty."""
+
+    @abstractmethod
+    def pending(self, subscription: str, topics: Sequence[str]) -> int:
+        """Required. How many messages matching ``topics`` ``subscription`` has not acked yet.
+
+        Leased (in-flight) messages count as pending; a subscription not used yet has the whole log.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Optional. Release connections and files."""
