@@ -8,7 +8,8 @@
     ├── MessageError                a message breaks the contract
     │   ├── MalformedMessage        not JSON, too large, not an object
     │   ├── UnknownTopic            a topic this service neither sends nor reads
-    │   └── SchemaViolation         JSON that does not match the topic's schema
+    │   ├── SchemaViolation         JSON that does not match the topic's schema
+    │   └── SignatureError          an X.509 signature that is missing, wrong or from an untrusted signer
     ├── BusError                    the bus cannot be reached or used
     ├── StoreError                  the results store cannot be reached or used
     │   └── NotFound                a run, stage or record that does not exist
@@ -47,6 +48,10 @@ class UnknownTopic(MessageError):
 
 class SchemaViolation(MessageError):
     """The JSON does not match the schema of its topic."""
+
+
+class SignatureError(MessageError):
+    """The message's X.509 signature is missing, does not match, or its signer is not trusted."""
 
 
 class BusError(CIPipelineError):
