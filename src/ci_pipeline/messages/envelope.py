@@ -1,0 +1,112 @@
+"""The fedmsg envelope: ``{i, timestamp, msg_id, topic, msg}``, plus ``crypto`` once signed.
+
+Encoding is compact UTF-8 JSON. Decoding is where raw bytes from outside first become a message, so
+it bounds the size and turns every way of not being a JSON object into one MalformedMessage.
+Signing is a seam: pass a :class:`Signer` to :func:`make_envelope`; without one the envelope is
+unsigned and has no ``crypto`` key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ci_pipeline.errors import MalformedMessage
+
+#: The largest payload :func:`decode` accepts.
+MAX_PAYLOAD_BYTES = 1024 * 1024
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_sequence = itertools.count(1)
+_sequence_lock = threading.Lock()
+
+
+class Signer(Protocol):
+    """Signs an envelope: returns it with ``crypto`` (``x509``) and its signature fields added."""
+
+    def sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """The signed copy of ``envelope``."""
+        ...
+
+
+def next_sequence() -> int:
+    """The next value of this process's envelope sequence ``i`` (thread-safe, from 1)."""
+    with _sequence_lock:
+        return next(_sequence)
+
+
+def new_msg_id(now: float | None = None) -> str:
+    """A fresh fedmsg message id, ``<year>-<uuid4>``."""
+    year = time.gmtime(time.time() if now is None else now).tm_year
+    return f"{year}-{uuid.uuid4()}"
+
+
+def make_envelope(topic: str, body: Mapping[str, Any], *, signer: Signer | None = None) -> dict[str, Any]:
+    """Wrap ``body`` in a fedmsg envelope for ``topic``; signed only when a signer is given."""
+    now = time.time()
+    envelope: dict[str, Any] = {
+        "i": next_sequence(),
+        "timestamp": int(now),
+        "msg_id": new_msg_id(now),
+        "topic": topic,
+        "msg": dict(body),
+    }
+    return signer.sign(envelope) if signer is not None else envelope
+
+
+def encode(envelope: Mapping[str, Any]) -> bytes:
+    """The envelope as compact UTF-8 JSON bytes."""
+    try:
+        text = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        # UnicodeEncodeError (a lone surrogate) is a ValueError too.
+        raise MalformedMessage(f"The message cannot be encoded as JSON: {exc}.") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """Parse raw bytes into a JSON object; MalformedMessage if too large, not UTF-8, JSON or an object."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise MalformedMessage(
+            f"The message is {len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} allowed."
+        )
+    try:
+        text = bytes(payload).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedMessage(f"The message is not UTF-8 text (bad byte at {exc.start}).") from exc
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise MalformedMessage("The message is not valid JSON: it is nested too deeply.") from exc
+    except ValueError as exc:
+        # JSONDecodeError, NaN/Infinity, and integers too long to convert are all ValueErrors.
+        reason = str(exc).split(":")[0]
+        raise MalformedMessage(f"The message is not valid JSON: {reason}.") from exc
+    if not isinstance(document, dict):
+        raise MalformedMessage(f"The message must be a JSON object, not {_json_kind(document)}.")
+    if _SURROGATE_ESCAPE.search(text):
+        _reject_lone_surrogates(document)
+    return document
+
+
+def _reject_lone_surrogates(document: dict[str, Any]) -> None:
+    # A \ud800 escape without its pair decodes to a string no UTF-8 store or bus can carry later.
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedMessage("The message is not valid JSON: it has an unpaired surrogate escape.") from exc
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), "another value")

@@ -1,0 +1,54 @@
+"""The JSON Schemas of the message contract, read from the package, and the field sets they define.
+
+Every schema is a file ``schemas/<suffix>.json`` shipped inside the wheel and read with
+:mod:`importlib.resources`; the field set of a topic is its schema's ``required`` list, in the order
+the seed examples use, so the schemas are the single source of truth for which fields a body has.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ci_pipeline.errors import UnknownTopic
+from ci_pipeline.messages.topics import PIPELINE_SUFFIXES
+
+#: The value the seed shows for a field that is not known yet (two single quotes).
+PLACEHOLDER = "''"
+#: The one body field whose empty default is ``""`` rather than the placeholder.
+MESSAGE_CONTENT = "message-content"
+#: The suffix (and schema name) of the inbound dist-git push topic, ``<prefix>.<env>.git.receive``.
+GIT_RECEIVE_SUFFIX = "git.receive"
+#: The schema name of the fedmsg envelope.
+ENVELOPE_SCHEMA = "envelope"
+
+#: Every schema name: each pipeline topic suffix, the dist-git push body and the envelope.
+SCHEMA_NAMES: tuple[str, ...] = (*PIPELINE_SUFFIXES, GIT_RECEIVE_SUFFIX, ENVELOPE_SCHEMA)
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The parsed JSON Schema called ``name`` (a topic suffix, ``git.receive`` or ``envelope``)."""
+    if name not in SCHEMA_NAMES:
+        raise UnknownTopic(f"No message schema is defined for '{name[:100]}'.")
+    text = resources.files("ci_pipeline.messages").joinpath("schemas", f"{name}.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def body_fields(suffix: str) -> tuple[str, ...]:
+    """The exact field names of the body of the pipeline topic ``suffix``, in seed order."""
+    if suffix not in PIPELINE_SUFFIXES:
+        raise UnknownTopic(f"'{suffix[:100]}' is not a topic suffix ci-pipeline sends.")
+    return tuple(load_schema(suffix)["required"])
+
+
+def field_expectation(schema: dict[str, Any], field: str) -> str | None:
+    """What the schema says the value of ``field`` must be (its description), if it says it."""
+    properties = schema.get("properties", {})
+    spec = properties.get(field)
+    if isinstance(spec, dict) and isinstance(spec.get("description"), str):
+        return str(spec["description"])
+    return None

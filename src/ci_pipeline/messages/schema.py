@@ -1,0 +1,114 @@
+"""Validation of envelopes and bodies against the topic schemas, with one-sentence reasons.
+
+Validation runs for every message the service sends or receives, so it is kept lean. Each schema is
+compiled once into Python code by fastjsonschema (about 15 µs a body, ten times faster than an
+interpreted check) and that fast path accepts a valid message. A message it rejects goes to
+jsonschema's Draft 2020-12 validator, the authority, which names the field and the problem (or, if it
+finds none, accepts the message after all). The schemas use only keywords both read alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+import fastjsonschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from ci_pipeline.errors import SchemaViolation, UnknownTopic
+from ci_pipeline.messages.fields import ENVELOPE_SCHEMA, GIT_RECEIVE_SUFFIX, load_schema
+from ci_pipeline.messages.topics import topic_suffix
+
+_GIT_RECEIVE_TOPIC = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*\.git\.receive")
+_TYPE_NAMES = {
+    "string": "a string",
+    "object": "a JSON object",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "null": "null",
+}
+
+
+@cache
+def compiled_validator(name: str) -> Draft202012Validator:
+    """The jsonschema validator of the schema ``name``, built once per process."""
+    return Draft202012Validator(load_schema(name))
+
+
+@cache
+def fast_check(name: str) -> Callable[[Any], Any]:
+    """The schema ``name`` compiled to Python by fastjsonschema; raises on an invalid instance."""
+    return fastjsonschema.compile(load_schema(name), use_formats=False, detailed_exceptions=False)
+
+
+def suffix_of(topic: str) -> str:
+    """The schema name of ``topic``: a pipeline suffix under any prefix and env, or ``git.receive``."""
+    suffix = topic_suffix(topic)
+    if suffix is not None:
+        return suffix
+    if _GIT_RECEIVE_TOPIC.fullmatch(topic):
+        return GIT_RECEIVE_SUFFIX
+    raise UnknownTopic(f"Topic '{_printable(topic)}' is neither a ci-pipeline topic nor a git.receive topic.")
+
+
+def validate_body(suffix: str, body: Any) -> None:
+    """Check a body against the schema of topic ``suffix``; raise SchemaViolation saying why not."""
+    if suffix == ENVELOPE_SCHEMA:
+        raise UnknownTopic("'envelope' is not a topic suffix.")
+    _validate(suffix, body, "message body")
+
+
+def validate_envelope(envelope: Any) -> str:
+    """Check an envelope and its body against their schemas and return the topic's schema name."""
+    _validate(ENVELOPE_SCHEMA, envelope, "envelope")
+    suffix = suffix_of(envelope["topic"])
+    _validate(suffix, envelope["msg"], "message body")
+    return suffix
+
+
+def _validate(name: str, instance: Any, what: str) -> None:
+    try:
+        fast_check(name)(instance)
+    except fastjsonschema.JsonSchemaException:
+        error = best_match(compiled_validator(name).iter_errors(instance))
+        if error is not None:
+            raise SchemaViolation(describe_violation(error, what)) from None
+
+
+def describe_violation(error: ValidationError, what: str = "message body") -> str:
+    """One short sentence naming the field and what is wrong with it."""
+    path = [str(part) for part in error.absolute_path]
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, Mapping):
+        missing = next((name for name in error.validator_value if name not in instance), "?")
+        return f"Field '{_field_name([*path, missing])}' is missing."
+    if error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        allowed = error.schema.get("properties", {})
+        extra = next((name for name in instance if name not in allowed), "?")
+        return f"Field '{_field_name([*path, extra])}' is not allowed."
+    if error.validator == "type":
+        expected = error.validator_value
+        kinds = expected if isinstance(expected, list) else [expected]
+        kind = " or ".join(_TYPE_NAMES.get(str(k), str(k)) for k in kinds)
+        if not path:
+            return f"The {what} must be {kind}."
+        return f"Field '{_field_name(path)}' must be {kind}."
+    description = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    if path and isinstance(description, str):
+        return f"Field '{_field_name(path)}' must be {description}."
+    return f"The {what} is not valid: {_printable(error.message)}."
+
+
+def _field_name(path: list[str]) -> str:
+    return _printable(".".join(path))
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    # Field names and topics come from outside: keep the sentence on one line and short.
+    shortened = text if len(text) <= limit else text[:limit] + "..."
+    return "".join(char if char.isprintable() else "?" for char in shortened)

@@ -1,0 +1,58 @@
+"""Fixtures for the message contract: the seed examples in ``shared/seed`` beside the checkout.
+
+The checkout sits beside ``shared/`` (CI clones elsewhere but keeps ``shared/`` beside the clone), so
+the seed is ``<checkout>/../shared/seed``. A missing seed fails the run loudly: it is the contract.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SEED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "seed"
+PIPELINE_MARK = ".ci.pipeline."
+
+
+def _seed_messages_dir() -> Path:
+    messages = SEED_DIR / "messages"
+    if not messages.is_dir() or not any(messages.glob("*.json")):
+        pytest.fail(f"The seed messages are missing: expected JSON files in {messages}.", pytrace=False)
+    return messages
+
+
+def seed_suffix(path: Path) -> str:
+    """The schema name a seed file's topic maps to (``package.ignore``, ``git.receive``...)."""
+    topic = path.stem
+    return topic.split(PIPELINE_MARK, 1)[1] if PIPELINE_MARK in topic else "git.receive"
+
+
+@pytest.fixture(scope="session")
+def seed_dir() -> Path:
+    """``shared/seed`` beside the checkout; the run fails if it is missing."""
+    _seed_messages_dir()
+    return SEED_DIR
+
+
+@pytest.fixture(scope="session")
+def seed_envelopes() -> dict[str, dict[str, Any]]:
+    """Every seed envelope keyed by its schema name (``package.queued``, ``git.receive``...)."""
+    return {
+        seed_suffix(path): json.loads(path.read_text("utf-8"))
+        for path in sorted(_seed_messages_dir().glob("*.json"))
+    }
+
+
+@pytest.fixture(scope="session")
+def seed_bodies(seed_envelopes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The body (``msg``) of every seed envelope, keyed like :func:`seed_envelopes`."""
+    return {suffix: envelope["msg"] for suffix, envelope in seed_envelopes.items()}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``seed_message_path`` over every file in ``shared/seed/messages``."""
+    if "seed_message_path" in metafunc.fixturenames:
+        paths = sorted(_seed_messages_dir().glob("*.json"))
+        metafunc.parametrize("seed_message_path", paths, ids=[path.stem for path in paths])
