@@ -1,0 +1,67 @@
+"""``ci-pipeline publish`` and ``ci-pipeline validate``: put a message on the bus, check a message."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ci_pipeline.cli.app import App
+from ci_pipeline.errors import MalformedMessage, UsageError
+from ci_pipeline.messages.envelope import decode, encode, make_envelope
+from ci_pipeline.messages.schema import validate_envelope
+
+
+def read_input(path: str) -> bytes:
+    """The bytes of FILE, or of standard input for ``-``."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError(f"Cannot read {path}: {exc.strerror}.") from exc
+
+
+def _envelope(data: bytes, topic: str | None) -> dict[str, Any]:
+    message = decode(data)
+    if topic is None:
+        return message
+    return make_envelope(topic, message)
+
+
+def publish(args: argparse.Namespace, app: App) -> int:
+    """Validate a message and publish it on its topic."""
+    envelope = _envelope(read_input(args.file), args.topic)
+    validate_envelope(envelope)
+    app.bus.publish(str(envelope["topic"]), encode(envelope))
+    print(f"published {envelope['topic']} {envelope.get('msg_id', '')}")
+    return 0
+
+
+def validate(args: argparse.Namespace, app: App) -> int:
+    """Check a message against its topic's schema."""
+    try:
+        envelope = _envelope(read_input(args.file), args.topic)
+    except MalformedMessage as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    try:
+        suffix = validate_envelope(envelope)
+    except Exception as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    print(f"valid: {envelope.get('topic')} ({suffix})")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``publish`` and ``validate``."""
+    for name, handler, text in (
+        ("publish", publish, "put a message (fedmsg envelope, or a body with --topic) on the bus"),
+        ("validate", validate, "check a message against its schema"),
+    ):
+        parser = subparsers.add_parser(name, help=text, description=text)
+        parser.add_argument("file", metavar="FILE", help="the message as JSON, or - for standard input")
+        parser.add_argument("--topic", help="the FILE is a bare body for this topic")
+        parser.set_defaults(handler=handler)

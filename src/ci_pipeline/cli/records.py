@@ -1,0 +1,66 @@
+"""``ci-pipeline decisions`` and ``ci-pipeline dead-letters``: what the trigger decided and rejected."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from ci_pipeline.cli.app import App
+from ci_pipeline.store.models import DeadLetter, Decision
+
+
+def decisions(args: argparse.Namespace, app: App) -> int:
+    """Every push with its decision and reason, oldest first."""
+    with app.store.session() as session:
+        rows = session.scalars(select(Decision).order_by(Decision.id)).all()
+        for row in rows:
+            record = {
+                "id": row.id,
+                "received_at": row.received_at.isoformat(),
+                "repo": row.repo,
+                "rev": row.rev,
+                "namespace": row.namespace,
+                "branch": row.branch,
+                "decision": row.decision,
+                "reason": row.reason,
+                "run_id": row.run_id,
+                "forced": row.forced,
+            }
+            if args.json:
+                print(json.dumps(record))
+            else:
+                print(f"{row.id:>6} {row.decision:<6} {row.repo} {row.rev[:7]} {row.branch}: {row.reason}")
+    return 0
+
+
+def dead_letters(args: argparse.Namespace, app: App) -> int:
+    """Every rejected message with its reason, oldest first."""
+    with app.store.session() as session:
+        for row in session.scalars(select(DeadLetter).order_by(DeadLetter.id)):
+            if args.json:
+                record = {
+                    "id": row.id,
+                    "received_at": row.received_at.isoformat(),
+                    "subscription": row.subscription,
+                    "topic": row.topic,
+                    "reason": row.reason,
+                    "payload": row.payload.decode("utf-8", "replace"),
+                }
+                print(json.dumps(record))
+            else:
+                print(f"{row.id:>6} {row.topic}: {row.reason}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``decisions`` and ``dead-letters``."""
+    for name, handler, text in (
+        ("decisions", decisions, "every push the trigger saw, with its decision and reason"),
+        ("dead-letters", dead_letters, "every rejected message, with the reason"),
+    ):
+        parser = subparsers.add_parser(name, help=text, description=text)
+        parser.add_argument("--json", action="store_true", help="one JSON object per line")
+        parser.set_defaults(handler=handler)

@@ -1,0 +1,290 @@
+"""The trigger: a dist-git push becomes a queued run or an "ignored, because ..." decision.
+
+For every inbound ``git.receive`` message the trigger validates it (an invalid one is dead-lettered
+with the reason), filters it (namespace, branch, package set, fork pushes), dedupes it on
+(repo, rev, namespace) unless forced, and then, in ONE store transaction, records the decision with
+its reason, creates the run when queued, and puts ``package.queued`` or ``package.ignore`` in the
+outbox. Batches of messages share one transaction, which is what makes the trigger fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ci_pipeline.bus.base import Delivery
+from ci_pipeline.config import Config
+from ci_pipeline.errors import ConfigError, MessageError
+from ci_pipeline.messages.builders import build_body
+from ci_pipeline.messages.envelope import encode, make_envelope
+from ci_pipeline.messages.inbound import GitPush, parse_git_receive
+from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
+from ci_pipeline.store.db import Store
+from ci_pipeline.store.models import BuildIdSequence, DeadLetter, Decision, OutboxMessage, Run
+
+log = logging.getLogger(__name__)
+
+TRIGGER_CI_NAME = "ci-pipeline-trigger"
+SUBSCRIPTION = "ci-pipeline-trigger"
+QUEUED = "queued"
+IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the trigger decided about one push, and why."""
+
+    decision: str  # queued | ignore
+    reason: str
+    run_id: int | None = None
+    build_id: int | None = None
+
+
+def treefile_packages(path: str) -> frozenset[str]:
+    """The package names an rpm-ostree treefile (JSON or YAML) installs."""
+    file = Path(path)
+    try:
+        text = file.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"The treefile {path} cannot be read: {exc.strerror}.") from exc
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"The treefile {path} is neither JSON nor YAML.") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"The treefile {path} is not a mapping.")
+    packages = data.get("packages", [])
+    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+        raise ConfigError(f"The treefile {path} has a 'packages' entry that is not a list of names.")
+    return frozenset(word for entry in packages for word in entry.split())
+
+
+class TrackingRules:
+    """Which pushes belong to the tracked OS: namespace, branch, package set, no forks."""
+
+    def __init__(self, config: Config) -> None:
+        trigger = config.trigger
+        self.namespaces = frozenset(trigger.namespaces)
+        self.branches = re.compile(trigger.branches)
+        packages = set(trigger.packages)
+        if trigger.treefile:
+            packages |= treefile_packages(trigger.treefile)
+        self.packages = frozenset(packages)
+
+    def ignore_reason(self, push: GitPush) -> str | None:
+        """Why this push is not tracked, or None when it is."""
+        if "/forks/" in (push.path or ""):
+            return f"The push went to a fork ({push.path}), not to the package's dist-git repository."
+        if push.namespace not in self.namespaces:
+            tracked = ", ".join(sorted(self.namespaces))
+            return f"The namespace '{push.namespace}' is not tracked (tracked: {tracked})."
+        if not self.branches.fullmatch(push.branch):
+            return f"The branch '{push.branch}' does not match {self.branches.pattern}."
+        if self.packages and push.repo not in self.packages:
+            return f"The package '{push.repo}' is not part of the tracked OS."
+        return None
+
+
+def allocate_build_ids(session: Session, ci_name: str, count: int) -> range:
+    """Hand out ``count`` consecutive build_ids of ``ci_name``; the row lock serializes callers."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert_fn(BuildIdSequence).values(ci_name=ci_name, last=0).on_conflict_do_nothing()
+    )
+    last = session.execute(
+        update(BuildIdSequence)
+        .where(BuildIdSequence.ci_name == ci_name)
+        .values(last=BuildIdSequence.last + count)
+        .returning(BuildIdSequence.last)
+    ).scalar_one()
+    return range(last - count + 1, last + 1)
+
+
+class Trigger:
+    """Turns dist-git pushes into runs or recorded ignore decisions."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.rules = TrackingRules(config)
+
+    def ci_name(self, branch: str) -> str:
+        """The CI_NAME of a branch's runs, as the seed spells it (``ci-pipeline-f26``)."""
+        return f"ci-pipeline-{branch}"
+
+    def build_url(self, ci_name: str, build_id: int) -> str:
+        """The dashboard URL of one job run, mirroring the seed's ``.../job/<CI_NAME>/<id>/``."""
+        return f"{self.config.web_base_url}/job/{ci_name}/{build_id}/"
+
+    def ref(self, branch: str) -> str:
+        """The OSTree ref a branch composes to."""
+        return f"fedora/{branch}/{self.config.pipeline.arch}/atomic-host"
+
+    def _topic(self, suffix: str) -> str:
+        bus = self.config.bus
+        return pipeline_topic(bus.topic_prefix, bus.environment, suffix)
+
+    def _fields(self, push: GitPush, ci_name: str, build_id: int) -> dict[str, str]:
+        pipeline = self.config.pipeline
+        return {
+            "CI_NAME": ci_name,
+            "CI_TYPE": pipeline.ci_type,
+            "build_id": str(build_id),
+            "build_url": self.build_url(ci_name, build_id),
+            "username": pipeline.username,
+            "repo": push.repo,
+            "rev": push.rev,
+            "namespace": push.namespace,
+            "branch": push.branch,
+            "ref": self.ref(push.branch),
+            "status": Status.SUCCESS,
+            "message-content": "",
+        }
+
+    def _outbox(self, suffix: str, fields: dict[str, str], run_id: int | None) -> dict[str, Any]:
+        topic = self._topic(suffix)
+        payload = encode(make_envelope(topic, build_body(topic, fields)))
+        return {"run_id": run_id, "topic": topic, "payload": payload}
+
+    def _has_run(self, session: Session, push: GitPush) -> int | None:
+        return session.execute(
+            select(Run.id)
+            .where(Run.repo == push.repo, Run.rev == push.rev, Run.namespace == push.namespace)
+            .order_by(Run.generation.desc())
+            .limit(1)
+        ).scalar()
+
+    def _next_generation(self, session: Session, push: GitPush) -> int:
+        latest = session.execute(
+            select(func.max(Run.generation)).where(
+                Run.repo == push.repo, Run.rev == push.rev, Run.namespace == push.namespace
+            )
+        ).scalar()
+        return 0 if latest is None else latest + 1
+
+    def _decide(
+        self, session: Session, push: GitPush, force: bool, seen: set[tuple[str, str, str]]
+    ) -> str | None:
+        reason = self.rules.ignore_reason(push)
+        if reason is not None:
+            return reason
+        change = (push.repo, push.rev, push.namespace)
+        if not force:
+            earlier = self._has_run(session, push)
+            if earlier is not None or change in seen:
+                which = f"run {earlier}" if earlier is not None else "a run queued just before"
+                return (
+                    f"The change {push.repo} {push.rev[:7]} ({push.namespace}) already ran as {which};"
+                    " use --force to run it again."
+                )
+        seen.add(change)
+        return None
+
+    def _queue_run(self, session: Session, push: GitPush, force: bool) -> tuple[Run, dict[str, str]]:
+        ci_name = self.ci_name(push.branch)
+        build_id = allocate_build_ids(session, ci_name, 1)[0]
+        fields = self._fields(push, ci_name, build_id)
+        fields["test_guidance"] = "''"
+        run = Run(
+            repo=push.repo,
+            rev=push.rev,
+            namespace=push.namespace,
+            branch=push.branch,
+            generation=self._next_generation(session, push) if force else 0,
+            ci_name=ci_name,
+            build_id=build_id,
+            fields=fields,
+            options={},
+        )
+        session.add(run)
+        session.flush()
+        return run, fields
+
+    def decide_pushes(
+        self, session: Session, pushes: Sequence[GitPush], force: bool = False
+    ) -> list[Verdict]:
+        """Decide a batch of valid pushes inside ``session``'s transaction."""
+        if not pushes:
+            return []
+        trigger_ids = iter(allocate_build_ids(session, TRIGGER_CI_NAME, len(pushes)))
+        verdicts: list[Verdict] = []
+        decisions: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
+        seen: set[tuple[str, str, str]] = set()
+        for push in pushes:
+            trigger_build_id = next(trigger_ids)
+            reason = self._decide(session, push, force, seen)
+            if reason is None:
+                run, fields = self._queue_run(session, push, force)
+                reason = (
+                    f"The package '{push.repo}' on {push.branch} is tracked; queued as run {run.id}"
+                    f" ({run.ci_name} #{run.build_id})."
+                )
+                verdict = Verdict(QUEUED, reason, run.id, run.build_id)
+                outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run.id))
+            else:
+                verdict = Verdict(IGNORE, reason, None, trigger_build_id)
+                fields = self._fields(push, TRIGGER_CI_NAME, trigger_build_id)
+                fields["test_guidance"] = "''"
+                outbox.append(self._outbox(IGNORE_SUFFIX, fields, None))
+            verdicts.append(verdict)
+            decisions.append(
+                {
+                    "msg_id": push.msg_id[:100],
+                    "repo": push.repo,
+                    "rev": push.rev,
+                    "namespace": push.namespace,
+                    "branch": push.branch,
+                    "decision": verdict.decision,
+                    "reason": reason,
+                    "build_id": trigger_build_id,
+                    "run_id": verdict.run_id,
+                    "forced": force,
+                }
+            )
+        session.execute(insert(Decision), decisions)
+        session.execute(insert(OutboxMessage), outbox)
+        return verdicts
+
+    def handle_deliveries(self, deliveries: Iterable[Delivery]) -> tuple[int, int]:
+        """Decide a batch of bus deliveries; dead-letter the invalid ones. Returns (decided, dead)."""
+        pushes: list[GitPush] = []
+        dead: list[dict[str, Any]] = []
+        for delivery in deliveries:
+            try:
+                pushes.append(parse_git_receive(delivery.payload))
+            except MessageError as exc:
+                log.info("dead-lettering message at %d: %s", delivery.position, exc)
+                dead.append(
+                    {
+                        "subscription": SUBSCRIPTION,
+                        "topic": delivery.topic[:1000],
+                        "payload": delivery.payload,
+                        "reason": str(exc),
+                    }
+                )
+        with self.store.session() as session:
+            self.decide_pushes(session, pushes)
+            if dead:
+                session.execute(insert(DeadLetter), dead)
+        return len(pushes), len(dead)
+
+    def trigger_change(self, push: GitPush, force: bool = False) -> Verdict:
+        """Decide one push given by hand (``ci-pipeline trigger``)."""
+        with self.store.session() as session:
+            return self.decide_pushes(session, [push], force)[0]

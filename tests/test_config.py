@@ -1,0 +1,73 @@
+"""Configuration: defaults < TOML file < environment; mistakes are one sentence."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ci_pipeline.config import load_config
+from ci_pipeline.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ci-pipeline.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_keep_state_under_state_dir(tmp_path: Path) -> None:
+    config = load_config(environ={"CI_PIPELINE_STATE_DIR": str(tmp_path)})
+    assert config.bus.url == f"sqlite:///{tmp_path}/bus.sqlite"
+    assert config.store.url == f"sqlite:///{tmp_path}/store.sqlite"
+    assert config.bus.topic_prefix == "org.centos"
+    assert config.bus.trigger_topic == "org.fedoraproject.prod.git.receive"
+    assert config.pipeline.username == "fedora-atomic"
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, '[bus]\nenvironment = "stage"\n[trigger]\npackages = ["vim"]\n')
+    config = load_config(path, environ={"CI_PIPELINE_TRIGGER_PACKAGES": "vim,kernel"})
+    assert config.bus.environment == "stage"
+    assert config.trigger.packages == ["vim", "kernel"]
+
+
+def test_config_file_from_environment_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, '[pipeline]\nusername = "someone"\n')
+    assert load_config(environ={"CI_PIPELINE_CONFIG": str(path)}).pipeline.username == "someone"
+
+
+def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[bus]\nurll = 'x'\n")
+    with pytest.raises(ConfigError, match=r"Unknown configuration key 'bus.urll' in .*ci-pipeline.toml"):
+        load_config(path, environ={})
+
+
+def test_wrong_type_names_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "[pipeline]\nsupersede = 'sometimes'\n")
+    with pytest.raises(ConfigError, match=r"'pipeline\.supersede'"):
+        load_config(path, environ={})
+
+
+def test_bad_regex_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"trigger\.branches"):
+        load_config(write(tmp_path, "[trigger]\nbranches = '('\n"), environ={})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[trigger\n"), environ={})
+
+
+def test_missing_file_and_unknown_environment_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", environ={})
+    with pytest.raises(ConfigError, match="CI_PIPELINE_BUS_NOPE"):
+        load_config(environ={"CI_PIPELINE_BUS_NOPE": "1"})
+
+
+@given(st.text(max_size=40))
+def test_any_environment_value_is_accepted_or_one_config_error(value: str) -> None:
+    try:
+        config = load_config(environ={"CI_PIPELINE_EXECUTOR_CONCURRENCY": value})
+    except ConfigError as exc:
+        assert "executor.concurrency" in str(exc)
+    else:
+        assert config.executor.concurrency >= 0
