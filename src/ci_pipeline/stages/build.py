@@ -1,0 +1,125 @@
+"""The "Build Package" stage: dist-git at ``rev`` -> marked SRPM and RPMs (``%check`` runs) -> yum repo.
+
+Outputs: ``nvr`` (the release marked ``.<commit count>.<rev[:7]>``), ``original_spec_nvr``,
+``package_url`` (the published yum repository, ``<artifacts>/<branch>/repo/<repo>_repo/``), ``rpms``
+(comma-separated binary package names), ``srpm`` (the source RPM's file name) and
+``commit_count``. Per-run option ``mock_config`` builds in mock where mock is installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_pipeline.config import Config
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
+from ci_pipeline.stages.build_rpms import binary_rpm_name, build_packages
+from ci_pipeline.stages.build_tools import Deadline
+from ci_pipeline.stages.distgit import distgit_url, fetch_distgit
+from ci_pipeline.stages.lookaside import fetch_sources
+from ci_pipeline.stages.specfile import dist_tag, has_check_section, plan_release, release_mark
+from ci_pipeline.stages.yumrepo import publish_yum_repo
+
+logger = logging.getLogger(__name__)
+
+#: What a field must look like before it reaches a path or a command (the trigger checked it too).
+SAFE_FIELDS = {
+    "repo": re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}"),
+    "rev": re.compile(r"[0-9a-f]{7,64}"),
+    "branch": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"),
+    "namespace": re.compile(r"[a-z][a-z0-9_-]{0,39}"),
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """The dist-git change a run builds, every part checked against :data:`SAFE_FIELDS`."""
+
+    repo: str
+    rev: str
+    branch: str
+    namespace: str
+
+
+def validated_change(fields: Mapping[str, str]) -> Change:
+    """The change named by the run's fields; StageFailure for a missing or unsafe value."""
+    values = {}
+    for name, pattern in SAFE_FIELDS.items():
+        value = fields.get(name, "")
+        if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
+            raise StageFailure(f"The field {name}={value!r} is not a valid {name}; nothing was built.")
+        values[name] = value
+    return Change(**values)
+
+
+def artifact_root(config: Config) -> Path:
+    """The artifact root as an absolute path (a relative one is under the state directory)."""
+    root = Path(config.artifacts.root)
+    return root if root.is_absolute() else config.state_path / root
+
+
+def repo_location(config: Config, change: Change) -> tuple[Path, str]:
+    """Where the change's yum repository is published, as a directory and as its public URL."""
+    relative = f"{change.branch}/repo/{change.repo}_repo"
+    return artifact_root(config) / relative, f"{config.artifacts_base_url}/{relative}/"
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Build the package of ``ctx.fields`` with its unit tests and publish it as a yum repository."""
+    change = validated_change(ctx.fields)
+    deadline = Deadline(ctx.timeout)
+    try:
+        tag = dist_tag(change.branch, ctx.config.pipeline.rawhide)
+    except ValueError as exc:
+        raise StageFailure(f"The branch {change.branch} has no dist tag ci-pipeline knows.") from exc
+    url = distgit_url(ctx.config.distgit.url, change.namespace, change.repo)
+    logger.info("Fetching %s at %s", url, change.rev)
+    checkout = fetch_distgit(url, change.rev, ctx.workdir / "distgit", ctx.log_path, deadline)
+    spec = checkout.path / f"{change.repo}.spec"
+    if not spec.is_file() or spec.is_symlink():
+        raise StageFailure(
+            f"The dist-git repository {change.repo} at {change.rev[:7]} has no {change.repo}.spec."
+        )
+    fetch_sources(ctx.config.lookaside.url, change.namespace, change.repo, checkout.path)
+    plan = plan_release(
+        spec,
+        tag,
+        release_mark(checkout.commit_count, change.rev),
+        ctx.workdir / f"{change.repo}.marked.spec",
+        ctx.log_path,
+        deadline,
+    )
+    logger.info("Building %s (spec NVR %s)", plan.nvr, plan.original_nvr)
+    started = time.monotonic()
+    built = build_packages(
+        plan.spec,
+        checkout.path,
+        ctx.workdir / "rpmbuild",
+        plan.macros,
+        plan.nvr,
+        ctx.log_path,
+        deadline,
+        mock_config=ctx.options.get("mock_config", ""),
+    )
+    build_seconds = time.monotonic() - started
+    repo_dir, package_url = repo_location(ctx.config, change)
+    publish_yum_repo([*built.rpms, built.srpm], repo_dir, ctx.log_path, deadline)
+    logger.info("Published %s at %s", plan.nvr, package_url)
+    tests: tuple[TestCaseResult, ...] = ()
+    if has_check_section(spec.read_text(encoding="utf-8", errors="replace")):
+        tests = (TestCaseResult(name=f"{change.repo} %check", outcome="PASSED", duration=build_seconds),)
+    names = sorted({binary_rpm_name(rpm.name) for rpm in built.rpms})
+    outputs = {
+        "nvr": plan.nvr,
+        "original_spec_nvr": plan.original_nvr,
+        "package_url": package_url,
+        "rpms": ",".join(names),
+        "srpm": built.srpm.name,
+        "commit_count": str(checkout.commit_count),
+    }
+    return StageResult(outputs=outputs, summary=f"Built {plan.nvr} ({len(built.rpms)} RPMs).", tests=tests)
