@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 TRIGGER_CI_NAME = "ci-pipeline-trigger"
 SUBSCRIPTION = "ci-pipeline-trigger"
 QUEUED = "queued"
+#: A change is identified by (repo, rev, namespace).
+Change = tuple[str, str, str]
 IGNORE = "ignore"
 
 
@@ -161,59 +163,76 @@ class Trigger:
         payload = encode(make_envelope(topic, build_body(topic, fields)))
         return {"run_id": run_id, "topic": topic, "payload": payload}
 
-    def _has_run(self, session: Session, push: GitPush) -> int | None:
-        return session.execute(
-            select(Run.id)
-            .where(Run.repo == push.repo, Run.rev == push.rev, Run.namespace == push.namespace)
-            .order_by(Run.generation.desc())
-            .limit(1)
-        ).scalar()
+    def _earlier_runs(self, session: Session, pushes: Sequence[GitPush]) -> dict[Change, int]:
+        """The latest run of each of these changes that already has one (one query)."""
+        if not pushes:
+            return {}
+        rows = session.execute(
+            select(Run.repo, Run.rev, Run.namespace, Run.id)
+            .where(Run.rev.in_({push.rev for push in pushes}))
+            .order_by(Run.generation)
+        )
+        return {(row.repo, row.rev, row.namespace): row.id for row in rows}
 
-    def _next_generation(self, session: Session, push: GitPush) -> int:
+    def _next_generation(self, session: Session, change: Change) -> int:
+        repo, rev, namespace = change
         latest = session.execute(
             select(func.max(Run.generation)).where(
-                Run.repo == push.repo, Run.rev == push.rev, Run.namespace == push.namespace
+                Run.repo == repo, Run.rev == rev, Run.namespace == namespace
             )
         ).scalar()
         return 0 if latest is None else latest + 1
 
-    def _decide(
-        self, session: Session, push: GitPush, force: bool, seen: set[tuple[str, str, str]]
-    ) -> str | None:
-        reason = self.rules.ignore_reason(push)
-        if reason is not None:
-            return reason
-        change = (push.repo, push.rev, push.namespace)
-        if not force:
-            earlier = self._has_run(session, push)
-            if earlier is not None or change in seen:
-                which = f"run {earlier}" if earlier is not None else "a run queued just before"
-                return (
+    def _ignore_reasons(
+        self, session: Session, pushes: Sequence[GitPush], force: bool
+    ) -> list[str | None]:
+        """For each push, why it is ignored, or None when it is queued."""
+        reasons = [self.rules.ignore_reason(push) for push in pushes]
+        if force:
+            return reasons
+        earlier = self._earlier_runs(session, [p for p, r in zip(pushes, reasons, strict=True) if r is None])
+        seen: set[Change] = set()
+        for index, push in enumerate(pushes):
+            change = (push.repo, push.rev, push.namespace)
+            if reasons[index] is not None:
+                continue
+            if change in earlier or change in seen:
+                which = f"run {earlier[change]}" if change in earlier else "a run queued just before"
+                reasons[index] = (
                     f"The change {push.repo} {push.rev[:7]} ({push.namespace}) already ran as {which};"
                     " use --force to run it again."
                 )
-        seen.add(change)
-        return None
+            seen.add(change)
+        return reasons
 
-    def _queue_run(self, session: Session, push: GitPush, force: bool) -> tuple[Run, dict[str, str]]:
-        ci_name = self.ci_name(push.branch)
-        build_id = allocate_build_ids(session, ci_name, 1)[0]
-        fields = self._fields(push, ci_name, build_id)
-        fields["test_guidance"] = "''"
-        run = Run(
-            repo=push.repo,
-            rev=push.rev,
-            namespace=push.namespace,
-            branch=push.branch,
-            generation=self._next_generation(session, push) if force else 0,
-            ci_name=ci_name,
-            build_id=build_id,
-            fields=fields,
-            options={},
-        )
-        session.add(run)
-        session.flush()
-        return run, fields
+    def _queue_runs(
+        self, session: Session, pushes: Sequence[GitPush], force: bool
+    ) -> list[tuple[int, dict[str, str]]]:
+        """Create the runs of these pushes in one statement; return (run id, fields) for each."""
+        by_ci_name: dict[str, list[int]] = {}
+        for index, push in enumerate(pushes):
+            by_ci_name.setdefault(self.ci_name(push.branch), []).append(index)
+        rows: list[dict[str, Any]] = [{} for _ in pushes]
+        for ci_name, indexes in by_ci_name.items():
+            for index, build_id in zip(indexes, allocate_build_ids(session, ci_name, len(indexes)), strict=True):
+                push = pushes[index]
+                change = (push.repo, push.rev, push.namespace)
+                fields = {**self._fields(push, ci_name, build_id), "test_guidance": "''"}
+                rows[index] = {
+                    "repo": push.repo,
+                    "rev": push.rev,
+                    "namespace": push.namespace,
+                    "branch": push.branch,
+                    "generation": self._next_generation(session, change) if force else 0,
+                    "ci_name": ci_name,
+                    "build_id": build_id,
+                    "fields": fields,
+                    "options": {},
+                }
+        ids = session.scalars(
+            insert(Run).returning(Run.id, sort_by_parameter_order=True), rows
+        ).all()
+        return [(run_id, row["fields"]) for run_id, row in zip(ids, rows, strict=True)]
 
     def decide_pushes(
         self, session: Session, pushes: Sequence[GitPush], force: bool = False
@@ -221,26 +240,25 @@ class Trigger:
         """Decide a batch of valid pushes inside ``session``'s transaction."""
         if not pushes:
             return []
-        trigger_ids = iter(allocate_build_ids(session, TRIGGER_CI_NAME, len(pushes)))
+        trigger_ids = allocate_build_ids(session, TRIGGER_CI_NAME, len(pushes))
+        reasons = self._ignore_reasons(session, pushes, force)
+        queued = [push for push, reason in zip(pushes, reasons, strict=True) if reason is None]
+        runs = iter(self._queue_runs(session, queued, force) if queued else [])
         verdicts: list[Verdict] = []
         decisions: list[dict[str, Any]] = []
         outbox: list[dict[str, Any]] = []
-        seen: set[tuple[str, str, str]] = set()
-        for push in pushes:
-            trigger_build_id = next(trigger_ids)
-            reason = self._decide(session, push, force, seen)
+        for push, reason, trigger_build_id in zip(pushes, reasons, trigger_ids, strict=True):
             if reason is None:
-                run, fields = self._queue_run(session, push, force)
+                run_id, fields = next(runs)
                 reason = (
-                    f"The package '{push.repo}' on {push.branch} is tracked; queued as run {run.id}"
-                    f" ({run.ci_name} #{run.build_id})."
+                    f"The package '{push.repo}' on {push.branch} is tracked; queued as run {run_id}"
+                    f" ({fields['CI_NAME']} #{fields['build_id']})."
                 )
-                verdict = Verdict(QUEUED, reason, run.id, run.build_id)
-                outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run.id))
+                verdict = Verdict(QUEUED, reason, run_id, int(fields["build_id"]))
+                outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run_id))
             else:
                 verdict = Verdict(IGNORE, reason, None, trigger_build_id)
-                fields = self._fields(push, TRIGGER_CI_NAME, trigger_build_id)
-                fields["test_guidance"] = "''"
+                fields = {**self._fields(push, TRIGGER_CI_NAME, trigger_build_id), "test_guidance": "''"}
                 outbox.append(self._outbox(IGNORE_SUFFIX, fields, None))
             verdicts.append(verdict)
             decisions.append(

@@ -70,6 +70,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index("ix_runs_repo_branch", ["repo", "branch"], unique=False)
+        batch_op.create_index("ix_runs_rev", ["rev"], unique=False)
         batch_op.create_index("ix_runs_state", ["state"], unique=False)
         batch_op.create_index("ux_runs_build", ["ci_name", "build_id"], unique=True)
         batch_op.create_index("ux_runs_change", ["repo", "rev", "namespace", "generation"], unique=True)

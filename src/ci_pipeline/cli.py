@@ -1,6 +1,0 @@
-"""The ``ci-pipeline`` command."""
-
-
-def main() -> int:
-    """Entry point."""
-    return 0
