@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from urllib.parse import urlsplit
 
 from ci_pipeline.bus.base import Bus, Delivery
 from ci_pipeline.errors import BusError, ConfigError
@@ -49,13 +48,13 @@ _HOLDER_IDS = itertools.count(1)
 
 
 def _log_for(url: str) -> _Log:
-    parts = urlsplit(url)
-    if parts.scheme != "memory" or parts.path not in ("", "/") or parts.query:
+    scheme, separator, name = url.partition("://")
+    if scheme.lower() != "memory" or not separator or "/" in name.rstrip("/") or "?" in name:
         raise ConfigError(f"The bus URL {url!r} is not of the form memory:// or memory://NAME.")
-    if not parts.netloc:
+    if not name.rstrip("/"):
         return _Log()
     with _NAMED_LOGS_LOCK:
-        return _NAMED_LOGS.setdefault(parts.netloc, _Log())
+        return _NAMED_LOGS.setdefault(name.rstrip("/"), _Log())
 
 
 class MemoryBus(Bus):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.errors import ConfigError
@@ -25,7 +24,7 @@ BUS_MEMBERS: dict[str, str] = {
 
 def open_bus(url: str, **options: object) -> Bus:
     """Open the bus ``url`` names (``sqlite:///PATH``, ``memory://``, ``amqp://``...) with ``options``."""
-    scheme = urlsplit(url).scheme.lower()
+    scheme = url.partition(":")[0].lower()
     target = BUS_MEMBERS.get(scheme)
     if target is None:
         known = ", ".join(f"{name}://" for name in sorted(BUS_MEMBERS))
