@@ -7,6 +7,7 @@ the seed is ``<checkout>/../shared/seed``. A missing seed fails the run loudly: 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ def seed_suffix(path: Path) -> str:
     """The schema name a seed file's topic maps to (``package.ignore``, ``git.receive``...)."""
     topic = path.stem
     return topic.split(PIPELINE_MARK, 1)[1] if PIPELINE_MARK in topic else "git.receive"
+
+
+@pytest.fixture(scope="session")
+def seed_suffix_of() -> Callable[[Path], str]:
+    """The function mapping a seed file to its schema name."""
+    return seed_suffix
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +63,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seed_message_path" in metafunc.fixturenames:
         paths = sorted(_seed_messages_dir().glob("*.json"))
         metafunc.parametrize("seed_message_path", paths, ids=[path.stem for path in paths])
+
+
+@pytest.fixture(scope="session")
+def run_fields(seed_bodies: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Every field a run of the seed's vim change knows by its end, merged from the seed bodies."""
+    merged: dict[str, str] = {}
+    for suffix in ("package.queued", "package.complete", "compose.complete", "image.complete"):
+        merged.update(seed_bodies[suffix])
+    merged.pop("topic")
+    return merged

@@ -65,8 +65,11 @@ def parse_git_receive(payload: bytes) -> GitPush:
 def parse_git_receive_document(document: Mapping[str, Any]) -> GitPush:
     """Parse and validate an already-decoded dist-git push message in any accepted form."""
     if "msg" in document:
-        suffix = validate_envelope(document)
-        _require_git_receive(suffix, document["topic"])
+        topic = document.get("topic")
+        if isinstance(topic, str):
+            # Name the wrong topic rather than the pipeline fields its body lacks.
+            _require_git_receive(suffix_of(topic), topic)
+        validate_envelope(document)
         return _push_from_body(document["msg"], msg_id=document["msg_id"], topic=document["topic"])
     if "commit" in document:
         validate_body(GIT_RECEIVE_SUFFIX, document)
@@ -127,6 +130,7 @@ def make_git_receive(
     topic: str = FEDORA_GIT_RECEIVE_TOPIC,
 ) -> dict[str, Any]:
     """A validated fedmsg ``git.receive`` envelope of the seed's form for one pushed commit."""
+    _require_git_receive(suffix_of(topic), topic)
     commit = {
         "username": username,
         "stats": {"files": {}, "total": {"deletions": 0, "files": 0, "additions": 0, "lines": 0}},
@@ -143,5 +147,5 @@ def make_git_receive(
         "email": "",
     }
     envelope = make_envelope(topic, {"commit": commit})
-    _require_git_receive(validate_envelope(envelope), topic)
+    validate_envelope(envelope)
     return envelope

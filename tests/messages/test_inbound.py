@@ -1,0 +1,230 @@
+"""Parsing dist-git pushes: the accepted forms, every refusal a MessageError, fuzzed."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ci_pipeline.errors import MalformedMessage, MessageError, SchemaViolation, UnknownTopic
+from ci_pipeline.messages.envelope import MAX_PAYLOAD_BYTES, encode
+from ci_pipeline.messages.inbound import GitPush, make_git_receive, parse_git_receive
+from ci_pipeline.messages.schema import validate_envelope
+
+SEED_REV = "81e09b9c83e8550b54a64c7bdb4e5d7b534df058"
+
+
+def _payload(document: Any) -> bytes:
+    return json.dumps(document).encode("utf-8")
+
+
+def _fedora_messaging_body(seed_envelope: dict[str, Any]) -> dict[str, Any]:
+    commit = {key: value for key, value in seed_envelope["msg"]["commit"].items() if key != "agent"}
+    commit.update(patch="diff --git ...", date="2017-04-28T13:29:43+00:00", url=None)
+    return {"agent": "trasher", "commit": commit}
+
+
+@pytest.fixture
+def seed_push(seed_envelopes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return copy.deepcopy(seed_envelopes["git.receive"])
+
+
+def _assert_is_the_seed_push(push: GitPush) -> None:
+    assert push.change == ("php-simplepie", SEED_REV, "rpms")
+    assert (push.branch, push.username, push.agent) == ("f24", "trasher", "trasher")
+    assert push.summary == "Last upstream release"
+    assert push.path == "/srv/git/repositories/rpms/php-simplepie.git"
+    assert not push.is_fork
+
+
+def test_the_seed_fedmsg_envelope_parses(seed_push: dict[str, Any]) -> None:
+    push = parse_git_receive(_payload(seed_push))
+    _assert_is_the_seed_push(push)
+    assert push.msg_id == "2017-b29fa2b4-0600-4f08-9475-5f82f6684bd4"
+    assert push.topic == "org.fedoraproject.prod.git.receive"
+
+
+def test_the_bare_commit_body_parses(seed_push: dict[str, Any]) -> None:
+    push = parse_git_receive(_payload(seed_push["msg"]))
+    _assert_is_the_seed_push(push)
+    assert push.msg_id == "" and push.topic == ""
+
+
+def test_a_fedora_messaging_body_parses(seed_push: dict[str, Any]) -> None:
+    push = parse_git_receive(_payload(_fedora_messaging_body(seed_push)))
+    _assert_is_the_seed_push(push)
+
+
+def test_a_fedora_messaging_message_dump_parses(seed_push: dict[str, Any]) -> None:
+    dump = {
+        "topic": "org.fedoraproject.prod.git.receive",
+        "id": "7f9d6e3a-1111-4c6b-9a57-0d1f1b0c2f11",
+        "headers": {"fedora_messaging_schema": "git.receive"},
+        "body": _fedora_messaging_body(seed_push),
+        "queue": None,
+    }
+    push = parse_git_receive(_payload(dump))
+    _assert_is_the_seed_push(push)
+    assert push.msg_id == dump["id"]
+
+
+def test_a_push_without_namespace_is_in_rpms_and_revs_are_lowercased(seed_push: dict[str, Any]) -> None:
+    commit = seed_push["msg"]["commit"]
+    commit["namespace"] = None
+    commit["rev"] = SEED_REV.upper()
+    push = parse_git_receive(_payload(seed_push["msg"]))
+    assert (push.namespace, push.rev) == ("rpms", SEED_REV)
+    del commit["namespace"], commit["path"], commit["agent"]
+    push = parse_git_receive(_payload(seed_push["msg"]))
+    assert (push.namespace, push.path, push.agent) == ("rpms", "", "trasher")
+
+
+def test_a_push_to_a_fork_is_recognised(seed_push: dict[str, Any]) -> None:
+    seed_push["msg"]["commit"]["path"] = "/srv/git/repositories/forks/trasher/rpms/php-simplepie.git"
+    assert parse_git_receive(_payload(seed_push)).is_fork
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("repo", "..", "Field 'commit.repo' must be a package name"),
+        ("repo", ".", "Field 'commit.repo' must be a package name"),
+        ("repo", "../etc", "Field 'commit.repo' must be a package name"),
+        ("repo", "vim\n", "Field 'commit.repo' must be a package name"),
+        ("repo", "", "Field 'commit.repo' must be a package name"),
+        ("repo", 7, "Field 'commit.repo' must be a string."),
+        ("rev", "81e09b9", "Field 'commit.rev' must be 40 hexadecimal digits"),
+        ("rev", "g" * 40, "Field 'commit.rev' must be 40 hexadecimal digits"),
+        ("rev", SEED_REV + "0", "Field 'commit.rev' must be 40 hexadecimal digits"),
+        ("branch", "-f24", "Field 'commit.branch' must be a branch name"),
+        ("branch", "f24; rm -rf /", "Field 'commit.branch' must be a branch name"),
+        ("branch", "f" * 101, "Field 'commit.branch' must be a branch name"),
+        ("namespace", "rpms/../x", "Field 'commit.namespace' must be a dist-git namespace"),
+        ("path", ["/srv"], "Field 'commit.path' must be a string."),
+        ("username", None, "Field 'commit.username' must be a string."),
+    ],
+)
+def test_unsafe_or_mistyped_fields_are_refused_by_name(
+    seed_push: dict[str, Any], field: str, value: Any, reason: str
+) -> None:
+    seed_push["msg"]["commit"][field] = value
+    with pytest.raises(SchemaViolation) as caught:
+        parse_git_receive(_payload(seed_push))
+    assert str(caught.value).startswith(reason)
+
+
+@pytest.mark.parametrize("field", ["repo", "rev", "branch"])
+def test_a_missing_commit_field_is_named(seed_push: dict[str, Any], field: str) -> None:
+    del seed_push["msg"]["commit"][field]
+    with pytest.raises(SchemaViolation, match=f"^Field 'commit.{field}' is missing"):
+        parse_git_receive(_payload(seed_push))
+
+
+def test_messages_that_are_not_pushes_are_refused(seed_push: dict[str, Any]) -> None:
+    with pytest.raises(SchemaViolation, match="Field 'commit' is missing"):
+        parse_git_receive(b'{"repo": "vim"}')
+    with pytest.raises(UnknownTopic, match="not a dist-git push"):
+        parse_git_receive(_payload(dict(seed_push, topic="org.centos.prod.ci.pipeline.package.queued")))
+    with pytest.raises(UnknownTopic):
+        parse_git_receive(_payload(dict(seed_push, topic="org.fedoraproject.prod.buildsys.tag")))
+    with pytest.raises(UnknownTopic):
+        parse_git_receive(_payload({"topic": "org.fedoraproject.prod.bodhi.update", "body": {}}))
+    with pytest.raises(SchemaViolation, match="must be strings"):
+        parse_git_receive(_payload({"topic": 5, "body": {}}))
+    with pytest.raises(MalformedMessage, match="more than"):
+        parse_git_receive(b" " * (MAX_PAYLOAD_BYTES + 1))
+
+
+def test_make_git_receive_builds_the_seed_form_and_parses_back() -> None:
+    rev = "591b0d2fc67a45e4ad13bdc3e312d5554852426a"
+    envelope = make_git_receive(repo="vim", rev=rev, branch="f26", username="alice", summary="Fix it")
+    assert validate_envelope(envelope) == "git.receive"
+    assert "crypto" not in envelope and envelope["topic"] == "org.fedoraproject.prod.git.receive"
+    push = parse_git_receive(encode(envelope))
+    assert push.change == ("vim", rev, "rpms")
+    assert (push.branch, push.username, push.agent, push.summary) == ("f26", "alice", "alice", "Fix it")
+    assert push.path == "/srv/git/repositories/rpms/vim.git"
+    assert push.msg_id == envelope["msg_id"]
+
+
+def test_make_git_receive_refuses_unsafe_values() -> None:
+    with pytest.raises(SchemaViolation, match=r"Field 'commit\.repo'"):
+        make_git_receive(repo="../vim", rev="a" * 40, branch="f26")
+    with pytest.raises(UnknownTopic):
+        make_git_receive(repo="vim", rev="a" * 40, branch="f26", topic="org.centos.prod.ci.pipeline.complete")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _parse_or_refuse(payload: bytes) -> GitPush | None:
+    try:
+        return parse_git_receive(payload)
+    except MessageError as exc:
+        assert str(exc).endswith(".") and "\n" not in str(exc)
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_only_ever_raise_message_errors(payload: bytes) -> None:
+    _parse_or_refuse(payload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_arbitrary_json_only_ever_raises_message_errors(document: Any) -> None:
+    _parse_or_refuse(_payload(document))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    where=st.sampled_from(["envelope", "msg", "commit"]),
+    key=st.sampled_from(
+        ["repo", "rev", "branch", "namespace", "path", "username", "agent", "summary", "msg", "topic",
+         "commit", "msg_id", "i", "timestamp", "stats", "seen", "extra"]
+    ),
+    value=JSON_VALUES,
+    delete=st.booleans(),
+)
+def test_mutated_pushes_parse_or_raise_message_errors(
+    seed_envelopes: dict[str, dict[str, Any]], where: str, key: str, value: Any, delete: bool
+) -> None:
+    envelope = copy.deepcopy(seed_envelopes["git.receive"])
+    target = {"envelope": envelope, "msg": envelope["msg"], "commit": envelope["msg"]["commit"]}[where]
+    if delete:
+        target.pop(key, None)
+    else:
+        target[key] = value
+    push = _parse_or_refuse(_payload(envelope))
+    if push is not None:
+        assert push.rev == push.rev.lower() and len(push.rev) == 40
+
+
+NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,30}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    repo=NAMES.filter(lambda name: name not in {".", ".."}),
+    rev=st.from_regex(r"[0-9a-f]{40}", fullmatch=True),
+    branch=NAMES,
+    namespace=NAMES,
+    summary=st.text(max_size=40),
+)
+def test_every_valid_push_parses_to_its_own_fields(
+    repo: str, rev: str, branch: str, namespace: str, summary: str
+) -> None:
+    envelope = make_git_receive(repo=repo, rev=rev, branch=branch, namespace=namespace, summary=summary)
+    for payload in (encode(envelope), _payload(envelope["msg"])):
+        push = parse_git_receive(payload)
+        assert push.change == (repo, rev, namespace)
+        assert (push.branch, push.summary) == (branch, summary)
