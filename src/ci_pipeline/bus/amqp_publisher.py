@@ -61,7 +61,12 @@ class ConfirmingPublisher:
         self._returned: list[str] = []
         self._channel.add_on_return_callback(self._on_return)
         selected: list[bool] = []
-        self._channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._wake(selected.append(True)))
+
+        def on_selected(_frame: object) -> None:
+            selected.append(True)
+            self._wake()
+
+        self._channel.confirm_delivery(self._on_confirm, callback=on_selected)
         self._wait_until(lambda: bool(selected), "enable publisher confirms")
 
     def publish(self, messages: Sequence[WireMessage], progress: BatchProgress) -> None:
@@ -123,7 +128,7 @@ class ConfirmingPublisher:
         if not self._outstanding:
             self._wake()
 
-    def _wake(self, _result: object = None) -> None:
+    def _wake(self) -> None:
         """End the current ``process_data_events`` early: its own stop test only sees channel events."""
         self._connection.add_callback_threadsafe(_nothing)
 

@@ -6,12 +6,16 @@ properties: ``message_id``, persistent ``delivery_mode``, and the headers ``fedo
 with a warning, so ``base.message`` is the default here), ``fedora_messaging_severity`` (10 DEBUG,
 20 INFO, 30 WARNING, 40 ERROR), ``sent-at`` (ISO 8601, UTC) and ``priority`` (mirrors the property).
 The topic is the routing key. With ``whole_envelope`` the fedmsg envelope itself is the body and the
-header ``ci_pipeline_envelope: fedmsg`` says so.
+header ``ci_pipeline_envelope: fedmsg`` says so. A received fedora-messaging message becomes an envelope
+whose ``msg_id`` is the ``message_id`` (a bare UUID gets the year prefix fedmsg ids have), ``timestamp``
+is ``sent-at``, ``topic`` the routing key and ``headers`` the AMQP headers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,7 +24,10 @@ from typing import Any
 
 import pika
 
-from ci_pipeline.errors import MalformedMessage
+from ci_pipeline.messages import envelope as envelope_module
+from ci_pipeline.messages.envelope import new_msg_id
+
+log = logging.getLogger(__name__)
 
 SCHEMA_HEADER = "fedora_messaging_schema"
 SEVERITY_HEADER = "fedora_messaging_severity"
@@ -30,6 +37,8 @@ ENVELOPE_HEADER = "ci_pipeline_envelope"
 BASE_SCHEMA = "base.message"
 INFO = 20
 WARNING = 30
+PERSISTENT = 2
+_FEDMSG_ID = re.compile(r"^[0-9]{4}-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +50,17 @@ class WireMessage:
     properties: pika.BasicProperties
 
 
-def new_msg_id(now: float | None = None) -> str:
-    """A fedmsg message id, ``<year>-<uuid4>``."""
-    year = datetime.fromtimestamp(time.time() if now is None else now, UTC).year
-    return f"{year}-{uuid.uuid4()}"
-
-
 def encode(topic: str, payload: bytes, *, whole_envelope: bool = False,
            schema: str = BASE_SCHEMA) -> WireMessage:
-    """The AMQP message for a fedmsg envelope published on ``topic``."""
-    envelope = _envelope(topic, payload)
-    body_object = envelope if whole_envelope else envelope["msg"]
+    """The AMQP message for a fedmsg envelope published on ``topic``.
+
+    A payload that is not an envelope goes out unchanged as ``application/octet-stream`` with the
+    header ``ci_pipeline_envelope: raw`` (fedora-messaging consumers reject it; ours get it back whole).
+    """
+    envelope = _envelope(payload)
+    if envelope is None:
+        return _raw(topic, payload)
     timestamp = float(envelope.get("timestamp") or time.time())
-    msg_id = str(envelope.get("msg_id") or new_msg_id(timestamp))
     headers: dict[str, Any] = {
         SCHEMA_HEADER: schema,
         # A failed stage is what package owners want to hear about: fedora-messaging's WARNING.
@@ -66,13 +73,13 @@ def encode(topic: str, payload: bytes, *, whole_envelope: bool = False,
     properties = pika.BasicProperties(
         content_type="application/json",
         content_encoding="utf-8",
-        delivery_mode=pika.DeliveryMode.Persistent.value,
+        delivery_mode=PERSISTENT,
         headers=headers,
-        message_id=msg_id,
+        message_id=str(envelope.get("msg_id") or new_msg_id(timestamp)),
         timestamp=int(timestamp),
     )
-    body = json.dumps(body_object, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return WireMessage(topic, body, properties)
+    return WireMessage(topic, envelope_module.encode(envelope if whole_envelope else envelope["msg"]),
+                       properties)
 
 
 def decode(routing_key: str, properties: pika.BasicProperties, body: bytes) -> tuple[bytes, float]:
@@ -82,7 +89,7 @@ def decode(routing_key: str, properties: pika.BasicProperties, body: bytes) -> t
     """
     headers = properties.headers or {}
     published_at = _published_at(headers, properties)
-    if headers.get(ENVELOPE_HEADER) == "fedmsg":
+    if headers.get(ENVELOPE_HEADER) in ("fedmsg", "raw"):
         return body, published_at
     try:
         message = json.loads(body.decode(properties.content_encoding or "utf-8"))
@@ -90,22 +97,37 @@ def decode(routing_key: str, properties: pika.BasicProperties, body: bytes) -> t
         return body, published_at
     if not isinstance(message, dict):
         return body, published_at
-    msg_id = properties.message_id or _stable_msg_id(routing_key, body, published_at)
-    envelope = {"i": 1, "timestamp": published_at, "msg_id": msg_id, "topic": routing_key, "msg": message}
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), published_at
+    envelope = {
+        "i": 1,
+        "timestamp": published_at,
+        "msg_id": _fedmsg_id(properties.message_id, routing_key, body, published_at),
+        "topic": routing_key,
+        "msg": message,
+        "headers": {key: value for key, value in headers.items() if isinstance(value, str | int | float)},
+    }
+    return envelope_module.encode(envelope), published_at
 
 
-def _envelope(topic: str, payload: bytes) -> dict[str, Any]:
+def _envelope(payload: bytes) -> dict[str, Any] | None:
     try:
         envelope = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedMessage(f"The message for topic {topic} is not JSON: {exc}.") from exc
+    except (UnicodeDecodeError, ValueError):
+        return None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("msg"), dict):
-        raise MalformedMessage(
-            f"The message for topic {topic} is not a fedmsg envelope "
-            "(a JSON object whose 'msg' is an object)."
-        )
+        return None
     return envelope
+
+
+def _raw(topic: str, payload: bytes) -> WireMessage:
+    log.warning("The payload for topic %s is not a fedmsg envelope; it is published unchanged.", topic)
+    properties = pika.BasicProperties(
+        content_type="application/octet-stream",
+        delivery_mode=PERSISTENT,
+        headers={ENVELOPE_HEADER: "raw", SENT_AT_HEADER: datetime.now(UTC).isoformat()},
+        message_id=new_msg_id(),
+        timestamp=int(time.time()),
+    )
+    return WireMessage(topic, payload, properties)
 
 
 def _published_at(headers: dict[str, Any], properties: pika.BasicProperties) -> float:
@@ -126,7 +148,15 @@ def _published_at(headers: dict[str, Any], properties: pika.BasicProperties) -> 
     return time.time()
 
 
-def _stable_msg_id(routing_key: str, body: bytes, published_at: float) -> str:
-    # A redelivered message without a message_id must keep one id, so that duplicates are seen.
-    name = uuid.uuid5(uuid.NAMESPACE_URL, f"{routing_key}\n{published_at}\n{body.hex()}")
-    return f"{datetime.fromtimestamp(published_at, UTC).year}-{name}"
+def _fedmsg_id(message_id: object, routing_key: str, body: bytes, published_at: float) -> str:
+    """A ``<year>-<uuid>`` id: fedora-messaging's ids are bare UUIDs, which get the year of sending."""
+    year = datetime.fromtimestamp(published_at, UTC).year
+    if isinstance(message_id, str):
+        if _FEDMSG_ID.match(message_id):
+            return message_id
+        try:
+            return f"{year}-{uuid.UUID(message_id)}"
+        except ValueError:
+            pass
+    # No usable id: derive one, so that a redelivery keeps its id and duplicates are seen.
+    return f"{year}-{uuid.uuid5(uuid.NAMESPACE_URL, f'{routing_key}|{message_id}|{body.hex()}')}"
