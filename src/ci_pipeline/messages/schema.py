@@ -86,11 +86,11 @@ def describe_violation(error: ValidationError, what: str = "message body") -> st
     instance = error.instance
     if error.validator == "required" and isinstance(instance, Mapping):
         missing = next((name for name in error.validator_value if name not in instance), "?")
-        return f"Field '{_field_name([*path, missing])}' is missing."
+        return f"Field '{_field_name([*path, str(missing)])}' is missing."
     if error.validator == "additionalProperties" and isinstance(instance, Mapping):
         allowed = error.schema.get("properties", {})
         extra = next((name for name in instance if name not in allowed), "?")
-        return f"Field '{_field_name([*path, extra])}' is not allowed."
+        return f"Field '{_field_name([*path, str(extra)])}' is not allowed."
     if error.validator == "type":
         expected = error.validator_value
         kinds = expected if isinstance(expected, list) else [expected]
