@@ -1,0 +1,188 @@
+"""fedmsg-style X.509 signing: a CA, a signer it issued and an untrusted signer, made at test time."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ci_pipeline.errors import ConfigError, MessageError, SignatureError
+from ci_pipeline.messages.signing import X509Signer, X509Verifier, canonical_json
+
+NOW = datetime.now(UTC)
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _certificate(name: str, key: rsa.RSAPrivateKey, issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None,
+                 *, ca: bool = False, days: int = 30) -> x509.Certificate:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    issuer_name, issuer_key = issuer or (subject, key)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+def _pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class PKI:
+    """A CA, a signer it issued, and a self-made signer nobody trusts."""
+
+    def __init__(self) -> None:
+        ca_key = _key()
+        self.ca = _certificate("ci-pipeline test CA", ca_key, None, ca=True)
+        signer_key = _key()
+        self.signer = X509Signer(
+            _pem(_certificate("ci-pipeline.example.org", signer_key, (self.ca.subject, ca_key))),
+            _key_pem(signer_key),
+        )
+        rogue_key = _key()
+        rogue_ca_key = _key()
+        rogue_ca = _certificate("rogue CA", rogue_ca_key, None, ca=True)
+        self.rogue = X509Signer(
+            _pem(_certificate("ci-pipeline.example.org", rogue_key, (rogue_ca.subject, rogue_ca_key))),
+            _key_pem(rogue_key),
+        )
+        self.verifier = X509Verifier(_pem(self.ca))
+
+
+@pytest.fixture(scope="module")
+def pki() -> PKI:
+    return PKI()
+
+
+def envelope() -> dict[str, Any]:
+    return {
+        "i": 1,
+        "timestamp": 1493386183,
+        "msg_id": "2017-b29fa2b4-0600-4f08-9475-5f82f6684bd4",
+        "topic": "org.centos.prod.ci.pipeline.package.queued",
+        "msg": {"repo": "vim", "rev": "591b0d2", "status": "SUCCESS", "nested": {"b": 1, "a": [1, 2]}},
+    }
+
+
+def test_signed_envelope_has_fedmsg_fields_and_verifies(pki: PKI) -> None:
+    signed = pki.signer.sign(envelope())
+
+    assert signed["crypto"] == "x509"
+    assert signed["signature"].endswith("\n") and all(len(line) <= 76 for line in signed["signature"].split())
+    assert base64.b64decode(signed["certificate"]).startswith(b"-----BEGIN CERTIFICATE-----")
+    assert pki.verifier.verify(signed) == "ci-pipeline.example.org"
+
+
+def test_signature_is_rsa_sha256_over_canonical_json(pki: PKI) -> None:
+    signed = pki.signer.sign(envelope())
+    certificate = x509.load_pem_x509_certificate(base64.b64decode(signed["certificate"]))
+    unsigned = {k: v for k, v in signed.items() if k not in ("signature", "certificate")}
+    data = canonical_json(signed)
+
+    assert data == (
+        b'{"crypto":"x509","i":1,"msg":{"nested":{"a":[1,2],"b":1},"repo":"vim",'
+        b'"rev":"591b0d2","status":"SUCCESS"},"msg_id":"2017-b29fa2b4-0600-4f08-9475-5f82f6684bd4",'
+        b'"timestamp":1493386183,"topic":"org.centos.prod.ci.pipeline.package.queued"}'
+    )
+    assert data == canonical_json(unsigned)
+    public_key = certificate.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(base64.b64decode(signed["signature"]), data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_unsigned_envelope_is_refused(pki: PKI) -> None:
+    with pytest.raises(SignatureError, match="not signed"):
+        pki.verifier.verify(envelope())
+
+
+def test_untrusted_signer_is_refused(pki: PKI) -> None:
+    with pytest.raises(SignatureError, match="no trusted CA issued"):
+        pki.verifier.verify(pki.rogue.sign(envelope()))
+
+
+def test_signature_error_is_a_message_error() -> None:
+    assert issubclass(SignatureError, MessageError)
+
+
+def test_expired_certificate_is_refused(pki: PKI) -> None:
+    signed = pki.signer.sign(envelope())
+    with pytest.raises(SignatureError, match="invalid on"):
+        pki.verifier.verify(signed, now=NOW + timedelta(days=365))
+
+
+def test_swapped_certificate_is_refused(pki: PKI) -> None:
+    """A trusted certificate pasted onto a message signed by another key does not verify."""
+    signed = pki.rogue.sign(envelope())
+    signed["certificate"] = pki.signer.sign(envelope())["certificate"]
+    with pytest.raises(SignatureError, match="changed after signing"):
+        pki.verifier.verify(signed)
+
+
+def test_sha1_signatures_of_old_fedmsg_senders_only_when_accepted(pki: PKI) -> None:
+    key = _key()
+    ca_key = _key()
+    ca = _certificate("old CA", ca_key, None, ca=True)
+    signer_cert = _certificate("old-sender", key, (ca.subject, ca_key))
+    message = {**envelope(), "crypto": "x509"}
+    signature = key.sign(canonical_json(message), padding.PKCS1v15(), hashes.SHA1())
+    message["signature"] = base64.encodebytes(signature).decode()
+    message["certificate"] = base64.encodebytes(_pem(signer_cert)).decode()
+
+    assert X509Verifier(_pem(ca), accept_sha1=True).verify(message) == "old-sender"
+    with pytest.raises(SignatureError):
+        X509Verifier(_pem(ca)).verify(message)
+
+
+def test_bad_pem_is_a_config_error(pki: PKI) -> None:
+    with pytest.raises(ConfigError):
+        X509Verifier(b"not a certificate")
+    with pytest.raises(ConfigError, match="no CA certificate"):
+        X509Verifier(_pem(_certificate("leaf", _key(), None)))
+    with pytest.raises(ConfigError):
+        X509Signer(b"junk", b"junk")
+
+
+json_leaf = st.one_of(st.integers(-10**6, 10**6), st.text(max_size=8), st.booleans(), st.none())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.dictionaries(st.text(min_size=1, max_size=6), json_leaf, min_size=1, max_size=6),
+    replacement=st.one_of(json_leaf, st.just("tampered")),
+    data=st.data(),
+)
+def test_any_change_to_a_signed_field_is_detected(pki: PKI, body: dict[str, Any], replacement: Any,
+                                                  data: st.DataObject) -> None:
+    signed = pki.signer.sign({**envelope(), "msg": body})
+    assert pki.verifier.verify(signed)
+    key = data.draw(st.sampled_from(sorted(body)))
+    if body[key] == replacement and type(body[key]) is type(replacement):
+        replacement = [replacement]  # the same value would be no change at all
+    tampered = copy.deepcopy(signed)
+    tampered["msg"][key] = replacement
+
+    with pytest.raises(SignatureError):
+        pki.verifier.verify(tampered)
