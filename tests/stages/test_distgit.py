@@ -11,7 +11,7 @@ import pytest
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.stages.build_tools import Deadline
-from ci_pipeline.stages.distgit import distgit_url, fetch_distgit
+from ci_pipeline.stages.distgit import clone_source, distgit_url, fetch_distgit
 
 if TYPE_CHECKING:
     from conftest import PackageWorld
@@ -21,6 +21,20 @@ def test_distgit_url_fills_the_template() -> None:
     assert distgit_url("https://src.example/{namespace}/{repo}.git", "rpms", "vim") == (
         "https://src.example/rpms/vim.git"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "source"),
+    [
+        ("file:///srv/git/rpms/vim.git", "/srv/git/rpms/vim.git"),
+        ("file:///srv/a%20b.git", "/srv/a b.git"),
+        ("https://src.example/rpms/vim.git", "https://src.example/rpms/vim.git"),
+        ("/srv/vim.git", "/srv/vim.git"),
+        ("file://otherhost/srv/vim.git", "file://otherhost/srv/vim.git"),
+    ],
+)
+def test_clone_source_turns_local_file_urls_into_paths(url: str, source: str) -> None:
+    assert clone_source(url) == source
 
 
 @pytest.mark.parametrize("short", [False, True])
@@ -34,7 +48,9 @@ def test_fetch_checks_out_the_rev_and_counts_commits(
     assert checkout.commit == world.rev
     assert checkout.commit_count == 5
     assert (checkout.path / "hello.spec").is_file()
-    assert f"git clone --quiet --no-checkout -- {url}" in (tmp_path / "log").read_text()
+    assert (
+        f"git clone --quiet --no-checkout -- {url.removeprefix('file://')} " in (tmp_path / "log").read_text()
+    )
 
 
 def test_fetch_an_older_rev_counts_up_to_it(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,14 @@ class Checkout:
 def distgit_url(template: str, namespace: str, repo: str) -> str:
     """The dist-git URL (or path) of ``namespace/repo`` from the template."""
     return template.replace("{namespace}", namespace).replace("{repo}", repo)
+
+
+def clone_source(url: str) -> str:
+    """What to hand ``git clone``: a ``file://`` URL becomes its path, so git clones locally (hardlinks)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in {"", "localhost"}:
+        return urllib.parse.unquote(parts.path)
+    return url
 
 
 def _git(
@@ -61,7 +70,7 @@ def _resolve(dest: Path, rev: str, log_path: Path, deadline: Deadline) -> str | 
 def fetch_distgit(url: str, rev: str, dest: Path, log_path: Path, deadline: Deadline) -> Checkout:
     """Clone ``url`` into ``dest`` and check out ``rev`` detached; count the commits up to it."""
     try:
-        _git(["clone", "--quiet", "--no-checkout", "--", url, str(dest)], log_path, deadline)
+        _git(["clone", "--quiet", "--no-checkout", "--", clone_source(url), str(dest)], log_path, deadline)
     except StageFailure as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "git clone failed"
         raise InfrastructureError(f"The dist-git repository {url} cannot be reached: {reason}") from exc
