@@ -85,12 +85,15 @@ class Run(Base):
     #: Which scheduler drives the run, and until when (a lease; another takes over after it).
     owner: Mapped[str | None] = mapped_column(String(200), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    #: Set by a cancel or a supersede; the scheduler driving the run aborts it with this reason.
+    cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
     __table_args__ = (
         Index("ux_runs_change", "repo", "rev", "namespace", "generation", unique=True),
         Index("ux_runs_build", "ci_name", "build_id", unique=True),
         Index("ix_runs_state", "state"),
         Index("ix_runs_repo_branch", "repo", "branch"),
+        Index("ix_runs_rev", "rev"),
     )
 
 
@@ -113,8 +116,13 @@ class StageRun(Base):
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The process group of the running attempt, killed when a restarted scheduler takes the run over.
+    pgid: Mapped[int | None] = mapped_column(Integer, default=None)
 
-    __table_args__ = (Index("ux_stage_runs_run_stage", "run_id", "stage", unique=True),)
+    __table_args__ = (
+        Index("ux_stage_runs_run_stage", "run_id", "stage", unique=True),
+        Index("ix_stage_runs_state", "state"),
+    )
 
 
 class BuildIdSequence(Base):

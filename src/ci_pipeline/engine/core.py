@@ -1,0 +1,308 @@
+"""The scheduler: claims runs with a lease, drives each through its stages, records what executors report.
+
+One :class:`Engine` per ``serve`` process. All of a run's state lives in the store; the engine keeps
+only which runs it holds and which wait for a free slot, so a restart (after ``kill -9`` too) picks
+every run up where the store says it is: a stage that was running starts again as its next attempt.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import shutil
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from ci_pipeline.bus.base import Bus
+from ci_pipeline.config import Config
+from ci_pipeline.engine import transitions as t
+from ci_pipeline.engine.definition import (
+    BRANCH_LOCKED,
+    NEEDS_IMAGE,
+    PipelineDefinition,
+    StageSpec,
+    pipeline_for,
+)
+from ci_pipeline.engine.relay import relay_outbox
+from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
+from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.executors.process import kill_group
+from ci_pipeline.messages.topics import Stage, Status
+from ci_pipeline.store import runs as q
+from ci_pipeline.store.db import Store
+from ci_pipeline.store.models import Run, StageRun, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0
+MAINTENANCE_INTERVAL = 0.25
+CLAIM_INTERVAL = 0.1
+POLL_SECONDS = 0.05
+
+
+class _Next(enum.Enum):
+    DONE = "done"
+    RUNNING = "running"
+    WAIT_SLOT = "wait-slot"
+    WAIT_LOCK = "wait-lock"
+    LOST = "lost"
+
+
+class Engine:
+    """Drives the runs of the store through the pipeline; call :meth:`tick` in a loop."""
+
+    def __init__(self, config: Config, store: Store, bus: Bus, *, executor: Executor | None = None,
+                 pipeline: PipelineDefinition | None = None, lease_seconds: float = LEASE_SECONDS,
+                 max_active: int | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.bus = bus
+        self.pipeline = pipeline or pipeline_for(config)
+        self.executor = executor or LocalExecutor(config.executor.concurrency)
+        self.owner = q.owner_name()
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_active = max_active or max(8, 4 * self.executor.free_slots())
+        self._held: set[int] = set()
+        self._waiting: list[int] = []
+        self._next_maintenance = 0.0
+        self._next_claim = 0.0
+        #: Seconds spent in each state-changing transaction (the engine's own overhead), if kept.
+        self.timings: list[float] | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def tick(self, wait: float = POLL_SECONDS) -> bool:
+        """Do one round of work; when there was none, wait up to ``wait`` s for a stage to end."""
+        worked = self._maintain()
+        worked = self._claim() or worked
+        worked = self._record(self.executor.wait(0)) or worked
+        worked = self._drive_waiting() or worked
+        if not worked and self.executor.running() and wait > 0:
+            worked = self._record(self.executor.wait(wait))
+        return worked
+
+    def idle(self) -> bool:
+        """Whether no run is unfinished, here or in any other scheduler."""
+        if self._held or self.executor.running():
+            return False
+        with self.store.session() as session:
+            return not q.any_unfinished(session)
+
+    def shutdown(self) -> None:
+        """Kill the stage work this process started; its runs are taken up again after a restart."""
+        self.executor.shutdown()
+
+    # -- leases, cancels, claims ---------------------------------------------------------------
+
+    def _lease_until(self) -> object:
+        return utcnow() + self.lease
+
+    def _maintain(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_maintenance:
+            return False
+        self._next_maintenance = now + MAINTENANCE_INTERVAL
+        with self.store.session() as session:
+            q.release_dead_owners(session, self.owner)
+            still_held = q.renew_leases(session, self.owner, utcnow() + self.lease)
+            cancelled = q.cancel_requested(session, self.owner)
+        for run_id in self._held - still_held:
+            self._lose(run_id)
+        for run_id in cancelled:
+            self._drive(run_id)
+        return bool(cancelled)
+
+    def _claim(self) -> bool:
+        room = self.max_active - len(self._held)
+        now = time.monotonic()
+        if room <= 0 or now < self._next_claim:
+            return False
+        with self.store.session() as session:
+            claimed = q.claim_runs(session, self.owner, utcnow(), utcnow() + self.lease, room)
+            if self.config.pipeline.supersede:
+                self._supersede(session, claimed)
+        self._next_claim = 0.0 if len(claimed) == room else now + CLAIM_INTERVAL
+        for run_id in claimed:
+            self._held.add(run_id)
+            self._drive(run_id)
+        return bool(claimed)
+
+    def _supersede(self, session: Session, claimed: list[int]) -> None:
+        for run_id in claimed:
+            run = session.get(Run, run_id)
+            if run is None or run.state != "queued":
+                continue
+            for older in q.older_unbuilt_runs(session, run):
+                older.cancel_reason = (
+                    f"Superseded by run {run.id} (rev {run.rev[:7]}) of {run.repo} on {run.branch}."
+                )
+                log.info("run %d superseded by run %d", older.id, run.id)
+
+    def _lose(self, run_id: int) -> None:
+        log.warning("run %d is held by another scheduler now; stopping its work here", run_id)
+        self._held.discard(run_id)
+        for key in [key for key in self.executor.running() if key[0] == run_id]:
+            self.executor.kill(key)
+
+    # -- driving runs --------------------------------------------------------------------------
+
+    def _drive_waiting(self) -> bool:
+        if not self._waiting or self.executor.free_slots() <= 0:
+            return False
+        waiting, self._waiting = self._waiting, []
+        for run_id in waiting:
+            self._drive(run_id)
+        return True
+
+    def _drive(self, run_id: int, outcome: StageOutcome | None = None) -> None:
+        started = time.perf_counter()
+        with self.store.session() as session:
+            nxt = self._drive_in(session, run_id, outcome)
+        if self.timings is not None:
+            self.timings.append(time.perf_counter() - started)
+        if nxt in (_Next.DONE, _Next.LOST):
+            self._held.discard(run_id)
+            for key in [key for key in self.executor.running() if key[0] == run_id]:
+                self.executor.kill(key)
+        elif nxt in (_Next.WAIT_SLOT, _Next.WAIT_LOCK) and run_id not in self._waiting:
+            self._waiting.append(run_id)
+
+    def _drive_in(self, session: Session, run_id: int, outcome: StageOutcome | None) -> _Next:
+        if not q.hold_lease(session, run_id, self.owner, utcnow() + self.lease):
+            return _Next.LOST
+        run = session.get(Run, run_id, populate_existing=True)
+        assert run is not None
+        if run.state == "complete":
+            return _Next.DONE
+        rows = q.stages_of(session, run_id)
+        if not rows:
+            rows = t.initialize_stages(session, run, self.pipeline)
+        if run.cancel_reason:
+            t.abort_run(session, self.config, run, rows, run.cancel_reason)
+            return _Next.DONE
+        if outcome is not None and not self._apply(session, run, rows, outcome):
+            return _Next.DONE
+        return self._advance(session, run, rows)
+
+    def _apply(self, session: Session, run: Run, rows: list[StageRun], outcome: StageOutcome) -> bool:
+        """Record an attempt's end; False when it ended the run."""
+        row = next((r for r in rows if r.stage == outcome.stage), None)
+        if row is None or row.state != "running" or row.attempt != outcome.attempt:
+            return True  # a stale report: the stage moved on without it
+        spec = self._spec(row.stage)
+        if outcome.status == Status.SUCCESS:
+            t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs)
+            shutil.rmtree(self._workdir(run.id, row), ignore_errors=True)
+            return True
+        if outcome.infrastructure and row.attempt <= spec.retries:
+            row.reason = f"Attempt {row.attempt} failed and is retried: {outcome.reason}"
+            return True  # still running: _advance starts the next attempt
+        t.complete_stage(session, self.config, run, row, Status.FAILURE, outcome.reason, {})
+        t.skip_rest(rows, f"The {row.stage} stage failed.")
+        reason = f"The {row.stage} stage failed: {outcome.reason}"
+        t.finish_run(session, self.config, run, Status.FAILURE, reason)
+        return False
+
+    def _advance(self, session: Session, run: Run, rows: list[StageRun]) -> _Next:
+        for row in rows:
+            if row.state in t.FINAL_STAGE_STATES:
+                continue
+            if row.state == "pending" and self._skip_or_queue(session, run, rows, row):
+                continue
+            return self._start(session, run, row)
+        t.finish_run(session, self.config, run, Status.SUCCESS)
+        return _Next.DONE
+
+    def _skip_or_queue(self, session: Session, run: Run, rows: list[StageRun], row: StageRun) -> bool:
+        """Skip or queue a pending stage; True when it was skipped."""
+        spec = self._spec(row.stage)
+        if not spec.enabled:
+            t.skip_stage(row, f"The {row.stage} stage is disabled in the pipeline file.")
+            return True
+        if row.stage == Stage.IMAGE and not self._image_due(session, run, spec):
+            reason = (f"No image is due for {run.branch}: one was made less than {spec.interval:g} s ago; "
+                      "the stages that need a new image are skipped.")
+            for later in rows[rows.index(row):]:
+                if later.stage in NEEDS_IMAGE and later.state == "pending":
+                    t.skip_stage(later, reason)
+            return True
+        t.queue_stage(session, self.config, run, row)
+        return False
+
+    def _image_due(self, session: Session, run: Run, spec: StageSpec) -> bool:
+        if spec.interval <= 0 or str(run.options.get("force_image", "")).lower() in ("1", "true", "yes"):
+            return True
+        return t.image_due(spec.interval, q.last_image_finished(session, run.branch), utcnow())
+
+    def _start(self, session: Session, run: Run, row: StageRun) -> _Next:
+        key = (run.id, row.stage)
+        if key in self.executor.running():
+            return _Next.RUNNING
+        if self.executor.free_slots() <= 0:
+            return _Next.WAIT_SLOT
+        if Stage(row.stage) in BRANCH_LOCKED and q.branch_stage_busy(session, run.branch, row.stage, run.id):
+            return _Next.WAIT_LOCK
+        if row.state == "running" and row.pgid:
+            kill_group(row.pgid)  # an attempt a dead scheduler left behind
+        attempt = row.attempt + 1
+        log_path = self.config.state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
+        t.start_stage(session, self.config, run, row, str(log_path))
+        row.pgid = self.executor.start(self._job(run, row, log_path))
+        return _Next.RUNNING
+
+    def _job(self, run: Run, row: StageRun, log_path: Path) -> StageJob:
+        spec = self._spec(row.stage)
+        artifacts = Path(self.config.artifacts.root) / "runs" / str(run.id) / row.stage
+        return StageJob(
+            run_id=run.id,
+            stage=row.stage,
+            attempt=row.attempt,
+            fields={str(k): str(v) for k, v in run.fields.items()},
+            options={str(k): str(v) for k, v in run.options.items()},
+            command=spec.command,
+            implementation=spec.implementation,
+            timeout=spec.timeout,
+            workdir=self._workdir(run.id, row),
+            artifacts_dir=artifacts,
+            artifacts_url=f"{self.config.artifacts_base_url}/runs/{run.id}/{row.stage}/",
+            log_path=log_path,
+            config_json=self.config.model_dump_json() if spec.command is None else "{}",
+        )
+
+    def _workdir(self, run_id: int, row: StageRun) -> Path:
+        return self.config.state_path / "work" / str(run_id) / f"{row.stage}.{row.attempt}"
+
+    def _spec(self, stage: str) -> StageSpec:
+        try:
+            return self.pipeline.spec(stage)
+        except KeyError:
+            return StageSpec(name=Stage(stage))
+
+    def _record(self, outcomes: list[StageOutcome]) -> bool:
+        for outcome in outcomes:
+            if outcome.run_id in self._held:
+                self._drive(outcome.run_id, outcome)
+        return bool(outcomes)
+
+
+
+def run_engine(config: Config, store: Store, bus: Bus, *, until_idle: bool = False,
+               stop: threading.Event | None = None) -> None:
+    """Drive runs and relay their messages until ``stop`` is set (or, ``until_idle``, no run is left)."""
+    stop = stop or threading.Event()
+    engine = Engine(config, store, bus)
+    try:
+        while not stop.is_set():
+            worked = engine.tick()
+            worked = relay_outbox(store, bus) > 0 or worked
+            if not worked:
+                if until_idle and engine.idle():
+                    break
+                stop.wait(POLL_SECONDS)
+        relay_outbox(store, bus)
+    finally:
+        engine.shutdown()

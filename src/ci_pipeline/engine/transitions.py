@@ -1,0 +1,136 @@
+"""State changes of a run and its stages, each adding the message it causes to the outbox.
+
+Every function here works inside the caller's session, so the state change and its outbox row
+commit together. Stage states: pending > queued > running > complete, or skipped (no messages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ci_pipeline.config import Config
+from ci_pipeline.engine.definition import PipelineDefinition
+from ci_pipeline.messages.builders import build_body
+from ci_pipeline.messages.envelope import encode, make_envelope
+from ci_pipeline.messages.topics import (
+    PIPELINE_COMPLETE_SUFFIX,
+    Stage,
+    State,
+    Status,
+    pipeline_topic,
+    stage_suffix,
+)
+from ci_pipeline.store.models import OutboxMessage, Run, StageRun, utcnow
+
+FINAL_STAGE_STATES = frozenset({"complete", "skipped"})
+
+
+def announce(session: Session, config: Config, run: Run, suffix: str, status: str,
+             extra: Mapping[str, str] | None = None) -> None:
+    """Put the message ``suffix`` of ``run`` in the outbox, with the run's fields and ``status``."""
+    topic = pipeline_topic(config.bus.topic_prefix, config.bus.environment, suffix)
+    fields = {**run.fields, **(extra or {}), "status": status}
+    payload = encode(make_envelope(topic, build_body(topic, fields)))
+    session.add(OutboxMessage(run_id=run.id, topic=topic, payload=payload))
+
+
+def initialize_stages(session: Session, run: Run, pipeline: PipelineDefinition) -> list[StageRun]:
+    """Create a run's stage rows; a first build stage is already queued (the trigger announced it)."""
+    now = utcnow()
+    rows = []
+    for position, spec in enumerate(pipeline.stages):
+        already_queued = position == 0 and spec.name == Stage.BUILD and spec.enabled
+        row = StageRun(
+            run_id=run.id,
+            position=position,
+            stage=str(spec.name),
+            state="queued" if already_queued else "pending",
+            queued_at=run.created_at if already_queued else None,
+            attempt=0,
+            reason="",
+            outputs={},
+            log_path="",
+        )
+        rows.append(row)
+    session.add_all(rows)
+    run.state = "running"
+    run.started_at = run.started_at or now
+    return rows
+
+
+def queue_stage(session: Session, config: Config, run: Run, row: StageRun) -> None:
+    """pending > queued, announcing it."""
+    row.state = "queued"
+    row.queued_at = utcnow()
+    announce(session, config, run, stage_suffix(Stage(row.stage), State.QUEUED), Status.SUCCESS)
+
+
+def skip_stage(row: StageRun, reason: str) -> None:
+    """A stage that does not run: recorded with the reason, and no messages."""
+    row.state = "skipped"
+    row.reason = reason
+    row.finished_at = utcnow()
+
+
+def start_stage(session: Session, config: Config, run: Run, row: StageRun, log_path: str) -> None:
+    """queued > running (announced), or a new attempt of a running stage (not announced again)."""
+    announce_it = row.state == "queued"
+    row.state = "running"
+    row.attempt += 1
+    row.started_at = utcnow()
+    row.log_path = log_path
+    if announce_it:
+        announce(session, config, run, stage_suffix(Stage(row.stage), State.RUNNING), Status.SUCCESS)
+
+
+def complete_stage(session: Session, config: Config, run: Run, row: StageRun, status: Status,
+                   reason: str, outputs: Mapping[str, str]) -> None:
+    """running (or queued) > complete with ``status``; SUCCESS outputs join the run's fields."""
+    row.state = "complete"
+    row.status = status
+    row.reason = reason
+    row.outputs = dict(outputs)
+    row.finished_at = utcnow()
+    row.pgid = None
+    if status == Status.SUCCESS and outputs:
+        run.fields = {**run.fields, **outputs}
+    announce(session, config, run, stage_suffix(Stage(row.stage), State.COMPLETE), status)
+
+
+def finish_run(session: Session, config: Config, run: Run, status: Status, reason: str = "") -> None:
+    """The run is complete: the pipeline-end message carries the last known fields and ``status``."""
+    run.state = "complete"
+    run.status = status
+    run.reason = reason
+    run.finished_at = utcnow()
+    run.lease_until = None
+    announce(session, config, run, PIPELINE_COMPLETE_SUFFIX, status)
+
+
+def skip_rest(rows: Sequence[StageRun], reason: str) -> None:
+    """Record every stage that has not started as skipped with ``reason``."""
+    for row in rows:
+        if row.state == "pending":
+            skip_stage(row, reason)
+
+
+def abort_run(session: Session, config: Config, run: Run, rows: Sequence[StageRun], reason: str) -> None:
+    """ABORTED: the active stage's complete message, later stages skipped, the pipeline-end message."""
+    for row in rows:
+        if row.state in ("queued", "running"):
+            complete_stage(session, config, run, row, Status.ABORTED, reason, {})
+    skip_rest(rows, f"The run was aborted: {reason}")
+    run.status = Status.ABORTED
+    finish_run(session, config, run, Status.ABORTED, reason)
+
+
+def image_due(interval: float, last: datetime | None, now: datetime) -> bool:
+    """Whether an image is due: never made, interval 0, or older than ``interval`` seconds."""
+    if interval <= 0 or last is None:
+        return True
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=now.tzinfo)
+    return (now - last).total_seconds() >= interval

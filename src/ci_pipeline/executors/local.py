@@ -1,0 +1,204 @@
+"""The local executor: each stage attempt is a child process in its own session on this machine.
+
+A command stage is ``bash -c COMMAND``; a built-in stage is ``python -m
+ci_pipeline.executors.stage_worker``. Either gets a process group of its own (killed whole on timeout
+or cancel) and a parent-death signal, so it dies with the scheduler even after ``kill -9``. The
+scheduler waits on pidfds, so an attempt's end is seen at once. Logs are capped in size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
+from ci_pipeline.executors.outputs import fields_environment, read_outputs
+from ci_pipeline.executors.process import kill_group, kill_with_parent, terminate_with_parent
+from ci_pipeline.messages.topics import Status
+
+log = logging.getLogger(__name__)
+
+LOG_CAP_BYTES = 10 * 1024 * 1024
+#: The exit status by which a command stage says the machinery failed (EX_TEMPFAIL): retryable.
+INFRASTRUCTURE_EXIT = 75
+KILL_GRACE = 2.0
+OUTPUTS_FILE = "outputs.env"
+RESULT_FILE = "result.json"
+
+
+@dataclass
+class _Running:
+    job: StageJob
+    process: subprocess.Popen[bytes]
+    pidfd: int
+    started: float
+    deadline: float | None
+
+
+class LocalExecutor(Executor):
+    """A pool of child processes on this machine, ``concurrency`` at once (0 = the number of cores)."""
+
+    def __init__(self, concurrency: int = 0, log_cap: int = LOG_CAP_BYTES) -> None:
+        self.concurrency = concurrency or os.cpu_count() or 1
+        self.log_cap = log_cap
+        self._running: dict[tuple[int, str], _Running] = {}
+
+    def free_slots(self) -> int:
+        """How many more jobs may run now."""
+        return self.concurrency - len(self._running)
+
+    def running(self) -> set[tuple[int, str]]:
+        """The keys of the jobs running now."""
+        return set(self._running)
+
+    def start(self, job: StageJob) -> int:
+        """Start ``job`` in a new session; return its process group id."""
+        job.workdir.mkdir(parents=True, exist_ok=True)
+        job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv, env, preexec = self._command(job)
+        with job.log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                argv,
+                cwd=job.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=preexec,
+            )
+        deadline = time.monotonic() + job.timeout if job.timeout else None
+        pidfd = os.pidfd_open(process.pid)
+        self._running[job.key] = _Running(job, process, pidfd, time.monotonic(), deadline)
+        return process.pid
+
+    def _command(self, job: StageJob) -> tuple[list[str], dict[str, str], Any]:
+        env = dict(os.environ)
+        env.update(fields_environment(job.fields))
+        env.update(
+            CI_PIPELINE_RUN_ID=str(job.run_id),
+            CI_PIPELINE_STAGE=job.stage,
+            CI_PIPELINE_ATTEMPT=str(job.attempt),
+            CI_PIPELINE_OUTPUTS=str(job.workdir / OUTPUTS_FILE),
+            CI_PIPELINE_ARTIFACTS_DIR=str(job.artifacts_dir),
+            CI_PIPELINE_ARTIFACTS_URL=job.artifacts_url,
+            CI_PIPELINE_LOG=str(job.log_path),
+        )
+        if job.command is not None:
+            # The command is the pipeline author's; message values reach it only as variables.
+            return ["bash", "-c", job.command], env, kill_with_parent
+        job_file = job.workdir / "job.json"
+        data = asdict(job)
+        data.update({key: str(value) for key, value in data.items() if isinstance(value, Path)})
+        job_file.write_text(json.dumps(data), "utf-8")
+        argv = [sys.executable, "-m", "ci_pipeline.executors.stage_worker", str(job_file),
+                str(job.workdir / RESULT_FILE)]
+        return argv, env, terminate_with_parent
+
+    def wait(self, timeout: float) -> list[StageOutcome]:
+        """Wait up to ``timeout`` seconds for an attempt to end; return every attempt that ended."""
+        if self._running and timeout > 0:
+            deadlines = [entry.deadline for entry in self._running.values() if entry.deadline]
+            if deadlines:
+                timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
+            select.select([entry.pidfd for entry in self._running.values()], [], [], timeout)
+        elif timeout > 0:
+            time.sleep(timeout)
+        outcomes = []
+        now = time.monotonic()
+        for key, entry in list(self._running.items()):
+            if entry.process.poll() is not None:
+                outcomes.append(self._finish(key, entry))
+            elif entry.deadline is not None and now >= entry.deadline:
+                outcomes.append(self._time_out(key, entry))
+            else:
+                self._cap_log(entry.job.log_path)
+        return outcomes
+
+    def kill(self, key: tuple[int, str]) -> bool:
+        """Kill the job ``key`` and its process group; True when it was running."""
+        entry = self._running.pop(key, None)
+        if entry is None:
+            return False
+        kill_group(entry.process.pid, KILL_GRACE if entry.job.command is None else 0.0)
+        entry.process.wait()
+        os.close(entry.pidfd)
+        return True
+
+    def _release(self, key: tuple[int, str], entry: _Running) -> float:
+        del self._running[key]
+        os.close(entry.pidfd)
+        # The session's other processes (a command's background children) die with it.
+        kill_group(entry.process.pid)
+        self._cap_log(entry.job.log_path, final=True)
+        return time.monotonic() - entry.started
+
+    def _time_out(self, key: tuple[int, str], entry: _Running) -> StageOutcome:
+        kill_group(entry.process.pid, KILL_GRACE if entry.job.command is None else 0.0)
+        entry.process.wait()
+        duration = self._release(key, entry)
+        job = entry.job
+        reason = f"The {job.stage} stage did not finish within {job.timeout:g} s and was killed."
+        return StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE, reason, duration=duration)
+
+    def _finish(self, key: tuple[int, str], entry: _Running) -> StageOutcome:
+        duration = self._release(key, entry)
+        job = entry.job
+        status = entry.process.returncode
+        ended = StageOutcome(job.run_id, job.stage, job.attempt, Status.SUCCESS, duration=duration)
+        if job.command is None:
+            return _worker_result(ended, job.workdir / RESULT_FILE, status)
+        if status != 0:
+            reason = f"The {job.stage} command exited with status {status}."
+            return replace(ended, status=Status.FAILURE, reason=reason,
+                           infrastructure=status == INFRASTRUCTURE_EXIT)
+        try:
+            outputs = read_outputs(job.workdir / OUTPUTS_FILE)
+        except StageFailure as exc:
+            return replace(ended, status=Status.FAILURE, reason=str(exc))
+        return replace(ended, outputs=outputs)
+
+    def _cap_log(self, path: Path, final: bool = False) -> None:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size <= self.log_cap:
+            return
+        # The writer appends (O_APPEND), so cutting the file keeps it bounded while it runs.
+        os.truncate(path, self.log_cap)
+        if final:
+            with path.open("ab") as handle:
+                handle.write(f"\n[log truncated at {self.log_cap} bytes]\n".encode())
+
+    def shutdown(self) -> None:
+        """Kill every running job."""
+        for key in list(self._running):
+            self.kill(key)
+
+
+def _worker_result(ended: StageOutcome, path: Path, exit_status: int) -> StageOutcome:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        reason = f"internal error: the stage worker exited with status {exit_status} and no result."
+        return replace(ended, status=Status.FAILURE, reason=reason)
+    return replace(
+        ended,
+        status=Status(data["status"]),
+        reason=str(data.get("reason", "")),
+        outputs={str(k): str(v) for k, v in dict(data.get("outputs", {})).items()},
+        infrastructure=bool(data.get("infrastructure", False)),
+        summary=str(data.get("summary", "")),
+        tests=tuple(data.get("tests", ())),
+    )

@@ -1,0 +1,53 @@
+"""Process-tree control for stage attempts: a session of their own, death with the parent, group kills."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import time
+
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """Ask the kernel to send ``signum`` to this process when the thread that started it dies."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+def kill_with_parent() -> None:
+    """``preexec_fn`` of a stage command: SIGKILL when the scheduler dies, even by ``kill -9``."""
+    die_with_parent(signal.SIGKILL)
+
+
+def terminate_with_parent() -> None:
+    """``preexec_fn`` of a stage worker: SIGTERM when the scheduler dies, so it can kill its tools."""
+    die_with_parent(signal.SIGTERM)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group ``pgid`` still exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_group(pgid: int, grace: float = 0.0) -> None:
+    """Kill the process group ``pgid``: SIGTERM first when ``grace`` > 0, then SIGKILL."""
+    if pgid <= 1 or pgid == os.getpgrp():
+        return  # never our own group or init, whatever a stale record says
+    if grace > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and group_alive(pgid):
+            time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)

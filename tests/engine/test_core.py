@@ -1,0 +1,204 @@
+"""The engine drives runs through command stages: messages, skips, failures, retries, cancels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ci_pipeline.bus.base import Bus
+from ci_pipeline.config import Config
+from ci_pipeline.engine.core import Engine
+from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.messages.topics import STAGE_ORDER
+from ci_pipeline.store import runs as q
+from ci_pipeline.store.db import Store
+from ci_pipeline.store.models import Run
+
+from .helpers import add_run, command_pipeline, drive, expected_sequence, messages, run_messages, stage_config
+
+ALL = [str(stage) for stage in STAGE_ORDER]
+
+
+def make_engine(config: Config, store: Store, bus: Bus, **kwargs: object) -> Engine:
+    pipeline = kwargs.pop("pipeline", None) or command_pipeline()
+    return Engine(config, store, bus, executor=LocalExecutor(2), pipeline=pipeline, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_run_sends_every_stage_in_order_and_ends_success(config: Config, store: Store, bus: Bus) -> None:
+    run_id = add_run(store)
+    drive(make_engine(config, store, bus), bus)
+    assert run_messages(bus, "1") == expected_sequence(ALL)
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None and (run.state, run.status) == ("complete", "SUCCESS")
+        rows = q.stages_of(session, run_id)
+    assert [(row.stage, row.state, row.status, row.attempt) for row in rows] == [
+        (stage, "complete", "SUCCESS", 1) for stage in ALL
+    ]
+
+
+def test_outputs_reach_later_stages_and_messages(config: Config, store: Store, bus: Bus) -> None:
+    pipeline = command_pipeline(
+        {
+            "build": 'echo "NVR=vim-1-1.fc26" >> "$CI_PIPELINE_OUTPUTS"; '
+            'echo package_url=http://p >> "$CI_PIPELINE_OUTPUTS"',
+            "functional": 'test "$NVR" = vim-1-1.fc26 && test "$REPO" = vim && test "$MESSAGE_CONTENT" = ""',
+        }
+    )
+    add_run(store)
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    bodies = dict((suffix, body) for suffix, body in messages(bus))
+    assert "nvr" not in bodies["package.running"]
+    assert bodies["package.test.functional.queued"]["nvr"] == "vim-1-1.fc26"
+    assert bodies["package.complete"]["nvr"] == "vim-1-1.fc26"
+    assert bodies["package.test.functional.complete"]["status"] == "SUCCESS"
+    assert bodies["complete"]["package_url"] == "http://p"
+
+
+def test_a_failure_stops_the_run_and_skips_the_rest(config: Config, store: Store, bus: Bus) -> None:
+    run_id = add_run(store)
+    drive(make_engine(config, store, bus, pipeline=command_pipeline({"compose": "echo broken; exit 3"})), bus)
+    assert run_messages(bus, "1") == [
+        *expected_sequence(["build", "functional"])[:-1],
+        "compose.queued:SUCCESS",
+        "compose.running:SUCCESS",
+        "compose.complete:FAILURE",
+        "complete:FAILURE",
+    ]
+    with store.session() as session:
+        rows = {row.stage: row for row in q.stages_of(session, run_id)}
+        run = session.get(Run, run_id)
+        assert run is not None and run.status == "FAILURE" and "compose" in run.reason
+    assert rows["compose"].reason == "The compose command exited with status 3."
+    assert "broken" in Path(rows["compose"].log_path).read_text()
+    assert rows["image"].state == "skipped" and rows["image"].reason == "The compose stage failed."
+
+
+def test_invalid_output_key_fails_the_stage(config: Config, store: Store, bus: Bus) -> None:
+    run_id = add_run(store)
+    drive(
+        make_engine(
+            config, store, bus, pipeline=command_pipeline({"build": 'echo "9x=1" > "$CI_PIPELINE_OUTPUTS"'})
+        ),
+        bus,
+    )
+    with store.session() as session:
+        build = q.stages_of(session, run_id)[0]
+    assert build.status == "FAILURE" and "9x=1" in build.reason
+
+
+def test_disabled_stage_is_skipped_and_the_pipeline_goes_on(config: Config, store: Store, bus: Bus) -> None:
+    run_id = add_run(store)
+    drive(make_engine(config, store, bus, pipeline=command_pipeline(functional={"enabled": False})), bus)
+    assert run_messages(bus, "1") == expected_sequence([s for s in ALL if s != "functional"])
+    with store.session() as session:
+        functional = q.stages_of(session, run_id)[1]
+    assert functional.state == "skipped" and "disabled" in functional.reason
+
+
+def test_image_not_due_skips_image_smoke_and_e2e(config: Config, store: Store, bus: Bus) -> None:
+    pipeline = command_pipeline(image={"interval": 3600.0})
+    add_run(store)
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    second = add_run(store)
+    forced = add_run(store, repo="other", options={"force_image": "true"})
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    assert run_messages(bus, "2") == expected_sequence(["build", "functional", "compose", "integration"])
+    assert run_messages(bus, "3") == expected_sequence(ALL)
+    with store.session() as session:
+        states = [(row.stage, row.state) for row in q.stages_of(session, second)][4:]
+        assert q.get_run(session, forced).status == "SUCCESS"
+    assert states == [("image", "skipped"), ("smoke", "skipped"), ("e2e", "skipped")]
+
+
+def test_infrastructure_failures_are_retried_as_new_attempts(
+    config: Config, store: Store, bus: Bus, tmp_path: Path
+) -> None:
+    marker = tmp_path / "tried"
+    command = f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; exit 75"
+    run_id = add_run(store)
+    drive(
+        make_engine(config, store, bus, pipeline=command_pipeline({"build": command}, build={"retries": 1})),
+        bus,
+    )
+    assert run_messages(bus, "1") == expected_sequence(ALL)
+    with store.session() as session:
+        build = q.stages_of(session, run_id)[0]
+    assert (build.attempt, build.status) == (2, "SUCCESS")
+    assert build.log_path.endswith("build.2.log")
+
+
+def test_timeout_kills_the_stage(config: Config, store: Store, bus: Bus) -> None:
+    run_id = add_run(store)
+    pipeline = command_pipeline({"build": "sleep 30"}, build={"timeout": 0.3})
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    with store.session() as session:
+        build = q.stages_of(session, run_id)[0]
+    assert build.status == "FAILURE" and "did not finish within 0.3 s" in build.reason
+
+
+def test_cancel_aborts_the_running_stage(config: Config, store: Store, bus: Bus) -> None:
+    run_id = add_run(store)
+    engine = make_engine(config, store, bus, pipeline=command_pipeline({"functional": "sleep 30"}))
+    for _ in range(200):
+        engine.tick(wait=0.02)
+        with store.session() as session:
+            if q.stages_of(session, run_id)[1].state == "running":
+                assert q.request_cancel(session, run_id, "Cancelled by a person.")
+                break
+    drive(engine, bus)
+    sequence = run_messages(bus, "1")
+    assert sequence[-2:] == ["package.test.functional.complete:ABORTED", "complete:ABORTED"]
+    assert not engine.executor.running()
+
+
+def test_a_newer_change_supersedes_an_unbuilt_run(config: Config, store: Store, bus: Bus) -> None:
+    older = add_run(store)
+    newer = add_run(store)
+    other_branch = add_run(store, branch="f27")
+    drive(make_engine(stage_config(config, supersede=True), store, bus), bus)
+    with store.session() as session:
+        run = q.get_run(session, older)
+        assert run.status == "ABORTED" and f"Superseded by run {newer}" in run.reason
+        assert q.get_run(session, newer).status == "SUCCESS"
+        assert q.get_run(session, other_branch).status == "SUCCESS"
+    assert run_messages(bus, "1") == ["package.complete:ABORTED", "complete:ABORTED"]
+
+
+def test_a_second_engine_never_drives_a_held_run(config: Config, store: Store, bus: Bus) -> None:
+    add_run(store)
+    first = make_engine(config, store, bus, pipeline=command_pipeline({"build": "sleep 0.3"}))
+    second = make_engine(config, store, bus)
+    first.tick(wait=0)
+    second.tick(wait=0)
+    assert second.executor.running() == set() and first.executor.running() == {(1, "build")}
+    drive(first, bus)
+    assert run_messages(bus, "1") == expected_sequence(ALL)
+
+
+def test_a_run_held_by_a_dead_scheduler_restarts_its_running_stage(
+    config: Config, store: Store, bus: Bus
+) -> None:
+    run_id = add_run(store)
+    first = make_engine(config, store, bus, pipeline=command_pipeline({"build": "sleep 30"}))
+    first.tick(wait=0)
+    first.executor.shutdown()  # the process is gone; the store still says the build runs
+    with store.session() as session:
+        session.get(Run, run_id).owner = "somewhere:1:dead"  # type: ignore[union-attr]
+        session.get(Run, run_id).lease_until = None  # type: ignore[union-attr]
+    drive(make_engine(config, store, bus), bus)
+    assert run_messages(bus, "1") == expected_sequence(ALL)
+    with store.session() as session:
+        assert q.stages_of(session, run_id)[0].attempt == 2
+
+
+@pytest.mark.parametrize("count", [12])
+def test_many_runs_with_a_small_active_window(config: Config, store: Store, bus: Bus, count: int) -> None:
+    for index in range(count):
+        add_run(store, repo=f"pkg{index}")
+    drive(make_engine(config, store, bus, max_active=3), bus)
+    for build_id in range(1, count + 1):
+        assert run_messages(bus, str(build_id)) == expected_sequence(ALL)
+    assert all(json.loads(d.payload)["topic"] == d.topic for d in bus.replay())
