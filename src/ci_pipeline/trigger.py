@@ -214,7 +214,8 @@ class Trigger:
             by_ci_name.setdefault(self.ci_name(push.branch), []).append(index)
         rows: list[dict[str, Any]] = [{} for _ in pushes]
         for ci_name, indexes in by_ci_name.items():
-            for index, build_id in zip(indexes, allocate_build_ids(session, ci_name, len(indexes)), strict=True):
+            build_ids = allocate_build_ids(session, ci_name, len(indexes))
+            for index, build_id in zip(indexes, build_ids, strict=True):
                 push = pushes[index]
                 change = (push.repo, push.rev, push.namespace)
                 fields = {**self._fields(push, ci_name, build_id), "test_guidance": "''"}
@@ -275,8 +276,10 @@ class Trigger:
                     "forced": force,
                 }
             )
-        session.execute(insert(Decision), decisions)
-        session.execute(insert(OutboxMessage), outbox)
+        # Core inserts of plain tables: one executemany each, without the ORM's per-row bookkeeping.
+        connection = session.connection()
+        connection.execute(insert(Decision.__table__), decisions)
+        connection.execute(insert(OutboxMessage.__table__), outbox)
         return verdicts
 
     def handle_deliveries(self, deliveries: Iterable[Delivery]) -> tuple[int, int]:
@@ -299,7 +302,7 @@ class Trigger:
         with self.store.session() as session:
             self.decide_pushes(session, pushes)
             if dead:
-                session.execute(insert(DeadLetter), dead)
+                session.connection().execute(insert(DeadLetter.__table__), dead)
         return len(pushes), len(dead)
 
     def trigger_change(self, push: GitPush, force: bool = False) -> Verdict:
