@@ -60,7 +60,9 @@ def encode(topic: str, payload: bytes, *, whole_envelope: bool = False,
     envelope = _envelope(payload)
     if envelope is None:
         return _raw(topic, payload)
-    timestamp = float(envelope.get("timestamp") or time.time())
+    stamp = envelope.get("timestamp")
+    has_stamp = isinstance(stamp, int | float) and not isinstance(stamp, bool)
+    timestamp = float(stamp) if has_stamp else time.time()
     headers: dict[str, Any] = {
         SCHEMA_HEADER: schema,
         # A failed stage is what package owners want to hear about: fedora-messaging's WARNING.
