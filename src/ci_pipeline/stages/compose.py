@@ -1,0 +1,123 @@
+"""The compose stage: the OS's packages plus the newest CI builds, committed to the branch's OSTree.
+
+Reads the treefile (``trigger.treefile``), installs its packages with ``dnf --installroot`` from the
+treefile's repos and every CI build repo of the branch (``<artifacts.root>/<branch>/repo/*_repo/``;
+the newest version wins), reshapes the root for OSTree (:mod:`.ostree_tree`) and commits it at the
+treefile's ref into ``<artifacts.root>/<branch>/ostree`` (archive mode). Where ``rpm-ostree`` is
+installed, ``rpm-ostree compose tree`` does the install, reshaping and commit instead.
+
+Kept as artifacts: ``packages.txt`` (``rpm -qa``) and ``packages.diff`` against the previous commit.
+Composes of one branch are serialised by a lock file; commits older than :data:`KEEP_YOUNGER_THAN`
+are pruned. Outputs: ``compose_url``, ``compose_rev`` (the commit checksum), ``ref``.
+
+Speed: a cold compose is dnf's solving and rpm's transaction plus checksumming every file. The
+next compose reuses the dnf cache, commits first into a ``bare`` cache repo beside the archive repo
+(cheap writes) and copies only the new objects into the archive repo, whose compression of the
+kernel and the rest is the costly part of a cold commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages import ostree
+from ci_pipeline.stages.base import StageContext, StageResult
+from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_nvr
+from ci_pipeline.stages.compose_install import (
+    install_root,
+    package_list,
+    releasever,
+    write_package_lists,
+)
+from ci_pipeline.stages.initramfs import build_initramfs
+from ci_pipeline.stages.ostree_tree import kernel_versions, prepare_tree
+from ci_pipeline.stages.treefile import Treefile, load_treefile
+
+logger = logging.getLogger(__name__)
+
+#: Commits older than this are pruned from the branch's repo (``ostree prune`` syntax).
+KEEP_YOUNGER_THAN = "30 days ago"
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Compose the branch's OS tree with the run's build and commit it; see the module docstring."""
+    if not ctx.config.trigger.treefile:
+        raise StageFailure("No treefile is configured; set trigger.treefile to the OS's treefile.json.")
+    treefile = load_treefile(Path(ctx.config.trigger.treefile))
+    artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
+    with artifacts.locked():
+        checksum = compose(ctx, artifacts, treefile)
+    return StageResult(
+        outputs={"compose_url": artifacts.compose_url, "compose_rev": checksum, "ref": treefile.ref},
+        summary=f"Committed {checksum[:15]} to {treefile.ref}.",
+    )
+
+
+def compose(ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile) -> str:
+    """Build the tree, commit it to the branch's repo and return the commit checksum."""
+    repo, cache = artifacts.ostree_repo, artifacts.cache_dir
+    ostree.init_repo(repo, "archive", ctx.log_path)
+    ostree.init_repo(cache / "objects-bare", "bare", ctx.log_path, fsync=False)
+    parent = ostree.resolve_ref(repo, treefile.ref)
+    root = ctx.workdir / "root"
+    reused = install_root(ctx, artifacts, treefile, root)
+    packages = package_list(root, ctx.workdir, ctx.log_path)
+    if ctx.fields.get("nvr"):
+        _require_build(packages, checked_nvr(ctx.fields))
+    prepare_tree(root)
+    _add_missing_initramfs(root, ctx.workdir, ctx.log_path)
+    count = _commit_count(repo, parent, ctx)
+    checksum = ostree.commit_tree(
+        cache / "objects-bare",
+        treefile.ref,
+        root,
+        ctx.log_path,
+        subject=_subject(ctx),
+        version=f"{releasever(ctx)}.{count}",
+        parent=parent,
+    )
+    ostree.pull_local(repo, cache / "objects-bare", treefile.ref, ctx.log_path)
+    ostree.prune(repo, KEEP_YOUNGER_THAN, ctx.log_path)
+    ostree.update_summary(repo, ctx.log_path)
+    write_package_lists(packages, checksum, parent, cache, ctx.artifacts_dir)
+    shutil.rmtree(root, ignore_errors=True)
+    logger.info("compose of %s: %s (installed root reused: %s)", treefile.ref, checksum, reused)
+    return checksum
+
+
+def _require_build(packages: list[tuple[str, str]], nvr: str) -> None:
+    if not any(source == f"{nvr}.src.rpm" for _, source in packages):
+        raise StageFailure(
+            f"The compose holds no package built from {nvr}: check that the treefile lists it "
+            "and that its build repo is under the branch's artifacts."
+        )
+
+
+def _add_missing_initramfs(root: Path, workdir: Path, log_path: Path) -> None:
+    kernels = kernel_versions(root)
+    if not kernels:
+        raise StageFailure("The composed tree has no kernel in /usr/lib/modules/<version>/vmlinuz.")
+    for kver in kernels:
+        target = root / "usr/lib/modules" / kver / "initramfs.img"
+        if not target.exists():
+            build_initramfs(target, workdir, log_path)
+
+
+def _commit_count(repo: Path, parent: str | None, ctx: StageContext) -> int:
+    """One more than the parent's count (the ``<n>`` in its ``version``); 1 for the first commit."""
+    if parent is None:
+        return 1
+    out = ctx.workdir / "parent-version.txt"
+    text = ostree.run_to_file(
+        ["ostree", f"--repo={repo}", "show", "--print-metadata-key=version", parent], out, ctx.log_path
+    )
+    last = text.strip().strip("'").rpartition(".")[2]
+    return int(last) + 1 if last.isdigit() else 1
+
+
+def _subject(ctx: StageContext) -> str:
+    nvr = ctx.fields.get("nvr", "")
+    return f"ci-pipeline run {ctx.run_id}: {nvr}" if nvr else f"ci-pipeline run {ctx.run_id}"

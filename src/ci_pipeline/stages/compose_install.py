@@ -1,0 +1,149 @@
+"""Install a compose's packages into a fresh root with dnf, and keep its package list.
+
+dnf runs with ``--installroot`` on file:// repos only: the treefile's ``.repo`` files (their
+directory is the ``reposdir``) and one ``--repofrompath`` repo per CI build repo of the branch. Its
+cache is the branch's compose cache, so unchanged repo metadata is not parsed again, and the
+branch's last installed root is brought up to date rather than installed again (see
+:func:`install_root`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from ci_pipeline.stages import base, ostree
+from ci_pipeline.stages.base import StageContext
+from ci_pipeline.stages.branch_artifacts import BranchArtifacts
+from ci_pipeline.stages.treefile import Treefile
+
+DNF_TIMEOUT = 1800.0
+#: How many package lists of earlier commits the cache keeps for the next diff.
+KEPT_PACKAGE_LISTS = 20
+RPMDB_PATH = "/var/lib/rpm"
+_QUERY_FORMAT = r"%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\t%{SOURCERPM}\n"
+
+
+def ci_packages(repo_dir: Path) -> list[str]:
+    """The binary package of a CI build repo named like its source package (``vim`` of ``vim_repo``)."""
+    name = repo_dir.name.removesuffix("_repo")
+    pattern = re.compile(rf"{re.escape(name)}-[^-/]+-[^-/]+\.(?!src\.)[^./]+\.rpm")
+    return [name] if any(pattern.fullmatch(p.name) for p in repo_dir.rglob("*.rpm")) else []
+
+
+def dnf_command(
+    ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile, installroot: Path
+) -> tuple[list[str], list[str]]:
+    """dnf's options for a compose, and the packages it installs."""
+    argv = [
+        "dnf",
+        "-y",
+        "-q",
+        f"--installroot={installroot}",
+        f"--releasever={releasever(ctx)}",
+        f"--setopt=reposdir={treefile.repos_dir}",
+        f"--setopt=cachedir={artifacts.cache_dir / 'dnf'}",
+        f"--setopt=logdir={ctx.workdir / 'dnf-log'}",
+        f"--setopt=persistdir={ctx.workdir / 'dnf-persist'}",
+        "--setopt=install_weak_deps=False",
+        "--setopt=keepcache=True",
+        "--setopt=tsflags=nodocs",
+        "--nogpgcheck",
+        # CI repos change between composes: check every repomd.xml (cheap), reuse unchanged metadata.
+        "--refresh",
+        "--disablerepo=*",
+    ]
+    argv += [f"--enablerepo={repo}" for repo in treefile.repos]
+    packages = list(treefile.packages)
+    for repo_dir in artifacts.ci_repos:
+        repo_id = f"ci-{repo_dir.name}"
+        argv += [f"--repofrompath={repo_id},{repo_dir.as_uri()}", f"--enablerepo={repo_id}"]
+        packages += [name for name in ci_packages(repo_dir) if name not in packages]
+    return argv, packages
+
+
+def rpm_environment(workdir: Path) -> dict[str, str]:
+    """Environment for dnf and rpm on a compose root: its rpm database goes to /var/lib/rpm.
+
+    Debian's rpm keeps its database in ``~/.rpmdb``; a ``~/.rpmmacros`` of our own puts it where an
+    RPM-based OS has it, whoever's home the tools would otherwise read.
+    """
+    home = workdir / "rpm-home"
+    home.mkdir(exist_ok=True)
+    (home / ".rpmmacros").write_text(f"%_dbpath {RPMDB_PATH}\n", encoding="utf-8")
+    return {**os.environ, "HOME": str(home)}
+
+
+def releasever(ctx: StageContext) -> str:
+    """The Fedora release of the branch: ``f26`` is 26, ``master`` is ``pipeline.rawhide``."""
+    branch = ctx.fields.get("branch", "")
+    number = branch[1:] if branch.startswith("f") else ""
+    return number if number.isdigit() else str(ctx.config.pipeline.rawhide)
+
+
+def install_root(ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile, root: Path) -> bool:
+    """Fill the new directory ``root`` with the treefile's packages and the branch's newest CI builds.
+
+    The branch's cache keeps the last installed root. When the treefile, repos and package names
+    are the same as then, ``dnf distro-sync`` brings that root to the newest builds (one changed
+    package is one small transaction) instead of installing everything again. Returns whether the
+    cached root was reused.
+    """
+    for name in ("dnf-log", "dnf-persist"):
+        (ctx.workdir / name).mkdir(exist_ok=True)
+    installroot = artifacts.cache_dir / "installroot"
+    stamp_file = artifacts.cache_dir / "installroot.json"
+    argv, packages = dnf_command(ctx, artifacts, treefile, installroot)
+    stamp = json.dumps({"options": argv, "packages": packages}, sort_keys=True)
+    reuse = installroot.is_dir() and stamp_file.is_file() and stamp_file.read_text(encoding="utf-8") == stamp
+    stamp_file.unlink(missing_ok=True)
+    if not reuse:
+        shutil.rmtree(installroot, ignore_errors=True)
+        installroot.mkdir(parents=True)
+    command = [*argv, "distro-sync"] if reuse else [*argv, "install", *packages]
+    base.run_tool(
+        command,
+        ctx.log_path,
+        env=rpm_environment(ctx.workdir),
+        timeout=DNF_TIMEOUT,
+        failure="dnf could not install the compose's packages",
+    )
+    # Only a root that dnf finished with may be reused.
+    stamp_file.write_text(stamp, encoding="utf-8")
+    base.run_tool(["cp", "-a", "--reflink=auto", str(installroot), str(root)], ctx.log_path)
+    return reuse
+
+
+def package_list(root: Path, workdir: Path, log_path: Path) -> list[tuple[str, str]]:
+    """(NVRA, source RPM) of every package installed in ``root``, sorted."""
+    text = ostree.run_to_file(
+        ["rpm", "-qa", f"--root={root}", f"--dbpath={RPMDB_PATH}", f"--queryformat={_QUERY_FORMAT}"],
+        workdir / "rpm-qa.txt",
+        log_path,
+    )
+    rows = [line.split("\t", 1) for line in text.splitlines() if "\t" in line]
+    return sorted((nvra, source) for nvra, source in rows)
+
+
+def write_package_lists(
+    packages: list[tuple[str, str]], checksum: str, parent: str | None, cache: Path, artifacts_dir: Path
+) -> None:
+    """Keep ``packages.txt`` and ``packages.diff`` (against the parent commit's list) as artifacts."""
+    lines = [f"{nvra}\n" for nvra, _ in packages]
+    lists = cache / "package-lists"
+    lists.mkdir(parents=True, exist_ok=True)
+    (lists / f"{checksum}.txt").write_text("".join(lines), encoding="utf-8")
+    previous_file = lists / f"{parent}.txt"
+    previous = previous_file.read_text(encoding="utf-8").splitlines(True) if previous_file.is_file() else []
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    (artifacts_dir / "packages.txt").write_text("".join(lines), encoding="utf-8")
+    diff = difflib.unified_diff(
+        previous, lines, fromfile=f"{parent or 'nothing'}/packages.txt", tofile=f"{checksum}/packages.txt"
+    )
+    (artifacts_dir / "packages.diff").write_text("".join(diff), encoding="utf-8")
+    for old in sorted(lists.glob("*.txt"), key=lambda p: p.stat().st_mtime)[:-KEPT_PACKAGE_LISTS]:
+        old.unlink()
