@@ -61,8 +61,9 @@ def encode(topic: str, payload: bytes, *, whole_envelope: bool = False,
     if envelope is None:
         return _raw(topic, payload)
     stamp = envelope.get("timestamp")
-    has_stamp = isinstance(stamp, int | float) and not isinstance(stamp, bool)
-    timestamp = float(stamp) if has_stamp else time.time()
+    timestamp = time.time()
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        timestamp = float(stamp)
     headers: dict[str, Any] = {
         SCHEMA_HEADER: schema,
         # A failed stage is what package owners want to hear about: fedora-messaging's WARNING.
