@@ -11,30 +11,57 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ci_pipeline.bus.sqlite import SqliteBus, path_from_url
+from ci_pipeline.bus.sqlite import SqliteBus, SqliteUrl, parse_url
 from ci_pipeline.errors import BusError, ConfigError
+
+from .conftest import FakeClock
 
 PATH_TEXT = st.text(alphabet=st.characters(categories=["L", "N"], include_characters="/._- "), min_size=1)
 
 
 @given(path=PATH_TEXT)
 def test_url_path_is_everything_after_three_slashes(path: str) -> None:
-    assert path_from_url(f"sqlite:///{path}") == path
+    assert parse_url(f"sqlite:///{path}") == SqliteUrl(path)
 
 
 def test_four_slashes_make_an_absolute_path() -> None:
-    assert path_from_url("sqlite:////var/lib/ci/bus.sqlite") == "/var/lib/ci/bus.sqlite"
+    assert parse_url("sqlite:////var/lib/ci/bus.sqlite").path == "/var/lib/ci/bus.sqlite"
 
 
-@pytest.mark.parametrize("url", ["sqlite://host/bus", "sqlite:///", "sqlite:///bus?mode=ro", "memory://"])
+def test_url_options_are_read() -> None:
+    url = "sqlite:///bus.sqlite?lease_seconds=5&busy_timeout=2.5&synchronous=normal"
+    assert parse_url(url) == SqliteUrl("bus.sqlite", 5.0, 2.5, "normal")
+
+
+@pytest.mark.parametrize("url", ["sqlite://host/bus", "sqlite:///", "memory://"])
 def test_bad_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="sqlite:///relative/path"):
-        path_from_url(url)
+        parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("sqlite:///bus?mode=ro", "unknown option 'mode'"), ("sqlite:///bus?lease_seconds=x", "not a number")],
+)
+def test_bad_url_option_is_a_config_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_url(url)
+
+
+def test_keyword_options_win_over_url_options(tmp_path: Path, clock: FakeClock) -> None:
+    bus = SqliteBus(f"sqlite:///{tmp_path}/bus.sqlite?lease_seconds=100", lease_seconds=10.0, clock=clock)
+    try:
+        bus.publish("t", b"x")
+        bus.fetch("s", ["*"])
+        clock.advance(10.0)
+        assert len(bus.fetch("s", ["*"])) == 1
+    finally:
+        bus.close()
 
 
 def test_bad_synchronous_option_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="synchronous"):
-        SqliteBus(f"sqlite:///{tmp_path}/bus.sqlite", synchronous="off")  # type: ignore[arg-type]
+        SqliteBus(f"sqlite:///{tmp_path}/bus.sqlite?synchronous=off")
 
 
 def test_file_is_in_wal_mode_and_parent_folders_are_made(tmp_path: Path) -> None:
@@ -66,7 +93,7 @@ def test_failed_batch_stores_nothing(tmp_path: Path) -> None:
     bus = SqliteBus(f"sqlite:///{tmp_path}/bus.sqlite")
     try:
         with pytest.raises(BusError, match="cannot be written"):
-            bus.publish_many([("t", b"ok"), ("t", None)])  # type: ignore[list-item]
+            bus.publish_many([("t", b"ok"), (None, b"no topic")])  # type: ignore[list-item]
         assert bus.latest_position() == 0
     finally:
         bus.close()
