@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from ci_pipeline.messages.envelope import encode, make_envelope
 from ci_pipeline.messages.inbound import GitPush, parse_git_receive
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
 from ci_pipeline.store.db import Store
-from ci_pipeline.store.models import BuildIdSequence, DeadLetter, Decision, OutboxMessage, Run
+from ci_pipeline.store.models import Base, BuildIdSequence, DeadLetter, Decision, OutboxMessage, Run
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,12 @@ class TrackingRules:
         if self.packages and push.repo not in self.packages:
             return f"The package '{push.repo}' is not part of the tracked OS."
         return None
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def allocate_build_ids(session: Session, ci_name: str, count: int) -> range:
@@ -278,8 +284,8 @@ class Trigger:
             )
         # Core inserts of plain tables: one executemany each, without the ORM's per-row bookkeeping.
         connection = session.connection()
-        connection.execute(insert(Decision.__table__), decisions)
-        connection.execute(insert(OutboxMessage.__table__), outbox)
+        connection.execute(insert(_table(Decision)), decisions)
+        connection.execute(insert(_table(OutboxMessage)), outbox)
         return verdicts
 
     def handle_deliveries(self, deliveries: Iterable[Delivery]) -> tuple[int, int]:
@@ -302,7 +308,7 @@ class Trigger:
         with self.store.session() as session:
             self.decide_pushes(session, pushes)
             if dead:
-                session.connection().execute(insert(DeadLetter.__table__), dead)
+                session.connection().execute(insert(_table(DeadLetter)), dead)
         return len(pushes), len(dead)
 
     def trigger_change(self, push: GitPush, force: bool = False) -> Verdict:
