@@ -51,6 +51,7 @@ def test_glob_topics_match_across_dots(bus: Bus) -> None:
     assert positions(bus.fetch("c", ["org.centos.prod.ci.pipeline.package.queue?"])) == [1]
     assert bus.fetch("d", ["nothing.*"]) == []
     assert bus.fetch("e", []) == []
+    assert positions(bus.fetch("e", ["*"])) == [1, 2, 3]  # an empty fetch skipped nothing
 
 
 def test_unacked_message_comes_again_after_lease(open_member: Callable[..., Bus], clock: FakeClock) -> None:

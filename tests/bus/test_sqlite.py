@@ -120,7 +120,7 @@ def _consume(url: str, subscription: str, results: multiprocessing.Queue[list[in
     bus = SqliteBus(url)
     seen: list[int] = []
     while bus.pending(subscription, ["*"]):
-        batch = bus.fetch(subscription, ["*"], limit=25)
+        batch = bus.fetch(subscription, ["*"], limit=20)
         seen.extend(d.position for d in batch)
         bus.ack(subscription, batch)
     bus.close()
@@ -137,7 +137,7 @@ def _publish(url: str, name: str, count: int) -> None:
 def test_two_processes_consume_one_subscription_without_double_delivery(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/bus.sqlite"
     bus = SqliteBus(url)
-    bus.publish_many([("t", b"%d" % n) for n in range(3000)])
+    bus.publish_many([("t", b"%d" % n) for n in range(1000)])
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[list[int]] = context.Queue()
     workers = [context.Process(target=_consume, args=(url, "relay", results)) for _ in range(2)]
@@ -148,7 +148,7 @@ def test_two_processes_consume_one_subscription_without_double_delivery(tmp_path
         worker.join(timeout=30)
 
     assert all(worker.exitcode == 0 for worker in workers)
-    assert sorted(seen[0] + seen[1]) == list(range(1, 3001))
+    assert sorted(seen[0] + seen[1]) == list(range(1, 1001))
     assert bus.pending("relay", ["*"]) == 0
     bus.close()
 

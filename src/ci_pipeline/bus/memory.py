@@ -83,6 +83,8 @@ class MemoryBus(Bus):
     def fetch(self, subscription: str, topics: Sequence[str], limit: int = 500) -> list[Delivery]:
         """Lease up to ``limit`` unacked messages matching ``topics``, oldest first."""
         self._check_open()
+        if limit <= 0 or not topics:
+            return []
         now = self._clock()
         with self._log.lock:
             state = self._log.subscriptions.setdefault(subscription, _Subscription())
