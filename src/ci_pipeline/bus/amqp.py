@@ -52,10 +52,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 MAX_RECONNECT_DELAY = 8.0
 
-# Errors after which a new connection may succeed; anything else the broker says is final.
+# Errors after which a new connection may succeed; a refused login is final. (pika reports a
+# connection reset during the handshake as IncompatibleProtocolError, so that one is retried.)
 _RETRYABLE = (pika.exceptions.AMQPConnectionError, pika.exceptions.ChannelWrongStateError, ConfirmTimeout)
 _FINAL = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.ProbableAccessDeniedError,
-          pika.exceptions.AuthenticationError, pika.exceptions.IncompatibleProtocolError)
+          pika.exceptions.AuthenticationError)
 
 
 def split_url(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
