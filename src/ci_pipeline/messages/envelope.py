@@ -63,8 +63,7 @@ def make_envelope(topic: str, body: Mapping[str, Any], *, signer: Signer | None 
 def encode(envelope: Mapping[str, Any]) -> bytes:
     """The envelope as compact UTF-8 JSON bytes."""
     try:
-        text = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode("utf-8")
+        return _ENCODER.encode(envelope).encode("utf-8")
     except (TypeError, ValueError) as exc:
         # UnicodeEncodeError (a lone surrogate) is a ValueError too.
         raise MalformedMessage(f"The message cannot be encoded as JSON: {exc}.") from exc
@@ -72,6 +71,11 @@ def encode(envelope: Mapping[str, Any]) -> bytes:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# Built once: json.dumps/json.loads with options construct a new coder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def decode(payload: bytes) -> dict[str, Any]:
@@ -85,7 +89,7 @@ def decode(payload: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise MalformedMessage(f"The message is not UTF-8 text (bad byte at {exc.start}).") from exc
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = _DECODER.decode(text)
     except RecursionError as exc:
         raise MalformedMessage("The message is not valid JSON: it is nested too deeply.") from exc
     except ValueError as exc:
