@@ -55,8 +55,9 @@ def host_kernel() -> Path:
 
 def _spec(name: str, version: str, release: str, install: str, files: str, arch: str = "noarch") -> str:
     build_arch = "BuildArch: noarch" if arch == "noarch" else ""
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         %global debug_package %{{nil}}
         %global __os_install_post %{{nil}}
         %define _binary_payload w1.gzdio
@@ -74,7 +75,9 @@ def _spec(name: str, version: str, release: str, install: str, files: str, arch:
         mkdir -p %{{buildroot}}/usr/lib/ci-pipeline/nvr.d
         echo %{{name}}-%{{version}}-%{{release}} > %{{buildroot}}/usr/lib/ci-pipeline/nvr.d/%{{name}}
         """
-    ) + f"{install}\n%files\n/usr/lib/ci-pipeline/nvr.d/%{{name}}\n{files}\n"
+        )
+        + f"{install}\n%files\n/usr/lib/ci-pipeline/nvr.d/%{{name}}\n{files}\n"
+    )
 
 
 def build_rpm(workdir: Path, spec_text: str, repo_dir: Path) -> None:
@@ -101,7 +104,11 @@ def busybox_spec(release: str, init: str = REPORTING_INIT) -> str:
         "echo fixture > %{buildroot}/etc/fixture-release\n"
     )
     return _spec(
-        "fx-busybox", "1.0", release, install, "/usr/bin/busybox\n/usr/sbin/init\n/etc/fixture-release",
+        "fx-busybox",
+        "1.0",
+        release,
+        install,
+        "/usr/bin/busybox\n/usr/sbin/init\n/etc/fixture-release",
         arch="x86_64",
     )
 
@@ -130,9 +137,14 @@ def create_fixture_world(root: Path) -> FixtureWorld:
     )
     build_rpm(
         build,
-        _spec("fx-filesystem", "26", "1.fc26", filesystem_install,
-              "/bin\n/sbin\n/lib\n/lib64\n%dir /usr/bin\n%dir /usr/sbin\n%dir /usr/lib64\n%dir /etc\n"
-              "%dir /var/log\n/usr/lib/os-release"),
+        _spec(
+            "fx-filesystem",
+            "26",
+            "1.fc26",
+            filesystem_install,
+            "/bin\n/sbin\n/lib\n/lib64\n%dir /usr/bin\n%dir /usr/sbin\n%dir /usr/lib64\n%dir /etc\n"
+            "%dir /var/log\n/usr/lib/os-release",
+        ),
         base_repo,
     )
     build_rpm(build, busybox_spec("1.fc26"), base_repo)
@@ -151,7 +163,7 @@ def create_fixture_world(root: Path) -> FixtureWorld:
     )
     treefile = treefile_dir / "treefile.json"
     treefile.write_text(
-        '{"ref": "%s", "repos": ["fixture-base"], "packages": ["%s"]}' % (REF, " ".join(BASE_PACKAGES)),
+        '{{"ref": "{}", "repos": ["fixture-base"], "packages": ["{}"]}}'.format(REF, " ".join(BASE_PACKAGES)),
         encoding="utf-8",
     )
     return FixtureWorld(root=root, treefile=treefile, base_repo=base_repo)

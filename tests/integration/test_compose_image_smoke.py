@@ -1,0 +1,185 @@
+"""Compose, image and smoke stages with the real dnf, ostree, mkfs.ext4, qemu-img and qemu."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from compose_fixtures import (
+    REF,
+    SILENT_INIT,
+    busybox_spec,
+    create_fixture_world,
+    hello_spec,
+    publish_ci_build,
+)
+
+from ci_pipeline.config import ArtifactsConfig, Config, TriggerConfig
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages import compose, image, smoke
+from ci_pipeline.stages.base import StageContext, StageResult
+
+pytestmark = pytest.mark.integration
+
+FIRST_NVR = "ci-hello-1.0-1.1.aaaaaaa.fc26"
+SECOND_NVR = "ci-hello-1.0-1.2.bbbbbbb.fc26"
+Composes = tuple[StageContext, StageResult, StageContext, StageResult]
+
+
+@dataclass
+class Pipeline:
+    """A fixture OS, its configuration and a way to run a stage."""
+
+    root: Path
+    config: Config
+    counter: int = 0
+
+    def context(self, stage: str, fields: Mapping[str, str], **kwargs: object) -> StageContext:
+        self.counter += 1
+        work = self.root / "runs" / f"{self.counter}-{stage}"
+        (work / "work").mkdir(parents=True)
+        return StageContext(
+            run_id=self.counter,
+            stage=stage,
+            attempt=1,
+            fields=dict(fields),
+            workdir=work / "work",
+            artifacts_dir=work / "artifacts",
+            artifacts_url=f"http://example.test/runs/{self.counter}",
+            log_path=work / "stage.log",
+            config=self.config,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    @property
+    def artifacts_root(self) -> Path:
+        return Path(self.config.artifacts.root)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    root = tmp_path_factory.mktemp("compose-image-smoke")
+    world = create_fixture_world(root / "world")
+    config = Config(
+        artifacts=ArtifactsConfig(root=str(root / "artifacts"), base_url="http://artifacts.test/atomic"),
+        trigger=TriggerConfig(treefile=str(world.treefile)),
+    )
+    return Pipeline(root=root, config=config)
+
+
+@pytest.fixture(scope="module")
+def composes(pipeline: Pipeline) -> Composes:
+    """Two composes of f26: with ci-hello 1.1 built, then after 1.2 is built."""
+    publish_ci_build(
+        pipeline.artifacts_root, "f26", hello_spec("1.0", "1.1.aaaaaaa.fc26"), pipeline.root / "b1"
+    )
+    first_ctx = pipeline.context("compose", {"branch": "f26", "nvr": FIRST_NVR})
+    first = compose.run(first_ctx)
+    publish_ci_build(
+        pipeline.artifacts_root, "f26", hello_spec("1.0", "1.2.bbbbbbb.fc26"), pipeline.root / "b2"
+    )
+    second_ctx = pipeline.context("compose", {"branch": "f26", "nvr": SECOND_NVR})
+    return first_ctx, first, second_ctx, compose.run(second_ctx)
+
+
+def _ostree(pipeline: Pipeline, *args: str) -> str:
+    repo = pipeline.artifacts_root / "f26" / "ostree"
+    return subprocess.run(
+        ["ostree", f"--repo={repo}", *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_compose_rev_is_the_commit_at_the_ref(pipeline: Pipeline, composes: Composes) -> None:
+    _, first, _, second = composes
+    assert second.outputs["compose_rev"] == _ostree(pipeline, "rev-parse", REF).strip()
+    assert _ostree(pipeline, "rev-parse", f"{REF}^").strip() == first.outputs["compose_rev"]
+    assert second.outputs["compose_url"] == "http://artifacts.test/atomic/f26/ostree"
+    assert second.outputs["ref"] == REF
+    assert "version: 26.2" in _ostree(pipeline, "show", second.outputs["compose_rev"]).lower() or (
+        "'26.2'" in _ostree(pipeline, "show", "--print-metadata-key=version", second.outputs["compose_rev"])
+    )
+
+
+def test_compose_holds_the_new_build(pipeline: Pipeline, composes: Composes, tmp_path: Path) -> None:
+    rev = composes[3].outputs["compose_rev"]
+    assert "1.0" in _ostree(pipeline, "cat", rev, "/usr/share/ci-hello/version")
+    checkout = tmp_path / "checkout"
+    _ostree(pipeline, "checkout", "--user-mode", rev, str(checkout))
+    installed = subprocess.run(
+        ["rpm", "-q", f"--root={checkout}", "--dbpath=/usr/share/rpm", "ci-hello"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert installed == f"{SECOND_NVR}.noarch"
+    assert (checkout / "usr/etc/fixture-release").is_file() and not (checkout / "etc").exists()
+    assert list((checkout / "var").iterdir()) == []
+    assert "d /var/lib/ci-hello" in (checkout / "usr/lib/tmpfiles.d/ci-pipeline-autovar.conf").read_text()
+
+
+def test_compose_keeps_package_list_and_diff(composes: Composes) -> None:
+    second_ctx = composes[2]
+    listing = (second_ctx.artifacts_dir / "packages.txt").read_text()
+    diff = (second_ctx.artifacts_dir / "packages.diff").read_text()
+    assert f"{SECOND_NVR}.noarch" in listing.splitlines()
+    assert f"-{FIRST_NVR}.noarch" in diff and f"+{SECOND_NVR}.noarch" in diff
+
+
+def test_compose_fails_when_the_build_is_not_installed(pipeline: Pipeline, composes: Composes) -> None:
+    ctx = pipeline.context("compose", {"branch": "f26", "nvr": "ci-hello-9.9-1.fc26"})
+    with pytest.raises(StageFailure, match=r"no package built from ci-hello-9\.9-1\.fc26"):
+        compose.run(ctx)
+
+
+def test_image_boots_and_passes_the_smoke_test(pipeline: Pipeline, composes: Composes) -> None:
+    fields = {"branch": "f26", "nvr": SECOND_NVR, **composes[3].outputs}
+    built = image.run(pipeline.context("image", fields, options={"force_image": "1"}))
+    rev = fields["compose_rev"]
+    assert built.outputs["image_name"] == f"fedora-atomic-26.2-{rev[:15]}.qcow2"
+    assert built.outputs["image_url"].endswith(f"/f26/images/{built.outputs['image_name']}")
+    assert built.outputs["type"] == "qcow2"
+    smoke_ctx = pipeline.context("smoke", {**fields, **built.outputs}, timeout=120.0)
+    result = smoke.run(smoke_ctx)
+    assert [case.outcome for case in result.tests] == ["PASSED", "PASSED", "PASSED"]
+    assert f"CI-PIPELINE-OSTREE-COMMIT {rev}" in (smoke_ctx.artifacts_dir / "console.log").read_text()
+    latest = pipeline.artifacts_root / "f26" / "images" / "latest-atomic.qcow2"
+    assert latest.is_symlink() and latest.resolve().name == built.outputs["image_name"]
+
+
+def _qemu_processes_for(path: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "qemu-system" in cmdline and str(path) in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_silent_image_fails_within_timeout_and_leaves_no_qemu(pipeline: Pipeline, composes: Composes) -> None:
+    # A change to the init package that never reports: its compose and image build, its boot fails.
+    nvr = "fx-busybox-1.0-2.1.ccccccc.fc26"
+    publish_ci_build(
+        pipeline.artifacts_root, "f27", busybox_spec("2.1.ccccccc.fc26", SILENT_INIT), pipeline.root / "b3"
+    )
+    fields = {
+        "branch": "f27",
+        "nvr": nvr,
+        **compose.run(pipeline.context("compose", {"branch": "f27", "nvr": nvr})).outputs,
+    }
+    fields.update(image.run(pipeline.context("image", fields)).outputs)
+    smoke_ctx = pipeline.context("smoke", fields, timeout=15.0)
+    started = time.monotonic()
+    with pytest.raises(StageFailure, match="did not boot and power off") as failure:
+        smoke.run(smoke_ctx)
+    assert time.monotonic() - started < 30
+    assert "CI-PIPELINE-BOOT-DONE" not in str(failure.value)
+    assert _qemu_processes_for(pipeline.artifacts_root / "f27") == []
+    assert not (pipeline.artifacts_root / "f27" / "images" / "latest-atomic.qcow2").exists()
