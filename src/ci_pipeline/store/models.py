@@ -160,3 +160,94 @@ class DeadLetter(Base):
     topic: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class ResultTestcase(Base):
+    """A ResultsDB test case: the name results are filed under."""
+
+    __tablename__ = "testcases"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ref_url: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ResultGroup(Base):
+    """A ResultsDB group: the results of one run, or a group a client posted."""
+
+    __tablename__ = "result_groups"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    ref_url: Mapped[str | None] = mapped_column(Text, default=None)
+    run_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Result(Base):
+    """One ResultsDB result: a stage's outcome, one test of a test stage, or a posted result."""
+
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    testcase: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(32))
+    item: Mapped[str] = mapped_column(String(255), default="")
+    type: Mapped[str] = mapped_column(String(64), default="")
+    submit_time: Mapped[datetime] = mapped_column(default=utcnow)
+    ref_url: Mapped[str | None] = mapped_column(Text, default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    group_uuid: Mapped[str | None] = mapped_column(String(36), default=None)
+    #: Every data key with its values (lists), as ResultsDB returns them.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    stage_run_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    attempt: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: stage | test | api: who wrote the result.
+    source: Mapped[str] = mapped_column(String(8), default="api")
+
+    __table_args__ = (
+        Index("ix_results_item_testcase", "item", "testcase", "submit_time"),
+        Index("ix_results_testcase_time", "testcase", "submit_time"),
+        Index("ix_results_submit_time", "submit_time"),
+        Index("ix_results_group", "group_uuid"),
+        Index("ix_results_stage_run", "stage_run_id", "attempt"),
+    )
+
+
+class ResultData(Base):
+    """One key = value of a result's data, for filtering by any key."""
+
+    __tablename__ = "result_data"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_result_data_key_value", "key", "value", "result_id"),
+        Index("ix_result_data_result", "result_id"),
+    )
+
+
+class GatedPackage(Base):
+    """A package whose maintainers opted in to gating, and the test cases its builds must pass."""
+
+    __tablename__ = "gated_packages"
+
+    package: Mapped[str] = mapped_column(String(255), primary_key=True)
+    decision_context: Mapped[str] = mapped_column(String(100))
+    test_cases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ForwardCursor(Base):
+    """How far results were forwarded to another ResultsDB: the queue is the results table after it."""
+
+    __tablename__ = "forward_cursors"
+
+    target: Mapped[str] = mapped_column(String(500), primary_key=True)
+    last_result_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")

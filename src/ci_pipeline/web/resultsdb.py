@@ -1,0 +1,285 @@
+"""The ResultsDB v2.0 compatible API under ``/api/v2.0``: results, test cases and groups."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from ci_pipeline.errors import UsageError
+from ci_pipeline.store.models import Result, ResultGroup, ResultTestcase
+from ci_pipeline.store.results import OUTCOMES, ensure_testcases, insert_results
+from ci_pipeline.web.resultsdb_query import (
+    ResultFilter,
+    iso,
+    latest_results,
+    like_pattern,
+    parse_int,
+    parse_time,
+    result_json,
+    results_query,
+)
+from ci_pipeline.web.state import check_token, web_state
+
+router = APIRouter(prefix="/api/v2.0", tags=["resultsdb"])
+
+
+def api_url(request: Request) -> str:
+    """The base URL of this API as the client reached it."""
+    return str(request.base_url).rstrip("/") + "/api/v2.0"
+
+
+def _filter(request: Request) -> ResultFilter:
+    try:
+        return ResultFilter.from_params(request.query_params.multi_items())
+    except UsageError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+
+def page_links(request: Request, page: int, has_next: bool) -> dict[str, str | None]:
+    """ResultsDB's ``prev`` and ``next`` URLs for a page."""
+    params = [(key, value) for key, value in request.query_params.multi_items() if key != "page"]
+    base = str(request.url).split("?", 1)[0]
+
+    def link(number: int) -> str:
+        return f"{base}?{urlencode([*params, ('page', str(number))])}"
+
+    return {"prev": link(page - 1) if page > 0 else None, "next": link(page + 1) if has_next else None}
+
+
+@router.get("/results", summary="results, newest first, filtered ResultsDB's way")
+def list_results(request: Request) -> dict[str, Any]:
+    """Results filtered by test case, outcome, since, groups and any data key (``key:like`` with ``*``)."""
+    state = web_state(request)
+    found = _filter(request)
+    state.sync_results()
+    with state.store.session() as session:
+        rows = list(session.execute(results_query(found)).scalars())
+    api = api_url(request)
+    data = [result_json(row, api) for row in rows[: found.limit]]
+    return {"data": data, **page_links(request, found.page, len(rows) > found.limit)}
+
+
+@router.get("/results/latest", summary="the newest result of each test case")
+def list_latest(request: Request) -> dict[str, Any]:
+    """The newest result of every test case matching the filters (``_distinct_on`` keys split them)."""
+    state = web_state(request)
+    found = _filter(request)
+    state.sync_results()
+    with state.store.session() as session:
+        rows = latest_results(session, found)
+    api = api_url(request)
+    return {"data": [result_json(row, api) for row in rows]}
+
+
+@router.get("/results/{result_id}", summary="one result")
+def get_result(result_id: int, request: Request) -> dict[str, Any]:
+    """One result by id."""
+    state = web_state(request)
+    with state.store.session() as session:
+        row = session.get(Result, result_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="Result not found")
+    return result_json(row, api_url(request))
+
+
+class _Testcase(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    ref_url: str | None = None
+    auth_token: str | None = Field(default=None, alias="_auth_token")
+
+
+class _Group(BaseModel):
+    uuid: str = Field(min_length=1, max_length=36)
+    description: str | None = None
+    ref_url: str | None = None
+    auth_token: str | None = Field(default=None, alias="_auth_token")
+
+
+class ResultIn(BaseModel):
+    """A result as ResultsDB clients post it."""
+
+    outcome: str
+    testcase: str | _Testcase
+    groups: list[str | _Group] | None = None
+    note: str | None = None
+    ref_url: str | None = None
+    data: dict[str, Any] | None = None
+    submit_time: str | int | float | None = None
+    auth_token: str | None = Field(default=None, alias="_auth_token")
+
+
+def _data_lists(data: dict[str, Any] | None) -> dict[str, list[str]]:
+    lists: dict[str, list[str]] = {}
+    for key, value in (data or {}).items():
+        values = value if isinstance(value, list) else [value]
+        lists[key] = [str(item) for item in values if item is not None]
+    return lists
+
+
+@router.post("/results", status_code=201, summary="store a result (needs the token)")
+def create_result(body: ResultIn, request: Request) -> JSONResponse:
+    """Store a posted result; the token comes as a bearer header or as ``_auth_token``."""
+    state = web_state(request)
+    check_token(state, request.headers.get("authorization"), body.auth_token)
+    outcome = body.outcome.upper()
+    if outcome not in OUTCOMES:
+        raise HTTPException(status_code=400, detail=f"outcome must be one of {', '.join(OUTCOMES)}.")
+    testcase = body.testcase if isinstance(body.testcase, _Testcase) else _Testcase(name=body.testcase)
+    data = _data_lists(body.data)
+    submit_time = None
+    if isinstance(body.submit_time, str):
+        try:
+            submit_time = parse_time(body.submit_time)
+        except UsageError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+    groups = [group if isinstance(group, _Group) else _Group(uuid=group) for group in body.groups or []]
+    row: dict[str, Any] = {
+        "testcase": testcase.name,
+        "outcome": outcome,
+        "note": body.note,
+        "ref_url": body.ref_url,
+        "item": (data.get("item") or [""])[0],
+        "type": (data.get("type") or [""])[0],
+        "data": data,
+        "group_uuid": groups[0].uuid if groups else None,
+        "source": "api",
+    }
+    if submit_time is not None:
+        row["submit_time"] = submit_time
+    with state.store.session() as session:
+        ensure_testcases(session, [testcase.name])
+        for group in groups:
+            if session.get(ResultGroup, group.uuid) is None:
+                session.add(
+                    ResultGroup(uuid=group.uuid, description=group.description, ref_url=group.ref_url)
+                )
+        session.flush()
+        result_id = insert_results(session, [row])[0]
+        stored = session.get(Result, result_id)
+        assert stored is not None
+        payload = result_json(stored, api_url(request))
+    return JSONResponse(payload, status_code=201)
+
+
+def testcase_json(row: ResultTestcase, api: str) -> dict[str, Any]:
+    """A test case in ResultsDB's JSON shape."""
+    return {"name": row.name, "ref_url": row.ref_url, "href": f"{api}/testcases/{row.name}"}
+
+
+@router.get("/testcases", summary="test cases")
+def list_testcases(request: Request) -> dict[str, Any]:
+    """Test cases, filtered by ``name`` and ``name:like`` (comma lists)."""
+    state = web_state(request)
+    params = request.query_params
+    try:
+        page = parse_int("page", params.get("page"), 0, 0, 10**6)
+        limit = parse_int("limit", params.get("limit"), 20, 1, 1000)
+    except UsageError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    query = select(ResultTestcase).order_by(ResultTestcase.name)
+    if params.get("name"):
+        query = query.where(ResultTestcase.name.in_(params["name"].split(",")))
+    if params.get("name:like"):
+        from sqlalchemy import or_
+
+        patterns = [like_pattern(p) for p in params["name:like"].split(",") if p]
+        query = query.where(or_(*(ResultTestcase.name.like(p, escape="\\") for p in patterns)))
+    state.sync_results()
+    with state.store.session() as session:
+        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
+    api = api_url(request)
+    return {
+        "data": [testcase_json(row, api) for row in rows[:limit]],
+        **page_links(request, page, len(rows) > limit),
+    }
+
+
+@router.get("/testcases/{name:path}", summary="one test case")
+def get_testcase(name: str, request: Request) -> dict[str, Any]:
+    """One test case by name."""
+    with web_state(request).store.session() as session:
+        row = session.get(ResultTestcase, name)
+    if row is None:
+        raise HTTPException(status_code=404, detail="Testcase not found")
+    return testcase_json(row, api_url(request))
+
+
+@router.post("/testcases", status_code=201, summary="create or update a test case (needs the token)")
+def create_testcase(body: _Testcase, request: Request) -> dict[str, Any]:
+    """Create a test case, or set its ref_url."""
+    state = web_state(request)
+    check_token(state, request.headers.get("authorization"), body.auth_token)
+    with state.store.session() as session:
+        row = session.get(ResultTestcase, body.name) or ResultTestcase(name=body.name)
+        row.ref_url = body.ref_url
+        session.add(row)
+    return testcase_json(row, api_url(request))
+
+
+def group_json(row: ResultGroup, api: str) -> dict[str, Any]:
+    """A group in ResultsDB's JSON shape."""
+    return {
+        "uuid": row.uuid,
+        "description": row.description,
+        "ref_url": row.ref_url,
+        "results": f"{api}/results?groups={row.uuid}",
+        "href": f"{api}/groups/{row.uuid}",
+        "created_at": iso(row.created_at),
+    }
+
+
+@router.get("/groups", summary="groups: one per run, and posted ones")
+def list_groups(request: Request) -> dict[str, Any]:
+    """Groups, filtered by ``uuid``, ``description`` and ``description:like``."""
+    state = web_state(request)
+    params = request.query_params
+    try:
+        page = parse_int("page", params.get("page"), 0, 0, 10**6)
+        limit = parse_int("limit", params.get("limit"), 20, 1, 1000)
+    except UsageError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    query = select(ResultGroup).order_by(ResultGroup.created_at.desc())
+    if params.get("uuid"):
+        query = query.where(ResultGroup.uuid.in_(params["uuid"].split(",")))
+    if params.get("description"):
+        query = query.where(ResultGroup.description == params["description"])
+    if params.get("description:like"):
+        query = query.where(
+            ResultGroup.description.like(like_pattern(params["description:like"]), escape="\\")
+        )
+    state.sync_results()
+    with state.store.session() as session:
+        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
+    api = api_url(request)
+    return {
+        "data": [group_json(row, api) for row in rows[:limit]],
+        **page_links(request, page, len(rows) > limit),
+    }
+
+
+@router.get("/groups/{uuid}", summary="one group")
+def get_group(uuid: str, request: Request) -> dict[str, Any]:
+    """One group by uuid."""
+    with web_state(request).store.session() as session:
+        row = session.get(ResultGroup, uuid)
+    if row is None:
+        raise HTTPException(status_code=404, detail="Group not found")
+    return group_json(row, api_url(request))
+
+
+@router.post("/groups", status_code=201, summary="create or update a group (needs the token)")
+def create_group(body: _Group, request: Request) -> dict[str, Any]:
+    """Create a group, or change its description and ref_url."""
+    state = web_state(request)
+    check_token(state, request.headers.get("authorization"), body.auth_token)
+    with state.store.session() as session:
+        row = session.get(ResultGroup, body.uuid) or ResultGroup(uuid=body.uuid)
+        row.description, row.ref_url = body.description, body.ref_url
+        session.add(row)
+        session.flush()
+    return group_json(row, api_url(request))

@@ -1,0 +1,78 @@
+"""What every request handler shares: the configuration, the store, the policies, and the token check."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi import HTTPException, Request
+
+from ci_pipeline.config import Config
+from ci_pipeline.store.db import Store
+from ci_pipeline.store.models import utcnow
+from ci_pipeline.store.results import sync_stage_results
+from ci_pipeline.web.gating import Policy
+
+WRITES_DISABLED = (
+    "Writes are disabled because no token is configured; set [web] token in the configuration "
+    "(or CI_PIPELINE_WEB_TOKEN) and send it as 'Authorization: Bearer <token>'."
+)
+SYNC_INTERVAL = 1.0
+
+
+@dataclass
+class WebState:
+    """The application's shared state, kept on ``app.state.web``."""
+
+    config: Config
+    store: Store
+    policies: list[Policy] = field(default_factory=list)
+    _synced_at: float = 0.0
+    _synced_since: datetime | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sync_results(self, *, force: bool = False) -> None:
+        """Bring stage results up to date with the stage rows, at most once a second unless forced."""
+        with self._lock:
+            if not force and time.monotonic() - self._synced_at < SYNC_INTERVAL:
+                return
+            started = utcnow()
+            with self.store.session() as session:
+                sync_stage_results(session, self._synced_since)
+            self._synced_since, self._synced_at = started, time.monotonic()
+
+
+def web_state(request: Request) -> WebState:
+    """The shared state of the app serving ``request``."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def token_matches(expected: str, given: str | None) -> bool:
+    """Whether ``given`` is the configured token (compared in constant time)."""
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+def check_token(state: WebState, authorization: str | None, body_token: str | None = None) -> None:
+    """Refuse a write without the configured bearer token (403 when none is configured, 401 when wrong)."""
+    expected = state.config.web.token
+    if not expected:
+        raise HTTPException(status_code=403, detail=WRITES_DISABLED)
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and token_matches(expected, given.strip()):
+        return
+    if token_matches(expected, body_token):
+        return
+    raise HTTPException(
+        status_code=401,
+        detail="This write needs the service's token: send 'Authorization: Bearer <token>'.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require_token(request: Request) -> None:
+    """FastAPI dependency: the request carries the configured bearer token."""
+    check_token(web_state(request), request.headers.get("authorization"))
