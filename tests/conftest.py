@@ -10,6 +10,17 @@ import pytest
 from ci_pipeline.config import Config, load_config
 from ci_pipeline.store.db import Store, open_store
 
+#: ``shared/seed`` beside the checkout (CI clones elsewhere but keeps ``shared/`` beside the clone).
+SEED_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "seed"
+
+
+@pytest.fixture(scope="session")
+def seed_dir() -> Path:
+    """The seed (the message contract's examples); the run fails loudly if it is missing."""
+    if not any((SEED_DIR / "messages").glob("*.json")):
+        pytest.fail(f"The seed messages are missing: expected JSON files in {SEED_DIR / 'messages'}.")
+    return SEED_DIR
+
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:

@@ -37,13 +37,6 @@ def seed_suffix_of() -> Callable[[Path], str]:
 
 
 @pytest.fixture(scope="session")
-def seed_dir() -> Path:
-    """``shared/seed`` beside the checkout; the run fails if it is missing."""
-    _seed_messages_dir()
-    return SEED_DIR
-
-
-@pytest.fixture(scope="session")
 def seed_envelopes() -> dict[str, dict[str, Any]]:
     """Every seed envelope keyed by its schema name (``package.queued``, ``git.receive``...)."""
     return {

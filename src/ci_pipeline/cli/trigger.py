@@ -14,10 +14,10 @@ from ci_pipeline.trigger import Trigger
 
 def trigger(args: argparse.Namespace, app: App) -> int:
     """Record the decision for one change; a queued change becomes a run."""
-    message = make_git_receive(
-        repo=args.repo, rev=args.rev, branch=args.branch, namespace=args.namespace, username="ci-pipeline"
-    )
     try:
+        message = make_git_receive(
+            repo=args.repo, rev=args.rev, branch=args.branch, namespace=args.namespace, username="ci-pipeline"
+        )
         push = parse_git_receive(encode(message))
     except MessageError as exc:
         raise UsageError(str(exc)) from exc

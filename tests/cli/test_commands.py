@@ -1,0 +1,106 @@
+"""The command line: each command end to end, and one clear sentence for every user mistake."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ci_pipeline.cli import main
+
+SEED_PUSH = "org.fedoraproject.prod.git.receive.json"
+REV = "591b0d2fc67a45e4ad13bdc3e312d5554852426a"
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every command works in a fresh directory with its own state."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CI_PIPELINE_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_publish_serve_decisions_messages(capsys: pytest.CaptureFixture[str], seed_dir: Path) -> None:
+    assert run(capsys, "publish", str(seed_dir / "messages" / SEED_PUSH))[0] == 0
+    assert run(capsys, "serve", "--until-idle")[0] == 0
+    code, out, _ = run(capsys, "decisions", "--json")
+    [decision] = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and decision["repo"] == "php-simplepie" and decision["decision"] == "queued"
+    code, out, _ = run(capsys, "messages", "--json", "--topic", "*.package.queued")
+    [envelope] = [json.loads(line) for line in out.splitlines()]
+    assert envelope["msg"]["repo"] == "php-simplepie" and envelope["msg"]["CI_NAME"] == "ci-pipeline-f24"
+
+
+def test_publish_refuses_invalid_and_trigger_dedupes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"commit": {"repo": "vim;reboot", "rev": REV, "branch": "f26"}}))
+    assert run(capsys, "publish", "--topic", "org.fedoraproject.prod.git.receive", str(body))[0] == 1
+    code, out, _ = run(capsys, "trigger", "--repo", "vim", "--rev", REV, "--branch", "f26")
+    assert code == 0 and out.startswith("queued: ")
+    code, out, _ = run(capsys, "trigger", "--repo", "vim", "--rev", REV, "--branch", "f26")
+    assert code == 0 and out.startswith("ignore: ") and "already ran" in out
+
+
+def test_invalid_inbound_message_reaches_dead_letters(capsys: pytest.CaptureFixture[str]) -> None:
+    from ci_pipeline.bus import open_bus
+    from ci_pipeline.config import load_config
+
+    bus = open_bus(load_config().bus.url)
+    bus.publish("org.fedoraproject.prod.git.receive", b"{not json")
+    bus.close()
+    assert run(capsys, "serve", "--until-idle")[0] == 0
+    code, out, _ = run(capsys, "dead-letters", "--json")
+    [dead] = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and dead["payload"] == "{not json" and "not valid JSON" in dead["reason"]
+
+
+def test_validate_reports_the_reason(
+    capsys: pytest.CaptureFixture[str], seed_dir: Path, tmp_path: Path
+) -> None:
+    seed = seed_dir / "messages" / "org.centos.prod.ci.pipeline.image.complete.json"
+    assert run(capsys, "validate", str(seed))[0] == 0
+    broken = json.loads(seed.read_text())
+    del broken["msg"]["nvr"]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 1 and "nvr" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["bogus"], "invalid choice"),
+        ([], "Name a command"),
+        (["trigger", "--repo", "vim", "--rev", "HEAD", "--branch", "f26"], "40 hexadecimal"),
+        (["trigger", "--repo", "../x", "--rev", REV, "--branch", "f26"], "repo"),
+        (["publish", "/nonexistent/file.json"], "Cannot read"),
+        (["--config", "/nonexistent.toml", "decisions"], "does not exist"),
+        (["trigger", "--repo", "vim"], "required"),
+    ],
+)
+def test_user_mistakes_are_one_sentence_without_traceback(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_installed_command_runs(state: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ci_pipeline", "decisions"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
