@@ -177,11 +177,9 @@ def time_stage(root: Path, package: Package, attempt: int) -> tuple[float, Stage
     return time.perf_counter() - started, ctx
 
 
-def time_bare(ctx: StageContext, package: Package, commit_count: int, attempt: int) -> float:
+def time_bare(checkout: Path, package: Package, commit_count: int, topdir: Path) -> float:
     """Seconds the stage's own rpmbuild and createrepo_c commands take without the stage around them."""
-    checkout = ctx.workdir / "distgit"
-    topdir = ctx.workdir.parent / f"bare-{package.name}-{attempt}"
-    tag = dist_tag(BRANCH, ctx.config.pipeline.rawhide)
+    tag = dist_tag(BRANCH, Config().pipeline.rawhide)
     macros = dist_macros(tag) | {"dist": release_mark(commit_count, package.rev) + tag}
     argv = rpmbuild_argv("-ba", checkout / f"{package.name}.spec", checkout, topdir, macros)
     repo = topdir / "repo"
@@ -195,17 +193,25 @@ def time_bare(ctx: StageContext, package: Package, commit_count: int, attempt: i
     return time.perf_counter() - started
 
 
-def measure(root: Path, package: Package, repetitions: int) -> tuple[float, float]:
-    """Median seconds of the stage and of the bare commands, after one warm-up of each."""
+def measure(root: Path, package: Package, repetitions: int) -> tuple[list[float], list[float]]:
+    """Seconds of the stage and of the bare commands per repetition, after one warm-up of the stage.
+
+    The bare commands build from the warm-up's checkout (sources fetched); the two alternate which
+    goes first, so neither always finds the caches the other warmed.
+    """
+    _, warm = time_stage(root, package, 0)
+    checkout = warm.workdir / "distgit"
+    count = int(_git("rev-list", "--count", package.rev, cwd=checkout))
     stage_times, bare_times = [], []
-    for attempt in range(repetitions + 1):
-        seconds, ctx = time_stage(root, package, attempt)
-        count = int(_git("rev-list", "--count", package.rev, cwd=ctx.workdir / "distgit"))
-        bare = time_bare(ctx, package, count, attempt)
-        if attempt:  # the first round warms the page cache and Python's imports
-            stage_times.append(seconds)
-            bare_times.append(bare)
-    return statistics.median(stage_times), statistics.median(bare_times)
+    for attempt in range(1, repetitions + 1):
+        topdir = root / "bare" / f"{package.name}-{attempt}"
+        if attempt % 2:
+            bare_times.append(time_bare(checkout, package, count, topdir))
+            stage_times.append(time_stage(root, package, attempt)[0])
+        else:
+            stage_times.append(time_stage(root, package, attempt)[0])
+            bare_times.append(time_bare(checkout, package, count, topdir))
+    return stage_times, bare_times
 
 
 def main() -> None:
@@ -225,12 +231,23 @@ def main() -> None:
         packages = packages or fixture_packages(root)
         print(
             f"build stage vs bare rpmbuild -ba + createrepo_c; {source} packages; "
-            f"median of {args.repetitions} runs after 1 warm-up; branch {BRANCH}; {os.cpu_count()} cores"
+            f"median of {args.repetitions} runs each after 1 warm-up; branch {BRANCH}; {os.cpu_count()} cores"
         )
-        print(f"{'package':<16}{'stage s':>10}{'bare s':>10}{'ratio':>8}")
+        print(f"{'package':<16}{'stage s':>10}{'bare s':>10}{'ratio':>8}{'overhead s':>12}")
+        all_stage, all_bare = 0.0, 0.0
         for package in packages:
-            stage, bare = measure(root, package, args.repetitions)
-            print(f"{package.name:<16}{stage:>10.3f}{bare:>10.3f}{stage / bare:>8.3f}", flush=True)
+            stage_times, bare_times = measure(root, package, args.repetitions)
+            stage, bare = statistics.median(stage_times), statistics.median(bare_times)
+            all_stage, all_bare = all_stage + stage, all_bare + bare
+            print(
+                f"{package.name:<16}{stage:>10.3f}{bare:>10.3f}{stage / bare:>8.3f}{stage - bare:>12.3f}",
+                flush=True,
+            )
+        print(
+            f"{'all (sum)':<16}{all_stage:>10.3f}{all_bare:>10.3f}{all_stage / all_bare:>8.3f}"
+            f"{all_stage - all_bare:>12.3f}"
+        )
+        print(f"load average after: {os.getloadavg()[0]:.2f} (other work on the machine adds noise)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

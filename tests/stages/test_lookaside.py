@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
+import threading
 from pathlib import Path
 
 import httpx
@@ -160,3 +163,31 @@ def test_fetch_sources_reports_a_malformed_sources_file(tmp_path: Path) -> None:
 
 def test_fetch_sources_without_sources_file_fetches_nothing(tmp_path: Path) -> None:
     assert fetch_sources("/nowhere/{filename}", "rpms", "pkg", tmp_path) == []
+
+
+def test_fetch_sources_over_a_real_http_server(tmp_path: Path) -> None:
+    payload = b"tarball over http"
+    digest = hashlib.sha512(payload).hexdigest()
+    cache = tmp_path / "cache" / "rpms" / "pkg" / "pkg-1.0.tar.gz" / "sha512" / digest
+    cache.mkdir(parents=True)
+    (cache / "pkg-1.0.tar.gz").write_bytes(payload)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "sources").write_text(f"SHA512 (pkg-1.0.tar.gz) = {digest}\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path / "cache"))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            port = server.server_address[1]
+            template = f"http://127.0.0.1:{port}/{{namespace}}/{{repo}}/{{filename}}/{{hashtype}}/{{hash}}/{{filename}}"
+            fetched = fetch_sources(template, "rpms", "pkg", checkout)
+        finally:
+            server.shutdown()
+            thread.join()
+    assert [path.read_bytes() for path in fetched] == [payload]

@@ -116,7 +116,8 @@ def _open_source(url: str, client: httpx.Client | None) -> Iterator[Iterator[byt
 
 
 def _copy_hashing(chunks: Iterator[bytes], out: IO[bytes], algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
+    # A checksum of a download, not a security boundary: keeps MD5 sources working on FIPS hosts.
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     for chunk in chunks:
         digest.update(chunk)
         out.write(chunk)
@@ -163,4 +164,8 @@ def fetch_sources(
         sources = parse_sources(sources_file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise StageFailure(f"The 'sources' file of {repo} is malformed: {exc}.") from exc
-    return [fetch_source(source_url(template, namespace, repo, s), s, checkout, client) for s in sources]
+    with contextlib.ExitStack() as stack:
+        # One connection pool for all of a package's sources when they come over HTTP.
+        if client is None and template.startswith(("http://", "https://")):
+            client = stack.enter_context(httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True))
+        return [fetch_source(source_url(template, namespace, repo, s), s, checkout, client) for s in sources]
