@@ -35,7 +35,9 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
 
     [executor]
     kind = "local"                             # local | celery
-    concurrency = 0                            # 0 = number of cores
+    concurrency = 0                            # 0 = number of cores (local); stages in flight (celery)
+    broker = "amqp://guest:guest@127.0.0.1:5672//"    # celery: the workers' broker
+    result_backend = "redis://127.0.0.1:6379/0"       # celery: where workers report outcomes
 
     [web]
     listen = "127.0.0.1:8080"
@@ -124,6 +126,8 @@ class ExecutorConfig(_Section):
 
     kind: Literal["local", "celery"] = "local"
     concurrency: int = Field(default=0, ge=0)
+    broker: str = "amqp://guest:guest@127.0.0.1:5672//"
+    result_backend: str = "redis://127.0.0.1:6379/0"
 
 
 class WebConfig(_Section):
