@@ -1,0 +1,371 @@
+"""The functional and integration test stages for real: dnf, ostree, git and ansible-playbook.
+
+A tiny OS of two RPMs (a busybox shell and an application) is built with rpmbuild; its dist-git
+history holds passing, failing, missing and broken STI playbooks. The integration stage runs on a
+real OSTree commit of a busybox tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, TriggerConfig
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages import tests
+from ci_pipeline.stages.base import StageContext, StageResult
+
+pytestmark = pytest.mark.integration
+
+BRANCH = "f26"
+BASE_URL = "http://artifacts.example/ci"
+APPLETS = ("sh", "cat", "test", "grep", "echo", "ls", "mkdir", "rm", "chmod", "touch", "sleep", "true")
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Packager",
+    "GIT_AUTHOR_EMAIL": "packager@example.org",
+    "GIT_COMMITTER_NAME": "Packager",
+    "GIT_COMMITTER_EMAIL": "packager@example.org",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+PASSING = """\
+- hosts: localhost
+  roles:
+  - role: standard-test-basic
+    tags: [classic]
+    required_packages: [sti-shell]
+    tests:
+    - app-says-ok:
+        dir: .
+        run: test "$(sti-app)" = "app ok"
+    - data-file-is-there:
+        dir: data
+        run: test "$(cat ./expected)" = "$(cat /usr/share/sti-app/data)"
+    - echo simple-command-form
+  - role: standard-test-beakerlib
+    tags: [classic]
+    tests: [beaker]
+"""
+FAILING = PASSING.replace('"app ok"', '"app not ok"')
+BROKEN_YAML = "- hosts: localhost\n  roles: [ {{ unclosed\n"
+MISSING_ROLE = "- hosts: localhost\n  roles:\n  - role: standard-test-nonexistent\n    tags: [classic]\n"
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """The tiny OS: its config and the dist-git revisions of the application."""
+
+    root: Path
+    config: Config
+    revs: dict[str, str]
+    ostree_repo: Path
+    compose_rev: str
+    suite_url: str
+
+
+def _run(argv: list[str], cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        argv, cwd=cwd, env={**os.environ, **GIT_ENV}, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def _rpm(workdir: Path, name: str, release: str, install: str, files: str, extra: str, repo: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec = workdir / f"{name}.spec"
+    spec.write_text(
+        textwrap.dedent(f"""\
+        %global debug_package %{{nil}}
+        %global __os_install_post %{{nil}}
+        Name: {name}
+        Version: 1.0
+        Release: {release}
+        Summary: {name}
+        License: MIT
+        AutoReqProv: no
+        {extra}
+        %description
+        {name}
+        %install
+        """)
+        + install
+        + f"\n%files\n{files}\n"
+    )
+    _run(["rpmbuild", "-bb", "--quiet", f"--define=_topdir {workdir}", f"--define=_rpmdir {repo}", str(spec)])
+    _run(["createrepo_c", "-q", str(repo)])
+
+
+def _shell_install() -> str:
+    links = " ".join(APPLETS)
+    return (
+        "install -D -m 0755 /bin/busybox %{buildroot}/usr/bin/busybox\n"
+        f"for a in {links}; do ln -s busybox %{{buildroot}}/usr/bin/$a; done\n"
+        "ln -s usr/bin %{buildroot}/bin\n"
+        "install -d %{buildroot}/tmp %{buildroot}/var/tmp\n"
+    )
+
+
+def _distgit(root: Path) -> dict[str, str]:
+    bare, work = root / "git" / "rpms" / "sti-app.git", root / "work"
+    _run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(bare)])
+    _run(["git", "init", "--quiet", "--initial-branch=master", str(work)])
+    revs = {}
+    (work / "sti-app.spec").write_text("Name: sti-app\n")
+    _run(["git", "add", "-A"], work)
+    _run(["git", "commit", "--quiet", "-m", "no tests"], work)
+    revs["none"] = _run(["git", "rev-parse", "HEAD"], work)
+    (work / "tests" / "data").mkdir(parents=True)
+    (work / "tests" / "data" / "expected").write_text("payload\n")
+    (work / "tests" / "beaker").mkdir()
+    (work / "tests" / "beaker" / "runtest.sh").write_text(
+        "#!/bin/sh\necho ':: [   PASS   ] :: app runs'\nsti-app\n"
+    )
+    for name, playbook in (
+        ("passing", PASSING),
+        ("failing", FAILING),
+        ("broken", BROKEN_YAML),
+        ("missing-role", MISSING_ROLE),
+    ):
+        (work / "tests" / "tests.yml").write_text(playbook)
+        _run(["git", "add", "-A"], work)
+        _run(["git", "commit", "--quiet", "-m", name], work)
+        revs[name] = _run(["git", "rev-parse", "HEAD"], work)
+    _run(["git", "push", "--quiet", str(bare), "HEAD:master", f"HEAD:{BRANCH}"], work)
+    return revs
+
+
+SUITE = """\
+- hosts: localhost
+  roles:
+  - role: standard-test-basic
+    tags: [atomic]
+    tests:
+    - os-release-is-right:
+        dir: .
+        run: grep -qx 'VERSION_ID=26' /etc/os-release
+    - commit-is-recorded:
+        dir: .
+        run: test "$(cat /usr/lib/ci-pipeline/commit)" = COMPOSE_REV
+    - app-works:
+        dir: .
+        run: test "$(sti-app)" = "app ok"
+- hosts: localhost
+  roles:
+  - role: standard-test-basic
+    tags: [classic]
+    tests:
+    - not-for-composes: "false"
+"""
+
+
+def _compose(root: Path) -> tuple[Path, str, str]:
+    tree = root / "tree"
+    for directory in ("usr/bin", "usr/etc", "usr/lib/ci-pipeline", "tmp", "var", "run", "dev"):
+        (tree / directory).mkdir(parents=True)
+    shutil.copy("/bin/busybox", tree / "usr/bin/busybox")
+    for applet in APPLETS:
+        (tree / "usr/bin" / applet).symlink_to("busybox")
+    (tree / "usr/bin/sti-app").write_text("#!/bin/sh\necho app ok\n")
+    (tree / "usr/bin/sti-app").chmod(0o755)
+    (tree / "bin").symlink_to("usr/bin")
+    (tree / "usr/etc/os-release").write_text("ID=sti\nVERSION_ID=26\n")
+    (tree / "usr/lib/ci-pipeline/commit").write_text("placeholder\n")
+    repo = root / "artifacts" / BRANCH / "ostree"
+    _run(["ostree", f"--repo={repo}", "init", "--mode=archive"])
+    _run(
+        ["ostree", f"--repo={repo}", "commit", "--branch=fedora/f26/x86_64/atomic-host", f"--tree=dir={tree}"]
+    )
+    rev = _run(["ostree", f"--repo={repo}", "rev-parse", "fedora/f26/x86_64/atomic-host"])
+    suite_work, suite_bare = root / "suite-work", root / "git" / "tests" / "atomic-host-tests.git"
+    (suite_work / "tests").mkdir(parents=True)
+    (suite_work / "tests" / "tests.yml").write_text(SUITE.replace("COMPOSE_REV", rev))
+    _run(["git", "init", "--quiet", "--initial-branch=master", str(suite_work)])
+    _run(["git", "add", "-A"], suite_work)
+    _run(["git", "commit", "--quiet", "-m", "suite"], suite_work)
+    _run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(suite_bare)])
+    _run(["git", "push", "--quiet", str(suite_bare), "HEAD:master"], suite_work)
+    return repo, rev, suite_bare.as_uri()
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
+    root = tmp_path_factory.mktemp("sti")
+    base_repo, build = root / "base", root / "rpmbuild"
+    _rpm(
+        build,
+        "sti-shell",
+        "1.fc26",
+        _shell_install(),
+        "/usr/bin/*\n/bin\n%dir /tmp\n%dir /var/tmp",
+        "Provides: /bin/sh",
+        base_repo,
+    )
+    app_repo = root / "artifacts" / BRANCH / "repo" / "sti-app_repo"
+    app_install = (
+        "install -d %{buildroot}/usr/bin %{buildroot}/usr/share/sti-app\n"
+        "printf '#!/bin/sh\\necho app ok\\n' > %{buildroot}/usr/bin/sti-app\n"
+        "chmod 0755 %{buildroot}/usr/bin/sti-app\n"
+        "echo payload > %{buildroot}/usr/share/sti-app/data\n"
+    )
+    _rpm(
+        build,
+        "sti-app",
+        "1.2.abcdef0.fc26",
+        app_install,
+        "/usr/bin/sti-app\n/usr/share/sti-app",
+        "Requires: sti-shell",
+        app_repo,
+    )
+    treefile_dir = root / "treefile"
+    treefile_dir.mkdir()
+    (treefile_dir / "base.repo").write_text(
+        f"[sti-base]\nname=base\nbaseurl={base_repo.as_uri()}\ngpgcheck=0\n"
+    )
+    (treefile_dir / "treefile.json").write_text(
+        '{"ref": "fedora/f26/x86_64/atomic-host", "repos": ["sti-base"]}'
+    )
+    config = Config(state_dir=str(root / "state")).model_copy(
+        update={
+            "distgit": DistGitConfig(url=f"file://{root}/git/{{namespace}}/{{repo}}.git"),
+            "artifacts": ArtifactsConfig(root=str(root / "artifacts"), base_url=BASE_URL),
+            "trigger": TriggerConfig(treefile=str(treefile_dir / "treefile.json")),
+        }
+    )
+    repo, compose_rev, suite_url = _compose(root)
+    return Fixture(root, config, _distgit(root), repo, compose_rev, suite_url)
+
+
+def _context(fixture: Fixture, tmp_path: Path, stage: str, **fields: str) -> StageContext:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return StageContext(
+        run_id=1,
+        stage=stage,
+        attempt=1,
+        fields={"repo": "sti-app", "branch": BRANCH, "namespace": "rpms", **fields},
+        workdir=workdir,
+        artifacts_dir=tmp_path / "artifacts",
+        artifacts_url=f"{BASE_URL}/runs/1/{stage}",
+        log_path=tmp_path / "stage.log",
+        config=fixture.config,
+        timeout=300.0,
+    )
+
+
+def _functional(fixture: Fixture, tmp_path: Path, rev: str) -> tuple[StageContext, StageResult]:
+    ctx = _context(
+        fixture,
+        tmp_path,
+        "functional",
+        rev=fixture.revs[rev],
+        nvr="sti-app-1.0-1.2.abcdef0.fc26",
+        package_url=f"{BASE_URL}/{BRANCH}/repo/sti-app_repo/",
+    )
+    return ctx, tests.run_functional(ctx)
+
+
+def test_passing_tests_run_inside_a_fresh_root_with_the_build(fixture: Fixture, tmp_path: Path) -> None:
+    ctx, result = _functional(fixture, tmp_path, "passing")
+    outcomes = {t.name: t.outcome for t in result.tests}
+    assert outcomes == {
+        "app-says-ok": "PASSED",
+        "data-file-is-there": "PASSED",
+        "echo simple-command-form": "PASSED",
+        "beaker": "PASSED",
+    }
+    assert result.summary == "4 tests passed (classic)."
+    assert (ctx.artifacts_dir / "test.log").read_text().splitlines()[0] == "PASS app-says-ok"
+    assert "simple-command-form" in (ctx.artifacts_dir / "echo_simple-command-form.log").read_text()
+    junit = ET.parse(ctx.artifacts_dir / "results.xml").getroot().find("testsuite")
+    assert junit is not None and junit.get("tests") == "4" and junit.get("failures") == "0"
+    # The subject was a temporary root, now gone; the host never had the application.
+    assert not (ctx.workdir / "root").exists() and shutil.which("sti-app") is None
+
+
+def test_a_failing_test_fails_the_stage_naming_it(fixture: Fixture, tmp_path: Path) -> None:
+    with pytest.raises(StageFailure, match=r"^1 of 3 tests failed: app-says-ok\.$"):
+        _functional(fixture, tmp_path, "failing")
+    log = (tmp_path / "artifacts" / "app-says-ok.log").read_text()
+    assert "exit status 1" in log
+    assert "FAIL app-says-ok" in (tmp_path / "artifacts" / "test.log").read_text()
+    junit = ET.parse(tmp_path / "artifacts" / "results.xml").getroot()
+    assert [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None] == ["app-says-ok"]
+
+
+def test_no_tests_is_success_with_a_visible_skip(fixture: Fixture, tmp_path: Path) -> None:
+    _, result = _functional(fixture, tmp_path, "none")
+    assert result.summary == "no tests"
+    assert [(t.name, t.outcome) for t in result.tests] == [("no tests", "SKIPPED")]
+
+
+@pytest.mark.parametrize("rev", ["broken", "missing-role"])
+def test_a_broken_playbook_is_an_error_not_a_failing_test(fixture: Fixture, tmp_path: Path, rev: str) -> None:
+    with pytest.raises(StageFailure) as failure:
+        _functional(fixture, tmp_path, rev)
+    message = str(failure.value)
+    assert message.startswith("The test playbook could not run: an error in the playbook or the test subject")
+    assert "tests.yml" in message and "tests failed" not in message
+    assert (tmp_path / "artifacts" / "ansible-tests.log").read_text()
+
+
+def test_tests_cannot_change_the_host(fixture: Fixture, tmp_path: Path) -> None:
+    marker = tmp_path / "host-marker"
+    playbook = (
+        "- hosts: localhost\n  roles:\n  - role: standard-test-basic\n    tags: [classic]\n    tests:\n"
+        f"    - writes-the-host: {{dir: ., run: 'touch {marker}'}}\n"
+        f"    - sees-no-host-file: {{dir: ., run: 'test ! -e {fixture.root}/base'}}\n"
+    )
+    work = tmp_path / "clone"
+    _run(["git", "clone", "--quiet", f"{fixture.root}/git/rpms/sti-app.git", str(work)])
+    (work / "tests" / "tests.yml").write_text(playbook)
+    _run(["git", "commit", "--quiet", "-am", "host"], work)
+    _run(["git", "push", "--quiet", "origin", "HEAD:refs/heads/host"], work)
+    rev = _run(["git", "rev-parse", "HEAD"], work)
+    ctx = _context(
+        fixture, tmp_path, "functional", rev=rev, package_url=f"{BASE_URL}/{BRANCH}/repo/sti-app_repo/"
+    )
+    result = tests.run_functional(ctx)
+    assert {t.outcome for t in result.tests} == {"PASSED"}
+    assert not marker.exists()
+
+
+def test_integration_runs_the_suite_inside_the_compose(fixture: Fixture, tmp_path: Path) -> None:
+    ctx = _context(
+        fixture,
+        tmp_path,
+        "integration",
+        rev="0" * 40,
+        compose_rev=fixture.compose_rev,
+        compose_url=f"{BASE_URL}/{BRANCH}/ostree",
+        ref="fedora/f26/x86_64/atomic-host",
+    )
+    result = tests.run_integration(ctx)
+    assert [(t.name, t.outcome) for t in result.tests] == [
+        ("os-release-is-right", "PASSED"),
+        ("commit-is-recorded", "PASSED"),
+        ("app-works", "PASSED"),
+    ]
+    assert (ctx.artifacts_dir / "results.xml").is_file()
+    assert not (ctx.workdir / "root").exists()
+
+
+def test_integration_suite_url_and_ref_come_from_the_options(fixture: Fixture, tmp_path: Path) -> None:
+    ctx = _context(fixture, tmp_path, "integration", compose_rev=fixture.compose_rev)
+    ctx = StageContext(
+        **{
+            **ctx.__dict__,
+            "options": {
+                "integration_tests_url": fixture.suite_url,
+                "integration_tests_ref": "no-such-branch",
+            },
+        }
+    )
+    with pytest.raises(StageFailure, match="has none of the refs no-such-branch"):
+        tests.run_integration(ctx)
