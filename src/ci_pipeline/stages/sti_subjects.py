@@ -84,7 +84,8 @@ def functional_root(ctx: StageContext, root: Path, extra_packages: list[str]) ->
     ]
     if ctx.config.trigger.treefile:
         treefile = load_treefile(Path(ctx.config.trigger.treefile))
-        argv += [f"--setopt=reposdir={treefile.repos_dir}", *(f"--enablerepo={r}" for r in treefile.repos)]
+        reposdir = ",".join(str(d) for d in treefile.repos_dirs)
+        argv += [f"--setopt=reposdir={reposdir}", *(f"--enablerepo={r}" for r in treefile.repos)]
     else:
         argv += [f"--setopt=reposdir={ctx.workdir / 'no-repos'}"]
     root.mkdir(parents=True)
