@@ -20,7 +20,7 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.build_rpms import binary_rpm_name, build_packages
 from ci_pipeline.stages.build_tools import Deadline
-from ci_pipeline.stages.distgit import distgit_url, fetch_distgit
+from ci_pipeline.stages.distgit import Checkout, distgit_url, fetch_distgit
 from ci_pipeline.stages.lookaside import fetch_sources
 from ci_pipeline.stages.specfile import dist_tag, has_check_section, plan_release, release_mark
 from ci_pipeline.stages.yumrepo import publish_yum_repo
@@ -69,14 +69,8 @@ def repo_location(config: Config, change: Change) -> tuple[Path, str]:
     return artifact_root(config) / relative, f"{config.artifacts_base_url}/{relative}/"
 
 
-def run(ctx: StageContext) -> StageResult:
-    """Build the package of ``ctx.fields`` with its unit tests and publish it as a yum repository."""
-    change = validated_change(ctx.fields)
-    deadline = Deadline(ctx.timeout)
-    try:
-        tag = dist_tag(change.branch, ctx.config.pipeline.rawhide)
-    except ValueError as exc:
-        raise StageFailure(f"The branch {change.branch} has no dist tag ci-pipeline knows.") from exc
+def fetch_package(ctx: StageContext, change: Change, deadline: Deadline) -> tuple[Checkout, Path]:
+    """The dist-git checkout at the change's rev with its lookaside sources in place, and its spec."""
     url = distgit_url(ctx.config.distgit.url, change.namespace, change.repo)
     logger.info("Fetching %s at %s", url, change.rev)
     checkout = fetch_distgit(url, change.rev, ctx.workdir / "distgit", ctx.log_path, deadline)
@@ -86,16 +80,24 @@ def run(ctx: StageContext) -> StageResult:
             f"The dist-git repository {change.repo} at {change.rev[:7]} has no {change.repo}.spec."
         )
     fetch_sources(ctx.config.lookaside.url, change.namespace, change.repo, checkout.path)
-    plan = plan_release(
-        spec,
-        tag,
-        release_mark(checkout.commit_count, change.rev),
-        ctx.workdir / f"{change.repo}.marked.spec",
-        ctx.log_path,
-        deadline,
-    )
+    return checkout, spec
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Build the package of ``ctx.fields`` with its unit tests and publish it as a yum repository."""
+    change = validated_change(ctx.fields)
+    deadline = Deadline(ctx.timeout)
+    try:
+        tag = dist_tag(change.branch, ctx.config.pipeline.rawhide)
+    except ValueError as exc:
+        raise StageFailure(f"The branch {change.branch} has no dist tag ci-pipeline knows.") from exc
+    checkout, spec = fetch_package(ctx, change, deadline)
+    mark = release_mark(checkout.commit_count, change.rev)
+    marked_spec = ctx.workdir / f"{change.repo}.marked.spec"
+    plan = plan_release(spec, tag, mark, marked_spec, ctx.log_path, deadline)
     logger.info("Building %s (spec NVR %s)", plan.nvr, plan.original_nvr)
     started = time.monotonic()
+    mock_config = ctx.options.get("mock_config", "")
     built = build_packages(
         plan.spec,
         checkout.path,
@@ -104,7 +106,7 @@ def run(ctx: StageContext) -> StageResult:
         plan.nvr,
         ctx.log_path,
         deadline,
-        mock_config=ctx.options.get("mock_config", ""),
+        mock_config=mock_config,
     )
     build_seconds = time.monotonic() - started
     repo_dir, package_url = repo_location(ctx.config, change)
@@ -113,12 +115,11 @@ def run(ctx: StageContext) -> StageResult:
     tests: tuple[TestCaseResult, ...] = ()
     if has_check_section(spec.read_text(encoding="utf-8", errors="replace")):
         tests = (TestCaseResult(name=f"{change.repo} %check", outcome="PASSED", duration=build_seconds),)
-    names = sorted({binary_rpm_name(rpm.name) for rpm in built.rpms})
     outputs = {
         "nvr": plan.nvr,
         "original_spec_nvr": plan.original_nvr,
         "package_url": package_url,
-        "rpms": ",".join(names),
+        "rpms": ",".join(sorted({binary_rpm_name(rpm.name) for rpm in built.rpms})),
         "srpm": built.srpm.name,
         "commit_count": str(checkout.commit_count),
     }
