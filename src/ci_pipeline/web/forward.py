@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import ForwardCursor, Result, utcnow
+from ci_pipeline.store.results import sync_stage_results
 from ci_pipeline.web.resultsdb_query import iso
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Forwarder:
         self.target = target.rstrip("/")
         self.token = token
         self.client = client or httpx.Client(timeout=10.0)
+        self._synced_since: datetime | None = None
 
     def _cursor(self) -> ForwardCursor:
         with self.store.session() as session:
@@ -70,6 +72,10 @@ class Forwarder:
         cursor = self._cursor()
         if cursor.next_attempt_at is not None and utcnow() < _aware(cursor.next_attempt_at):
             return 0
+        started = utcnow()
+        with self.store.session() as session:
+            sync_stage_results(session, self._synced_since)
+        self._synced_since = started
         with self.store.session() as session:
             rows = list(
                 session.execute(
@@ -115,8 +121,18 @@ class Forwarder:
             cursor.next_attempt_at = utcnow() + timedelta(seconds=backoff(cursor.failures))
         log.warning("forwarding results to %s failed (%s); retrying later", self.target, error)
 
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.client.close()
+
     def run(self, stop: threading.Event, idle: float = 1.0) -> None:
-        """Forward until ``stop`` is set."""
+        """Forward until ``stop`` is set, then close the connections."""
+        try:
+            self._loop(stop, idle)
+        finally:
+            self.close()
+
+    def _loop(self, stop: threading.Event, idle: float) -> None:
         while not stop.is_set():
             try:
                 busy = self.forward_once() > 0

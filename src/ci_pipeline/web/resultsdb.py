@@ -188,7 +188,8 @@ def list_testcases(request: Request) -> dict[str, Any]:
         from sqlalchemy import or_
 
         patterns = [like_pattern(p) for p in params["name:like"].split(",") if p]
-        query = query.where(or_(*(ResultTestcase.name.like(p, escape="\\") for p in patterns)))
+        if patterns:
+            query = query.where(or_(*(ResultTestcase.name.like(p, escape="\\") for p in patterns)))
     state.sync_results()
     with state.store.session() as session:
         rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())

@@ -97,10 +97,13 @@ class ResultFilter:
         for key, value in raw.items():
             if key in RESERVED:
                 continue
+            values = split_values(value)
+            if not values or key in (":like", ""):
+                continue  # an empty filter filters nothing, as in ResultsDB
             if key.endswith(":like"):
-                found.data_like[key[:-5]] = split_values(value)
+                found.data_like[key[:-5]] = values
             else:
-                found.data[key] = split_values(value)
+                found.data[key] = values
         return found
 
     def conditions(self) -> list[ColumnElement[bool]]:

@@ -1,0 +1,72 @@
+"""Greenwave-style policies and the /api/v1.0/decision endpoint."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from web_fixtures import NVR
+
+from ci_pipeline.errors import ConfigError
+from ci_pipeline.web.gating import PassingTestCaseRule, package_of, parse_policies
+
+POLICY = """
+--- !Policy
+id: calc
+product_versions: [fedora-*]
+decision_context: bodhi_update_push_stable
+subject_type: koji_build
+packages: [ci-calc]
+rules:
+  - !PassingTestCaseRule {test_case_name: ci-pipeline.functional}
+"""
+
+
+def test_policy_yaml_is_read() -> None:
+    (policy,) = parse_policies(POLICY)
+    assert policy.rules == (PassingTestCaseRule("ci-pipeline.functional"),)
+    assert policy.applies_to("bodhi_update_push_stable", "fedora-26", "koji_build", "ci-calc")
+    assert not policy.applies_to("bodhi_update_push_stable", "epel-7", "koji_build", "ci-calc")
+
+
+@pytest.mark.parametrize(
+    "text", ["--- !Policy\nrules: []\n", "--- !Policy\nid: x\nrules: [1]\n", "- a\n", ": :"]
+)
+def test_bad_policies_are_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_policies(text)
+
+
+@given(st.text(max_size=200))
+def test_any_text_parses_or_raises_config_error(text: str) -> None:
+    try:
+        parse_policies(text)
+    except ConfigError:
+        pass
+
+
+def test_package_of_subjects() -> None:
+    assert package_of("koji_build", NVR) == "ci-calc"
+    assert package_of("koji_build", "vim@abc") == "vim"
+
+
+def test_opt_in_gates_a_package(client: httpx.Client, auth: dict[str, str]) -> None:
+    ask = {
+        "decision_context": "bodhi_update_push_stable",
+        "product_version": "fedora-26",
+        "subject_type": "koji_build",
+        "subject_identifier": NVR,
+    }
+    assert client.post("/api/v1.0/decision", json=ask).status_code == 404
+    assert client.put("/api/v1/gating/packages/ci-calc", json={}).status_code == 401
+    optin = {"test_cases": ["ci-pipeline.functional", "ci-pipeline.compose"]}
+    assert client.put("/api/v1/gating/packages/ci-calc", json=optin, headers=auth).status_code == 200
+    decision = client.post("/api/v1.0/decision", json=ask).json()
+    assert decision["policies_satisfied"] is False
+    assert [r["testcase"] for r in decision["satisfied_requirements"]] == ["ci-pipeline.functional"]
+    assert decision["unsatisfied_requirements"][0]["type"] == "test-result-missing"
+    assert "1 missing" in decision["summary"]
+    client.put("/api/v1/gating/packages/ci-calc", json={"test_cases": ["ci-pipeline.build"]}, headers=auth)
+    assert client.post("/api/v1.0/decision", json=ask).json()["policies_satisfied"] is True
+    assert client.delete("/api/v1/gating/packages/ci-calc", headers=auth).status_code == 200
