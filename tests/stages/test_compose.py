@@ -47,7 +47,7 @@ def test_treefile_with_include_adds_lists_and_overrides_scalars(tmp_path: Path) 
     assert treefile.ref == REF
     assert treefile.repos == ("base",)
     assert treefile.packages == ("x", "y", "z")
-    assert treefile.repos_dir == tmp_path
+    assert treefile.repos_dirs == (tmp_path, tmp_path / "repos")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Install a compose's packages into a fresh root with dnf, and keep its package list.
 
 dnf runs with ``--installroot`` on file:// repos only: the treefile's ``.repo`` files (their
-directory is the ``reposdir``) and one ``--repofrompath`` repo per CI build repo of the branch. Its
+directories are the ``reposdir``) and one ``--repofrompath`` repo per CI build repo of the branch. Its
 cache is the branch's compose cache, so unchanged repo metadata is not parsed again, and the
 branch's last installed root is brought up to date rather than installed again (see
 :func:`install_root`).
@@ -45,7 +45,7 @@ def dnf_command(
         "-q",
         f"--installroot={installroot}",
         f"--releasever={releasever(ctx)}",
-        f"--setopt=reposdir={treefile.repos_dir}",
+        f"--setopt=reposdir={','.join(str(d) for d in treefile.repos_dirs)}",
         f"--setopt=cachedir={artifacts.cache_dir / 'dnf'}",
         f"--setopt=logdir={ctx.workdir / 'dnf-log'}",
         f"--setopt=persistdir={ctx.workdir / 'dnf-persist'}",

@@ -2,7 +2,8 @@
 
 Only the keys the compose needs are read (``ref``, ``repos``, ``packages``, ``osname``,
 ``include``); the others are left to rpm-ostree where it is installed. The repos are named by the
-``[id]`` of ``.repo`` files beside the treefile, as rpm-ostree does.
+``[id]`` of ``.repo`` files beside the treefile, as rpm-ostree does, or in a ``repos/`` directory
+beside it (the example OS's layout).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ class Treefile:
     packages: tuple[str, ...]
 
     @property
-    def repos_dir(self) -> Path:
-        """The directory whose ``.repo`` files define :attr:`repos`."""
-        return self.path.parent
+    def repos_dirs(self) -> tuple[Path, ...]:
+        """The directories whose ``.repo`` files define :attr:`repos`: beside the treefile, and ``repos/``."""
+        return (self.path.parent, self.path.parent / "repos")
 
 
 def parse_treefile(data: Any, path: Path) -> Treefile:
