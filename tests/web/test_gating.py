@@ -41,9 +41,11 @@ def test_bad_policies_are_a_config_error(text: str) -> None:
 @given(st.text(max_size=200))
 def test_any_text_parses_or_raises_config_error(text: str) -> None:
     try:
-        parse_policies(text)
-    except ConfigError:
-        pass
+        policies = parse_policies(text)
+    except ConfigError as exc:
+        assert str(exc)
+    else:
+        assert all(policy.id for policy in policies)
 
 
 def test_package_of_subjects() -> None:
