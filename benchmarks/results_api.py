@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import tempfile
 import time
 from datetime import timedelta
@@ -36,9 +35,18 @@ def bulk_insert(store: Any, count: int, batch: int = 50000) -> None:
             rows, data = [], []
             for n in range(first, min(count, first + batch)):
                 item = f"pkg{n // 10 % (count // 100 or 1)}-1.0-{n // 1000}.fc26"
-                rows.append({"id": n + 1, "testcase": TESTCASES[n % len(TESTCASES)], "outcome": "PASSED",
-                             "item": item, "type": "koji_build", "submit_time": start + timedelta(seconds=n),
-                             "data": {"item": [item], "type": ["koji_build"]}, "source": "api"})
+                rows.append(
+                    {
+                        "id": n + 1,
+                        "testcase": TESTCASES[n % len(TESTCASES)],
+                        "outcome": "PASSED",
+                        "item": item,
+                        "type": "koji_build",
+                        "submit_time": start + timedelta(seconds=n),
+                        "data": {"item": [item], "type": ["koji_build"]},
+                        "source": "api",
+                    }
+                )
                 data.append({"result_id": n + 1, "key": "item", "value": item})
             conn.execute(insert(Result), rows)
             conn.execute(insert(ResultData), data)
@@ -84,23 +92,36 @@ def bench(url: str, count: int, requests: int, state_dir: str) -> None:
     bulk_insert(store, count)
     print(f"{store.dialect}: inserted {count} results in {time.perf_counter() - began:.1f} s")
     app = create_app(config, store)
-    items = [f"pkg{random.randrange(count // 100 or 1)}-1.0-{random.randrange(count // 1000 or 1)}.fc26"
-             for _ in range(requests)]
+    items = [
+        f"pkg{random.randrange(count // 100 or 1)}-1.0-{random.randrange(count // 1000 or 1)}.fc26"
+        for _ in range(requests)
+    ]
     tcs = [random.choice(TESTCASES) for _ in range(requests)]
     latest = [f"/api/v2.0/results/latest?item={i}" for i in items]
     listing = [f"/api/v2.0/results?item={i}&testcases={t}" for i, t in zip(items, tcs, strict=True)]
     newest = select(func.max(Result.id))
-    sql_latest = [select(Result).where(Result.id.in_(newest.where(Result.item == i).group_by(Result.testcase)))
-                  for i in items]
-    sql_list = [select(Result).where(Result.item == i, Result.testcase == t)
-                .order_by(Result.submit_time.desc()).limit(21) for i, t in zip(items, tcs, strict=True)]
+    sql_latest = [
+        select(Result).where(Result.id.in_(newest.where(Result.item == i).group_by(Result.testcase)))
+        for i in items
+    ]
+    sql_list = [
+        select(Result)
+        .where(Result.item == i, Result.testcase == t)
+        .order_by(Result.submit_time.desc())
+        .limit(21)
+        for i, t in zip(items, tcs, strict=True)
+    ]
     asyncio.run(time_api(app, latest[:20]))  # warm up
-    for name, api_paths, sql in (("results/latest?item", latest, sql_latest),
-                                 ("results?item&testcases", listing, sql_list)):
+    for name, api_paths, sql in (
+        ("results/latest?item", latest, sql_latest),
+        ("results?item&testcases", listing, sql_list),
+    ):
         api = asyncio.run(time_api(app, api_paths))
         bare = time_sql(store, sql)
-        print(f"  {name:<24} API p50 {percentile(api, .5):6.2f} ms  p99 {percentile(api, .99):6.2f} ms   "
-              f"SQL p50 {percentile(bare, .5):6.2f} ms  p99 {percentile(bare, .99):6.2f} ms")
+        print(
+            f"  {name:<24} API p50 {percentile(api, 0.5):6.2f} ms  p99 {percentile(api, 0.99):6.2f} ms   "
+            f"SQL p50 {percentile(bare, 0.5):6.2f} ms  p99 {percentile(bare, 0.99):6.2f} ms"
+        )
     store.close()
 
 
@@ -120,7 +141,9 @@ def main() -> None:
                 conn.execute(text(f"CREATE SCHEMA {schema}"))
             try:
                 sep = "&" if "?" in args.postgres else "?"
-                bench(f"{args.postgres}{sep}options=-csearch_path%3D{schema}", args.results, args.requests, tmp)
+                bench(
+                    f"{args.postgres}{sep}options=-csearch_path%3D{schema}", args.results, args.requests, tmp
+                )
             finally:
                 with admin.engine.begin() as conn:
                     conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

@@ -17,8 +17,15 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
 from web_fixtures import NVR, TOKEN, add_finished_run
 
 pytestmark = pytest.mark.integration
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -37,7 +44,8 @@ def test_run_page_in_a_real_browser(server: tuple[WebServer, int], tmp_path: Pat
     handle, run_id = server
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+            str(tmp_path / "profile"), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{handle.port}/runs/{run_id}")
@@ -62,8 +70,9 @@ def test_run_page_in_a_real_browser(server: tuple[WebServer, int], tmp_path: Pat
 def test_resultsdb_api_client_works_unchanged(server: tuple[WebServer, int]) -> None:
     handle, _run_id = server
     api = ResultsDBapi(f"http://127.0.0.1:{handle.port}/api/v2.0", auth_token=TOKEN, max_retries=0)
-    created = api.create_result(outcome="PASSED", testcase="dist.depcheck", item="foo-1-1.fc26",
-                                type="koji_build", scenario="x86_64")
+    created = api.create_result(
+        outcome="PASSED", testcase="dist.depcheck", item="foo-1-1.fc26", type="koji_build", scenario="x86_64"
+    )
     assert created["outcome"] == "PASSED"
     assert api.get_result(created["id"])["data"]["scenario"] == ["x86_64"]
     results = api.get_results(item=NVR, testcases="ci-pipeline.functional")
