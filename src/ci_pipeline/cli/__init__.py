@@ -19,6 +19,7 @@ from ci_pipeline.errors import CIPipelineError, ConfigError, UsageError
 COMMAND_MODULES = (
     "ci_pipeline.cli.demo",
     "ci_pipeline.cli.serve",
+    "ci_pipeline.cli.worker",
     "ci_pipeline.cli.publish",
     "ci_pipeline.cli.trigger",
     "ci_pipeline.cli.messages",

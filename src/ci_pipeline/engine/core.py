@@ -62,6 +62,10 @@ class Engine:
         self.store = store
         self.bus = bus
         self.pipeline = pipeline or pipeline_for(config)
+        if executor is None and config.executor.kind == "celery":
+            from ci_pipeline.executors.celery import CeleryExecutor  # Celery is imported only when used
+
+            executor = CeleryExecutor(config)
         self.executor = executor or LocalExecutor(config.executor.concurrency)
         self.owner = q.owner_name()
         self.lease = timedelta(seconds=lease_seconds)

@@ -65,7 +65,7 @@ class LocalExecutor(Executor):
         job.workdir.mkdir(parents=True, exist_ok=True)
         job.artifacts_dir.mkdir(parents=True, exist_ok=True)
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv, env, preexec = self._command(job)
+        argv, env, preexec = stage_command(job)
         with job.log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 argv,
@@ -81,29 +81,6 @@ class LocalExecutor(Executor):
         pidfd = os.pidfd_open(process.pid)
         self._running[job.key] = _Running(job, process, pidfd, time.monotonic(), deadline)
         return process.pid
-
-    def _command(self, job: StageJob) -> tuple[list[str], dict[str, str], Any]:
-        env = dict(os.environ)
-        env.update(fields_environment(job.fields))
-        env.update(
-            CI_PIPELINE_RUN_ID=str(job.run_id),
-            CI_PIPELINE_STAGE=job.stage,
-            CI_PIPELINE_ATTEMPT=str(job.attempt),
-            CI_PIPELINE_OUTPUTS=str(job.workdir / OUTPUTS_FILE),
-            CI_PIPELINE_ARTIFACTS_DIR=str(job.artifacts_dir),
-            CI_PIPELINE_ARTIFACTS_URL=job.artifacts_url,
-            CI_PIPELINE_LOG=str(job.log_path),
-        )
-        if job.command is not None:
-            # The command is the pipeline author's; message values reach it only as variables.
-            return ["bash", "-c", job.command], env, kill_with_parent
-        job_file = job.workdir / "job.json"
-        data = asdict(job)
-        data.update({key: str(value) for key, value in data.items() if isinstance(value, Path)})
-        job_file.write_text(json.dumps(data), "utf-8")
-        argv = [sys.executable, "-m", "ci_pipeline.executors.stage_worker", str(job_file),
-                str(job.workdir / RESULT_FILE)]
-        return argv, env, terminate_with_parent
 
     def wait(self, timeout: float) -> list[StageOutcome]:
         """Wait up to ``timeout`` seconds for an attempt to end; return every attempt that ended."""
@@ -153,20 +130,7 @@ class LocalExecutor(Executor):
 
     def _finish(self, key: tuple[int, str], entry: _Running) -> StageOutcome:
         duration = self._release(key, entry)
-        job = entry.job
-        status = entry.process.returncode
-        ended = StageOutcome(job.run_id, job.stage, job.attempt, Status.SUCCESS, duration=duration)
-        if job.command is None:
-            return _worker_result(ended, job.workdir / RESULT_FILE, status)
-        if status != 0:
-            reason = f"The {job.stage} command exited with status {status}."
-            return replace(ended, status=Status.FAILURE, reason=reason,
-                           infrastructure=status == INFRASTRUCTURE_EXIT)
-        try:
-            outputs = read_outputs(job.workdir / OUTPUTS_FILE)
-        except StageFailure as exc:
-            return replace(ended, status=Status.FAILURE, reason=str(exc))
-        return replace(ended, outputs=outputs)
+        return stage_outcome(entry.job, entry.process.returncode, duration)
 
     def _cap_log(self, path: Path, final: bool = False) -> None:
         try:
@@ -185,6 +149,47 @@ class LocalExecutor(Executor):
         """Kill every running job."""
         for key in list(self._running):
             self.kill(key)
+
+
+def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], Any]:
+    """The argv, environment and ``preexec_fn`` that run ``job`` (shared with the Celery task)."""
+    env = dict(os.environ)
+    env.update(fields_environment(job.fields))
+    env.update(
+        CI_PIPELINE_RUN_ID=str(job.run_id),
+        CI_PIPELINE_STAGE=job.stage,
+        CI_PIPELINE_ATTEMPT=str(job.attempt),
+        CI_PIPELINE_OUTPUTS=str(job.workdir / OUTPUTS_FILE),
+        CI_PIPELINE_ARTIFACTS_DIR=str(job.artifacts_dir),
+        CI_PIPELINE_ARTIFACTS_URL=job.artifacts_url,
+        CI_PIPELINE_LOG=str(job.log_path),
+    )
+    if job.command is not None:
+        # The command is the pipeline author's; message values reach it only as variables.
+        return ["bash", "-c", job.command], env, kill_with_parent
+    job_file = job.workdir / "job.json"
+    data = asdict(job)
+    data.update({key: str(value) for key, value in data.items() if isinstance(value, Path)})
+    job_file.write_text(json.dumps(data), "utf-8")
+    argv = [sys.executable, "-m", "ci_pipeline.executors.stage_worker", str(job_file),
+            str(job.workdir / RESULT_FILE)]
+    return argv, env, terminate_with_parent
+
+
+def stage_outcome(job: StageJob, exit_status: int, duration: float) -> StageOutcome:
+    """How ``job`` ended, from its exit status and the outputs or result file it left in its workdir."""
+    ended = StageOutcome(job.run_id, job.stage, job.attempt, Status.SUCCESS, duration=duration)
+    if job.command is None:
+        return _worker_result(ended, job.workdir / RESULT_FILE, exit_status)
+    if exit_status != 0:
+        reason = f"The {job.stage} command exited with status {exit_status}."
+        return replace(ended, status=Status.FAILURE, reason=reason,
+                       infrastructure=exit_status == INFRASTRUCTURE_EXIT)
+    try:
+        outputs = read_outputs(job.workdir / OUTPUTS_FILE)
+    except StageFailure as exc:
+        return replace(ended, status=Status.FAILURE, reason=str(exc))
+    return replace(ended, outputs=outputs)
 
 
 def _worker_result(ended: StageOutcome, path: Path, exit_status: int) -> StageOutcome:

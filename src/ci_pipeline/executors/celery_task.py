@@ -1,0 +1,141 @@
+"""The Celery task that runs one stage attempt on a ``ci-pipeline worker``.
+
+The work runs as the local executor runs it (:func:`~ci_pipeline.executors.local.stage_command`), in a
+child process group of its own that the task kills on timeout or when the scheduler asks
+(:class:`~ci_pipeline.executors.celery_app.TaskKeys` ``kill``). Every delivery of a task id first
+looks at what earlier deliveries did: an outcome already stored is returned as is (its
+acknowledgement was lost, e.g. in a broker restart); a delivery still running elsewhere (its
+``alive`` key is renewed) is waited for; only a delivery whose worker is gone is run again, counted
+in ``deliveries`` and named in the log and the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from ci_pipeline.artifacts_http import ArtifactClient
+from ci_pipeline.config import Config
+from ci_pipeline.errors import CIPipelineError
+from ci_pipeline.executors.base import StageJob, StageOutcome
+from ci_pipeline.executors.celery_app import TaskKeys, redis_client
+from ci_pipeline.executors.celery_jobs import job_from_payload, outcome_to_dict, shares_artifact_root
+from ci_pipeline.executors.local import KILL_GRACE, stage_command, stage_outcome
+from ci_pipeline.executors.process import kill_group
+from ci_pipeline.messages.topics import Status
+
+log = logging.getLogger(__name__)
+
+#: Seconds an ``alive`` key lives without renewal: how soon a lost worker's task may run elsewhere.
+ALIVE_TTL = 5.0
+POLL = 0.1
+RENEW_EVERY = 1.0
+LOG_RETURN_CAP = 1024 * 1024
+
+
+def worker_name(task: Any) -> str:
+    """The Celery node name of the worker running ``task`` (host name outside a worker)."""
+    return str(getattr(task.request, "hostname", None) or socket.gethostname())
+
+
+def run_stage(task: Any, payload: dict[str, Any], config: Config) -> dict[str, Any]:
+    """Body of the stage task: one outcome per task id, however often it is delivered."""
+    task_id = str(task.request.id)
+    keys = TaskKeys.of(str(payload["namespace"]), task_id)
+    client = redis_client(config)
+    me = worker_name(task)
+    while True:
+        earlier = task.AsyncResult(task_id)
+        if earlier.ready() and isinstance(earlier.result, dict):
+            log.info("task %s already has an outcome; a redelivery returns it", task_id)
+            return dict(earlier.result)
+        if client.set(keys.alive, me, nx=True, px=int(ALIVE_TTL * 1000)):
+            break
+        time.sleep(POLL * 5)  # another delivery runs the work; wait for its outcome or its end
+    delivery = int(client.incr(keys.deliveries))
+    try:
+        result = _run_delivery(payload, config, client, keys, me, delivery)
+    finally:
+        client.delete(keys.alive)
+    return result
+
+
+def _run_delivery(payload: dict[str, Any], config: Config, client: redis.Redis, keys: TaskKeys,
+                  me: str, delivery: int) -> dict[str, Any]:
+    job = job_from_payload(payload, config)
+    note = f"[ci-pipeline] attempt {job.attempt} of {job.stage}, delivery {delivery}, on worker {me}\n"
+    if delivery > 1:
+        note += "[ci-pipeline] an earlier delivery's worker was lost; the work runs again here\n"
+    shutil.rmtree(job.workdir, ignore_errors=True)  # what an earlier, lost delivery left here
+    job.workdir.mkdir(parents=True)
+    job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    job.log_path.write_text(note, "utf-8")
+    transfer = None if shares_artifact_root(payload, config) else ArtifactClient(config)
+    try:
+        if transfer is not None:
+            transfer.fetch_inputs(job.fields)
+        outcome = _execute(job, client, keys)
+        if transfer is not None and outcome.status == Status.SUCCESS:
+            transfer.upload_outputs([str(payload["artifacts_relative"])], outcome.outputs)
+    except CIPipelineError as exc:
+        outcome = StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE, str(exc),
+                               infrastructure=True)
+    result = outcome_to_dict(outcome)
+    result.update(worker=me, delivery=delivery, log=_log_tail(job.log_path))
+    shutil.rmtree(job.workdir, ignore_errors=True)
+    return result
+
+
+def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome:
+    """Run ``job`` in its own process group; kill the group on timeout or on the scheduler's request."""
+    argv, env, preexec = stage_command(job)
+    started = time.monotonic()
+    deadline = started + job.timeout if job.timeout else None
+    with job.log_path.open("ab") as log_file:
+        process = subprocess.Popen(argv, cwd=job.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
+                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
+    grace = KILL_GRACE if job.command is None else 0.0
+    renewed = started
+    try:
+        while process.poll() is None:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                kill_group(process.pid, grace)
+                process.wait()
+                reason = f"The {job.stage} stage did not finish within {job.timeout:g} s and was killed."
+                return StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE, reason,
+                                    duration=now - started)
+            if now - renewed >= RENEW_EVERY:
+                client.pexpire(keys.alive, int(ALIVE_TTL * 1000))
+                renewed = now
+            if client.exists(keys.kill):
+                kill_group(process.pid, grace)
+                process.wait()
+                return StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE,
+                                    "The scheduler killed the stage.", duration=now - started)
+            time.sleep(POLL)
+    finally:
+        # A command's background children die with it, as in the local executor.
+        kill_group(process.pid)
+    outcome = stage_outcome(job, process.returncode, time.monotonic() - started)
+    return replace(outcome, duration=time.monotonic() - started)
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            if size > LOG_RETURN_CAP:
+                handle.seek(size - LOG_RETURN_CAP)
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
