@@ -43,6 +43,9 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
     listen = "127.0.0.1:8080"
     base_url = ""                              # public URL; empty = http://<listen>
     token = ""                                 # bearer token for writes; empty = writes refused
+    policy_file = ""                           # gating policies, Greenwave YAML form
+    forward_url = ""                           # forward every result to this ResultsDB API
+    forward_token = ""                         # bearer token for forward_url
 
     [artifacts]
     root = "<state_dir>/artifacts"
@@ -136,6 +139,9 @@ class WebConfig(_Section):
     listen: str = "127.0.0.1:8080"
     base_url: str = ""
     token: str = ""
+    policy_file: str = ""
+    forward_url: str = ""
+    forward_token: str = ""
 
 
 class ArtifactsConfig(_Section):

@@ -31,7 +31,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_publish_serve_decisions_messages(capsys: pytest.CaptureFixture[str], seed_dir: Path) -> None:
     assert run(capsys, "publish", str(seed_dir / "messages" / SEED_PUSH))[0] == 0
-    assert run(capsys, "serve", "--until-idle")[0] == 0
+    assert run(capsys, "serve", "--until-idle", "--no-web")[0] == 0
     code, out, _ = run(capsys, "decisions", "--json")
     [decision] = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and decision["repo"] == "php-simplepie" and decision["decision"] == "queued"
@@ -59,7 +59,7 @@ def test_invalid_inbound_message_reaches_dead_letters(capsys: pytest.CaptureFixt
     bus = open_bus(load_config().bus.url)
     bus.publish("org.fedoraproject.prod.git.receive", b"{not json")
     bus.close()
-    assert run(capsys, "serve", "--until-idle")[0] == 0
+    assert run(capsys, "serve", "--until-idle", "--no-web")[0] == 0
     code, out, _ = run(capsys, "dead-letters", "--json")
     [dead] = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and dead["payload"] == "{not json" and "not valid JSON" in dead["reason"]

@@ -9,7 +9,6 @@ run it starts until it completes.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import threading
 import time
@@ -23,8 +22,9 @@ from sqlalchemy import select
 
 from ci_pipeline.bus import open_bus
 from ci_pipeline.cli.app import App
+from ci_pipeline.cli.serve import start_web
 from ci_pipeline.config import Config
-from ci_pipeline.errors import CIPipelineError, UsageError
+from ci_pipeline.errors import CIPipelineError, ConfigError, UsageError
 from ci_pipeline.example.world import World, create_world, push_change
 from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.inbound import make_git_receive
@@ -85,12 +85,12 @@ def demo_config(config: Config, world: World) -> Config:
     )
 
 
-def _start_web(config: Config, store: Store, stack: ExitStack) -> bool:
+def _start_web(config: Config, store: Store, stack: ExitStack, console: Console) -> bool:
     try:
-        server = importlib.import_module("ci_pipeline.web.server")
-    except ImportError:
+        handle = start_web(config, store)
+    except ConfigError as exc:
+        console.print(f"[yellow]The dashboard is not served: {exc}[/]")
         return False
-    handle = server.start_web_server(config, store)
     stack.callback(handle.stop)
     return True
 
@@ -200,7 +200,7 @@ def demo(args: argparse.Namespace, app: App) -> int:
         stack.callback(store.close)
         bus = open_bus(config.bus.url)
         stack.callback(bus.close)
-        web = _start_web(config, store, stack)
+        web = _start_web(config, store, stack, console)
         service = Service(config, store, bus)
         worker = threading.Thread(target=service.run, kwargs={"stop": stop}, name="service", daemon=True)
         worker.start()
