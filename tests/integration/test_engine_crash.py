@@ -79,7 +79,8 @@ def _queue_runs(config_path: Path) -> None:
 
 
 def _serve(config_path: Path, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "ci_pipeline", "--config", str(config_path), "serve", "--until-idle", "--no-web"]
+    command = [sys.executable, "-m", "ci_pipeline", "--config", str(config_path)]
+    command += ["serve", "--until-idle", "--no-web"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=dict(os.environ))
 
 
