@@ -183,3 +183,4 @@ def test_silent_image_fails_within_timeout_and_leaves_no_qemu(pipeline: Pipeline
     assert "CI-PIPELINE-BOOT-DONE" not in str(failure.value)
     assert _qemu_processes_for(pipeline.artifacts_root / "f27") == []
     assert not (pipeline.artifacts_root / "f27" / "images" / "latest-atomic.qcow2").exists()
+    assert not list(pipeline.root.glob("runs/*-image/work/sysroot")), "image work directories are cleaned"

@@ -10,6 +10,7 @@ kernel boot, since the disk itself carries no boot loader.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,15 @@ def deploy_sysroot(compose_repo: Path, rev: str, osname: str, sysroot: Path, log
     )
     deploy = ["ostree", "admin", "deploy", f"--sysroot={sysroot}", f"--os={osname}"]
     deploy += [f"--karg={arg}" for arg in KERNEL_ARGS]
+    # A mutable deployment: the immutable bit ostree sets would keep the work directory from being
+    # removed (and mkfs.ext4 -d does not copy it into the image anyway).
+    env = {**os.environ, "OSTREE_SYSROOT_DEBUG": "mutable-deployments"}
     base.run_tool(
-        [*deploy, rev], log_path, timeout=TOOL_TIMEOUT, failure=f"ostree admin deploy of {rev} failed"
+        [*deploy, rev],
+        log_path,
+        env=env,
+        timeout=TOOL_TIMEOUT,
+        failure=f"ostree admin deploy of {rev} failed",
     )
 
 

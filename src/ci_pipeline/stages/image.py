@@ -89,6 +89,7 @@ def build_image(ctx: StageContext, artifacts: BranchArtifacts, rev: str, osname:
     shutil.move(staging / "boot", boot_dir(target))
     os.replace(staging / name, target)
     shutil.rmtree(sysroot, ignore_errors=True)
+    (ctx.workdir / "disk.raw").unlink(missing_ok=True)
     logger.info("image %s of %s", name, rev)
     return name
 
