@@ -143,17 +143,38 @@ def progress_table(run: Run, stages: list[StageRun]) -> Table:
 
 
 def follow_run(store: Store, run_id: int, console: Console, timeout: float) -> Run:
-    """Show the run's progress until it completes (or ``timeout`` seconds pass)."""
+    """Show the run's progress until it completes (or ``timeout`` seconds pass).
+
+    On a terminal the stage table updates in place; elsewhere (a log, CI) each stage transition is
+    one line, and the table is printed once at the end.
+    """
     deadline = time.monotonic() + timeout
     run, stages = _snapshot(store, run_id)
-    with Live(progress_table(run, stages), console=console, refresh_per_second=4) as live:
-        while run.state != "complete":
+    live = Live(progress_table(run, stages), console=console, refresh_per_second=4)
+    seen: set[tuple[str, str, str]] = set()
+    with live if console.is_terminal else ExitStack():
+        while True:
+            if not console.is_terminal:
+                _print_transitions(stages, seen, console)
+            if run.state == "complete":
+                break
             if time.monotonic() > deadline:
                 raise CIPipelineError(f"Run {run_id} did not finish within {timeout:.0f} s.")
             time.sleep(POLL_SECONDS)
             run, stages = _snapshot(store, run_id)
             live.update(progress_table(run, stages))
+    if not console.is_terminal:
+        console.print(progress_table(run, stages))
     return run
+
+
+def _print_transitions(stages: list[StageRun], seen: set[tuple[str, str, str]], console: Console) -> None:
+    for stage in stages:
+        key = (stage.stage, stage.state, stage.status or "")
+        if stage.state != "pending" and key not in seen:
+            seen.add(key)
+            status = f" {stage.status}" if stage.status else ""
+            console.print(f"  {stage.stage:<12} {stage.state}{status} {_elapsed(stage).strip()}")
 
 
 def print_messages(store: Store, run_id: int, console: Console) -> None:
@@ -185,6 +206,8 @@ def print_links(config: Config, run: Run, console: Console, web: bool) -> None:
 def demo(args: argparse.Namespace, app: App) -> int:
     """Run the main job; exit 0 when the pipeline succeeded."""
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
     base = app.config
     base.state_path.mkdir(parents=True, exist_ok=True)
     console.print(f"Preparing the example OS under {base.state_path / 'world'} ...")
