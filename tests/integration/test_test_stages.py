@@ -316,7 +316,7 @@ def test_a_broken_playbook_is_an_error_not_a_failing_test(fixture: Fixture, tmp_
 
 
 def test_tests_cannot_change_the_host(fixture: Fixture, tmp_path: Path) -> None:
-    marker = tmp_path / "host-marker"
+    marker = Path("/tmp") / f"sti-host-marker-{tmp_path.name}-{os.getpid()}"
     playbook = (
         "- hosts: localhost\n  roles:\n  - role: standard-test-basic\n    tags: [classic]\n    tests:\n"
         f"    - writes-the-host: {{dir: ., run: 'touch {marker}'}}\n"

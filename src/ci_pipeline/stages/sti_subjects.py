@@ -10,6 +10,7 @@ The tests reach the tree through the ``sti_chroot`` connection (``unshare`` + ``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -25,6 +26,9 @@ from ci_pipeline.stages.treefile import load_treefile
 
 DNF_TIMEOUT = 1800.0
 _BINARY_RPM = re.compile(r"(?P<name>.+)-[^-/]+-[^-/]+\.(?!src\.)[^./]+\.rpm")
+#: Installed roots kept for reuse (each is the build's packages and their dependencies: small).
+KEPT_ROOTS = 8
+_BASEURL = re.compile(r"^baseurl\s*=\s*(file://\S+)", re.M)
 COMMIT_FILES = ("run/ci-pipeline/commit", "usr/lib/ci-pipeline/commit")
 
 
@@ -70,7 +74,6 @@ def functional_root(ctx: StageContext, root: Path, extra_packages: list[str]) ->
         "dnf",
         "-y",
         "-q",
-        f"--installroot={root}",
         f"--releasever={releasever(ctx)}",
         f"--setopt=cachedir={cache}",
         f"--setopt=logdir={ctx.workdir / 'dnf-log'}",
@@ -88,15 +91,53 @@ def functional_root(ctx: StageContext, root: Path, extra_packages: list[str]) ->
         argv += [f"--setopt=reposdir={reposdir}", *(f"--enablerepo={r}" for r in treefile.repos)]
     else:
         argv += [f"--setopt=reposdir={ctx.workdir / 'no-repos'}"]
-    root.mkdir(parents=True)
-    base.run_tool(
-        [*argv, "install", *packages, "/bin/sh", *extra_packages],
-        ctx.log_path,
-        env=rpm_environment(ctx.workdir),
-        timeout=DNF_TIMEOUT,
-        failure="dnf could not install the package under test with its dependencies into a fresh root",
-    )
-    _add_dev_null(root)
+    command = [*argv, "install", *packages, "/bin/sh", *extra_packages]
+    cached = cache.parent / "roots" / _root_key(command, local_repo, ctx.config.trigger.treefile)
+    if not cached.is_dir():
+        building = cached.with_name(f".{cached.name}.{os.getpid()}")
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        base.run_tool(
+            [*command, f"--installroot={building}"],
+            ctx.log_path,
+            env=rpm_environment(ctx.workdir),
+            timeout=DNF_TIMEOUT,
+            failure="dnf could not install the package under test with its dependencies into a fresh root",
+        )
+        _add_dev_null(building)
+        _keep_newest_roots(cached.parent)
+        try:
+            building.rename(cached)
+        except OSError:
+            # Another stage installed the same root at the same time: either copy is as good.
+            shutil.rmtree(building, ignore_errors=True)
+    # Every run gets its own copy: what the tests change dies with it, the cached root stays clean.
+    base.run_tool(["cp", "-a", "--reflink=auto", str(cached), str(root)], ctx.log_path)
+
+
+def _root_key(command: list[str], local_repo: Path | None, treefile: str) -> str:
+    """Names an installed root: the same dnf command on the same repo metadata installs the same tree."""
+    per_run = ("--setopt=logdir=", "--setopt=persistdir=")
+    digest = hashlib.sha256("\0".join(c for c in command if not c.startswith(per_run)).encode())
+    metadata = [local_repo] if local_repo else []
+    if treefile:
+        for repo_file in sorted(Path(treefile).parent.glob("*.repo")):
+            digest.update(repo_file.read_bytes())
+            metadata += [Path(urllib.parse.urlsplit(u).path) for u in _BASEURL.findall(repo_file.read_text())]
+    for repo in metadata:
+        repomd = repo / "repodata" / "repomd.xml"
+        digest.update(repomd.read_bytes() if repomd.is_file() else b"remote")
+    return digest.hexdigest()[:32]
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def _keep_newest_roots(roots: Path, keep: int = KEPT_ROOTS) -> None:
+    finished = sorted((p for p in roots.iterdir() if not p.name.startswith(".")), key=_mtime)
+    for old in finished[:-keep] if len(finished) > keep else []:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def compose_root(ctx: StageContext, repo: Path, commit: str, root: Path) -> None:
