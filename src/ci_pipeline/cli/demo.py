@@ -189,8 +189,8 @@ def print_messages(store: Store, run_id: int, console: Console) -> None:
         console.print(f"  {row.topic}  status={body.get('status', '')}")
 
 
-def print_links(config: Config, run: Run, console: Console, web: bool) -> None:
-    """Where to look next: the dashboard page and the artifacts."""
+def print_links(config: Config, run: Run, stages: list[StageRun], console: Console, web: bool) -> None:
+    """Where to look next: the dashboard page, the artifacts, and the log of a failed stage."""
     fields = run.fields
     console.print("")
     where = "dashboard" if web else "dashboard (served by ci-pipeline serve)"
@@ -201,6 +201,10 @@ def print_links(config: Config, run: Run, console: Console, web: bool) -> None:
     console.print(f"[bold]artifacts root:[/] {config.artifacts.root}")
     if run.status != "SUCCESS" and run.reason:
         console.print(f"[bold red]{run.status}:[/] {run.reason}")
+    for stage in stages:
+        if stage.status in ("FAILURE", "ABORTED"):
+            console.print(f"[bold]log of the {stage.stage} stage:[/] {stage.log_path}")
+            console.print(f"  or: ci-pipeline runs log {run.id} --stage {stage.stage}")
 
 
 def demo(args: argparse.Namespace, app: App) -> int:
@@ -245,7 +249,7 @@ def demo(args: argparse.Namespace, app: App) -> int:
         run = follow_run(store, decision.run_id, console, args.timeout)
         _drain_outbox(service)
         print_messages(store, run.id, console)
-        print_links(config, run, console, web)
+        print_links(config, run, _snapshot(store, run.id)[1], console, web)
         console.print(f"\nPipeline [bold]{run.status}[/].")
         return 0 if run.status == "SUCCESS" else 1
 
