@@ -43,8 +43,8 @@ def run_summary(run: Run) -> dict[str, Any]:
     }
 
 
-def stage_summary(row: StageRun) -> dict[str, Any]:
-    """A stage of a run as JSON-ready data."""
+def stage_summary(row: StageRun, tests: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A stage of a run as JSON-ready data, with the tests its latest attempt ran."""
     return {
         "stage": row.stage,
         "state": row.state,
@@ -55,6 +55,7 @@ def stage_summary(row: StageRun) -> dict[str, Any]:
         "log": row.log_path,
         "started_at": _stamp(row.started_at),
         "duration": _seconds(row.started_at, row.finished_at),
+        "tests": tests or [],
     }
 
 
@@ -78,7 +79,9 @@ def show_command(args: argparse.Namespace, app: App) -> int:
     """Print one run with its stages."""
     with app.store.session() as session:
         run = q.get_run(session, args.id)
-        data = {**run_summary(run), "stages": [stage_summary(row) for row in q.stages_of(session, run.id)]}
+        rows = q.stages_of(session, run.id)
+        tests = q.stage_tests(session, rows)
+        data = {**run_summary(run), "stages": [stage_summary(row, tests.get(row.id)) for row in rows]}
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -98,6 +101,8 @@ def show_command(args: argparse.Namespace, app: App) -> int:
             print(f"    reason: {stage['reason'].splitlines()[0]}")
         for key, value in stage["outputs"].items():
             print(f"    {key} = {value}")
+        for test in stage["tests"]:
+            print(f"    test {test['name']}: {test['outcome']} ({test['duration']:.2f}s)")
     return 0
 
 

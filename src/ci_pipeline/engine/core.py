@@ -52,6 +52,9 @@ class _Next(enum.Enum):
     LOST = "lost"
 
 
+_WAITING = (_Next.WAIT_SLOT, _Next.WAIT_LOCK)
+
+
 class Engine:
     """Drives the runs of the store through the pipeline; call :meth:`tick` in a loop."""
 
@@ -157,12 +160,18 @@ class Engine:
     def _drive_waiting(self) -> bool:
         if not self._waiting or self.executor.free_slots() <= 0:
             return False
+        # Drive only as many waiting runs as there are free slots: the others would find none.
         waiting, self._waiting = self._waiting, []
-        for run_id in waiting:
-            self._drive(run_id)
-        return True
+        progressed = False
+        for index, run_id in enumerate(waiting):
+            if self.executor.free_slots() <= 0:
+                self._waiting.extend(run_id for run_id in waiting[index:] if run_id not in self._waiting)
+                break
+            progressed = self._drive(run_id) not in _WAITING or progressed
+        # Runs that still wait for a branch lock are no work done: tick may then wait for stage ends.
+        return progressed
 
-    def _drive(self, run_id: int, outcome: StageOutcome | None = None) -> None:
+    def _drive(self, run_id: int, outcome: StageOutcome | None = None) -> _Next:
         started = time.perf_counter()
         with self.store.session() as session:
             nxt = self._drive_in(session, run_id, outcome)
@@ -172,8 +181,9 @@ class Engine:
             self._held.discard(run_id)
             for key in [key for key in self.executor.running() if key[0] == run_id]:
                 self.executor.kill(key)
-        elif nxt in (_Next.WAIT_SLOT, _Next.WAIT_LOCK) and run_id not in self._waiting:
+        elif nxt in _WAITING and run_id not in self._waiting:
             self._waiting.append(run_id)
+        return nxt
 
     def _drive_in(self, session: Session, run_id: int, outcome: StageOutcome | None) -> _Next:
         if not q.hold_lease(session, run_id, self.owner, utcnow() + self.lease):
@@ -200,12 +210,14 @@ class Engine:
         spec = self._spec(row.stage)
         if outcome.status == Status.SUCCESS:
             t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs)
+            t.record_tests(session, run, row, outcome.tests)
             shutil.rmtree(self._workdir(run.id, row), ignore_errors=True)
             return True
         if outcome.infrastructure and row.attempt <= spec.retries:
             row.reason = f"Attempt {row.attempt} failed and is retried: {outcome.reason}"
             return True  # still running: _advance starts the next attempt
         t.complete_stage(session, self.config, run, row, Status.FAILURE, outcome.reason, {})
+        t.record_tests(session, run, row, outcome.tests)
         t.skip_rest(rows, f"The {row.stage} stage failed.")
         reason = f"The {row.stage} stage failed: {outcome.reason}"
         t.finish_run(session, self.config, run, Status.FAILURE, reason)
@@ -306,7 +318,9 @@ def run_engine(config: Config, store: Store, bus: Bus, *, until_idle: bool = Fal
             if not worked:
                 if until_idle and engine.idle():
                     break
-                stop.wait(POLL_SECONDS)
+                if not engine.executor.running():
+                    # With stages running, tick already waited on their pidfds: never sleep past an end.
+                    stop.wait(POLL_SECONDS)
         relay_outbox(store, bus)
     finally:
         engine.shutdown()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,9 @@ from ci_pipeline.messages.topics import (
     pipeline_topic,
     stage_suffix,
 )
+from ci_pipeline.stages.base import TestCaseResult
 from ci_pipeline.store.models import OutboxMessage, Run, StageRun, utcnow
+from ci_pipeline.store.results import record_test_results
 
 FINAL_STAGE_STATES = frozenset({"complete", "skipped"})
 
@@ -98,6 +101,23 @@ def complete_stage(session: Session, config: Config, run: Run, row: StageRun, st
     if status == Status.SUCCESS and outputs:
         run.fields = {**run.fields, **outputs}
     announce(session, config, run, stage_suffix(Stage(row.stage), State.COMPLETE), status)
+
+
+def record_tests(session: Session, run: Run, row: StageRun, tests: Sequence[Mapping[str, Any]]) -> int:
+    """Store the tests a completed attempt reported (the stage worker's TestCaseResult dicts)."""
+    if not tests:
+        return 0
+    cases = [
+        TestCaseResult(
+            name=str(test.get("name", "")),
+            outcome=str(test.get("outcome", "ERROR")),
+            duration=float(test.get("duration", 0.0) or 0.0),
+            log=str(test.get("log", "")),
+        )
+        for test in tests
+    ]
+    session.flush()  # the stage row's id and attempt must be in the store for the results to refer to
+    return record_test_results(session, row.id, run.id, cases)
 
 
 def finish_run(session: Session, config: Config, run: Run, status: Status, reason: str = "") -> None:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import Any
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
 from ci_pipeline.executors.outputs import fields_environment, read_outputs
-from ci_pipeline.executors.process import kill_group, kill_with_parent, terminate_with_parent
+from ci_pipeline.executors.process import dying_with_parent, kill_group
 from ci_pipeline.messages.topics import Status
 
 log = logging.getLogger(__name__)
@@ -166,14 +167,16 @@ def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], Any]:
     )
     if job.command is not None:
         # The command is the pipeline author's; message values reach it only as variables.
-        return ["bash", "-c", job.command], env, kill_with_parent
+        argv, preexec = dying_with_parent(["bash", "-c", job.command], signal.SIGKILL)
+        return argv, env, preexec
     job_file = job.workdir / "job.json"
     data = asdict(job)
     data.update({key: str(value) for key, value in data.items() if isinstance(value, Path)})
     job_file.write_text(json.dumps(data), "utf-8")
-    argv = [sys.executable, "-m", "ci_pipeline.executors.stage_worker", str(job_file),
-            str(job.workdir / RESULT_FILE)]
-    return argv, env, terminate_with_parent
+    worker = [sys.executable, "-m", "ci_pipeline.executors.stage_worker", str(job_file),
+              str(job.workdir / RESULT_FILE)]
+    argv, preexec = dying_with_parent(worker, signal.SIGTERM)
+    return argv, env, preexec
 
 
 def stage_outcome(job: StageJob, exit_status: int, duration: float) -> StageOutcome:

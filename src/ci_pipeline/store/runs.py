@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from ci_pipeline.errors import NotFound
-from ci_pipeline.store.models import Run, StageRun
+from ci_pipeline.store.models import Result, Run, StageRun
 
 ACTIVE_STAGE_STATES = ("pending", "queued", "running")
 
@@ -167,3 +167,25 @@ def request_cancel(session: Session, run_id: int, reason: str) -> bool:
         run.cancel_reason = reason
     return True
 
+
+
+def stage_tests(session: Session, rows: Sequence[StageRun]) -> dict[int, list[dict[str, object]]]:
+    """The tests each stage row's latest attempt reported, by stage row id: name, outcome, duration, log."""
+    attempts = {row.id: row.attempt for row in rows}
+    if not attempts:
+        return {}
+    query = (
+        select(Result.stage_run_id, Result.attempt, Result.outcome, Result.note, Result.data)
+        .where(Result.source == "test", Result.stage_run_id.in_(list(attempts)))
+        .order_by(Result.id)
+    )
+    tests: dict[int, list[dict[str, object]]] = {}
+    for stage_run_id, attempt, outcome, note, data in session.execute(query):
+        if stage_run_id is None or attempts.get(stage_run_id) != attempt:
+            continue  # a test of an earlier attempt
+        name = (data.get("test") or [""])[0]
+        duration = float((data.get("duration") or ["0"])[0])
+        tests.setdefault(stage_run_id, []).append(
+            {"name": name, "outcome": outcome, "duration": duration, "log": note or ""}
+        )
+    return tests
