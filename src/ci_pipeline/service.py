@@ -43,6 +43,7 @@ class Service:
         self.bus = bus
         self.trigger = Trigger(config, store)
         self.topics = (config.bus.trigger_topic,)
+        bus.subscribe(SUBSCRIPTION, self.topics)
         self.engine = self._make_engine()
 
     def _make_engine(self) -> PipelineDriver | None:

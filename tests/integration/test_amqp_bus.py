@@ -23,8 +23,15 @@ TOPIC = "org.centos.prod.ci.pipeline.package.running"
 
 
 def envelope(n: int, topic: str = TOPIC) -> bytes:
-    return json.dumps({"i": n, "timestamp": 1700000000 + n, "msg_id": f"2023-{uuid.uuid4()}",
-                       "topic": topic, "msg": {"n": n}}).encode()
+    return json.dumps(
+        {
+            "i": n,
+            "timestamp": 1700000000 + n,
+            "msg_id": f"2023-{uuid.uuid4()}",
+            "topic": topic,
+            "msg": {"n": n},
+        }
+    ).encode()
 
 
 @pytest.fixture
@@ -42,8 +49,9 @@ def names() -> Iterator[dict[str, str]]:
     connection.close()
 
 
-def fetch_all(bus: AmqpBus, subscription: str, topics: list[str], count: int,
-              timeout: float = 10.0) -> list[Delivery]:
+def fetch_all(
+    bus: AmqpBus, subscription: str, topics: list[str], count: int, timeout: float = 10.0
+) -> list[Delivery]:
     got: list[Delivery] = []
     deadline = time.monotonic() + timeout
     while len(got) < count and time.monotonic() < deadline:
@@ -133,9 +141,18 @@ def test_rejected_messages_go_to_the_dead_letter_queue(names: dict[str, str]) ->
 
 
 def test_unroutable_topic_raises_bus_error_naming_it(names: dict[str, str]) -> None:
-    bus = AmqpBus(URL, exchange=names["exchange"])
+    bus = AmqpBus(URL, exchange=names["exchange"], unroutable="error")
     with pytest.raises(BusError, match=r"nobody\.listens\.here"):
         bus.publish_many([("nobody.listens.here", envelope(0))])
+    bus.close()
+
+
+def test_unroutable_topic_is_logged_by_default(
+    names: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = AmqpBus(URL, exchange=names["exchange"])
+    bus.publish_many([("nobody.listens.here", envelope(0))])
+    assert "nobody.listens.here" in caplog.text
     bus.close()
 
 
@@ -143,8 +160,16 @@ def test_fedmsg_envelope_mode_carries_the_whole_envelope(names: dict[str, str]) 
     bus = AmqpBus(URL + "?envelope=fedmsg", exchange=names["exchange"])
     sub = names["subscription"]
     bus.fetch(sub, ["*"])
-    original = {"i": 7, "timestamp": 1700000007, "msg_id": f"2023-{uuid.uuid4()}", "topic": TOPIC,
-                "msg": {"n": 7}, "crypto": "x509", "signature": "c2ln\n", "certificate": "Y2VydA==\n"}
+    original = {
+        "i": 7,
+        "timestamp": 1700000007,
+        "msg_id": f"2023-{uuid.uuid4()}",
+        "topic": TOPIC,
+        "msg": {"n": 7},
+        "crypto": "x509",
+        "signature": "c2ln\n",
+        "certificate": "Y2VydA==\n",
+    }
     bus.publish(TOPIC, json.dumps(original).encode())
 
     [delivery] = fetch_all(bus, sub, ["*"], 1)

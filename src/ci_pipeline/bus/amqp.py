@@ -49,6 +49,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "reconnect_attempts": 5,
     "reconnect_delay": 0.5,
     "fetch_wait": 0.05,
+    # What a message no queue is bound for does: "warn" logs it and goes on (the broker drops it),
+    # "error" raises BusError. A service's own topics often have no listener yet; that is no fault.
+    "unroutable": "warn",
 }
 MAX_RECONNECT_DELAY = 8.0
 
@@ -113,8 +116,12 @@ class AmqpBus(Bus):
             self._with_retries("publish messages", lambda: self._publish(wires, progress))
             if progress.unroutable:
                 topics = ", ".join(sorted(set(progress.unroutable)))
-                raise BusError(f"No queue is bound on exchange {self.exchange} for topic(s) {topics}; "
-                               "bind a subscriber or give the exchange an alternate exchange.")
+                text = (f"No queue is bound on exchange {self.exchange} for topic(s) {topics}; "
+                        "bind a subscriber or give the exchange an alternate exchange.")
+                if self.options["unroutable"] == "error":
+                    raise BusError(text)
+                log.warning("%s %d message(s) were not delivered.", text, len(progress.unroutable))
+                progress.unroutable.clear()
             if progress.confirmed >= len(wires):
                 return
             log.warning("The broker refused (nacked) %d message(s); publishing them again.", progress.nacked)
@@ -140,6 +147,14 @@ class AmqpBus(Bus):
     def latest_position(self) -> int:
         """Always 0: the broker keeps no log, so there are no log positions."""
         return 0
+
+    def subscribe(self, subscription: str, topics: Sequence[str]) -> None:
+        """Declare the subscription's queue, dead-letter queue and bindings."""
+        check_subscription_name(subscription)
+        self._with_retries(
+            f"declare the subscription {subscription}",
+            lambda: declare_subscription(self._channel(), self.exchange, subscription, topics),
+        )
 
     def pending(self, subscription: str, topics: Sequence[str]) -> int:
         """Messages ready in the subscription's queue plus those delivered here and not acked yet.

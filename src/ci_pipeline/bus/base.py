@@ -72,5 +72,12 @@ class Bus(ABC):
         Leased (in-flight) messages count as pending; a subscription not used yet has the whole log.
         """
 
+    def subscribe(self, subscription: str, topics: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Optional. Make sure ``subscription`` exists and keeps messages of ``topics`` from now on.
+
+        Members whose subscriptions read a stored log need nothing here (the default); a broker
+        member declares its queue and bindings, so that publishes before the first fetch are kept.
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Optional. Release connections and files."""

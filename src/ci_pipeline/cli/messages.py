@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.cli.app import App
+from ci_pipeline.errors import BusError
+from ci_pipeline.store.db import Store
+from ci_pipeline.store.models import OutboxMessage
 
 FOLLOW_INTERVAL = 0.2
 
@@ -29,12 +36,36 @@ def _show(delivery: Delivery, as_json: bool) -> None:
     print(f"{delivery.position:>7} {when} {delivery.topic} {status}", flush=True)
 
 
+def sent_messages(store: Store, topic_glob: str, after: int) -> Iterator[Delivery]:
+    """The store's log of the messages this service sent (its outbox), as deliveries."""
+    with store.session() as session:
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload, OutboxMessage.created_at)
+            .where(OutboxMessage.id > after)
+            .order_by(OutboxMessage.id)
+        ).all()
+    for row in rows:
+        if fnmatch.fnmatchcase(row.topic, topic_glob):
+            yield Delivery(row.id, row.topic, row.payload, row.created_at.timestamp())
+
+
+def message_log(app: App, topic_glob: str) -> Callable[[int], Iterator[Delivery]]:
+    """How to read the messages after a position: the bus's own log where it keeps one (SQLite),
+    else (a broker keeps none) the store's log of the messages this service sent."""
+    topics = (topic_glob,)
+    try:
+        next(iter(app.bus.replay(topics, limit=1)), None)
+    except BusError:
+        return lambda after: sent_messages(app.store, topic_glob, after)
+    return lambda after: app.bus.replay(topics, after=after)
+
+
 def messages(args: argparse.Namespace, app: App) -> int:
     """Print stored messages matching the topic glob; with --follow keep printing new ones."""
+    read = message_log(app, args.topic)
     position = 0
-    topics = (args.topic,)
     while True:
-        for delivery in app.bus.replay(topics, after=position):
+        for delivery in read(position):
             _show(delivery, args.json)
             position = delivery.position
         if not args.follow:
