@@ -15,6 +15,9 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
     topic_prefix = "org.centos"
     environment = "prod"                       # prod | stage
     trigger_topic = "org.fedoraproject.prod.git.receive"
+    certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
+    private_key = ""                           #   this unencrypted PEM RSA key
+    ca = ""                                    # PEM CA: inbound messages must be signed by a cert it issued
 
     [store]
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
@@ -87,6 +90,9 @@ class BusConfig(_Section):
     topic_prefix: str = "org.centos"
     environment: Literal["prod", "stage"] = "prod"
     trigger_topic: str = "org.fedoraproject.prod.git.receive"
+    certificate: str = ""
+    private_key: str = ""
+    ca: str = ""
 
 
 class StoreConfig(_Section):

@@ -11,6 +11,7 @@ from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
 from ci_pipeline.engine.relay import relay_outbox
 from ci_pipeline.errors import BusError, StoreError
+from ci_pipeline.messages.signing import signer_from_config
 from ci_pipeline.store.db import Store
 from ci_pipeline.trigger import SUBSCRIPTION, Trigger
 
@@ -43,6 +44,7 @@ class Service:
         self.bus = bus
         self.trigger = Trigger(config, store)
         self.topics = (config.bus.trigger_topic,)
+        self.signer = signer_from_config(config.bus)
         bus.subscribe(SUBSCRIPTION, self.topics)
         self.engine = self._make_engine()
 
@@ -69,7 +71,7 @@ class Service:
         worked = self.consume_pushes() > 0
         if self.engine is not None:
             worked = self.engine.tick() or worked
-        worked = relay_outbox(self.store, self.bus) > 0 or worked
+        worked = relay_outbox(self.store, self.bus, signer=self.signer) > 0 or worked
         return worked
 
     def idle(self) -> bool:

@@ -25,8 +25,9 @@ from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
 from ci_pipeline.errors import ConfigError, MessageError
 from ci_pipeline.messages.builders import build_body
-from ci_pipeline.messages.envelope import encode, make_envelope
-from ci_pipeline.messages.inbound import GitPush, parse_git_receive
+from ci_pipeline.messages.envelope import decode, encode, make_envelope
+from ci_pipeline.messages.inbound import GitPush, parse_git_receive, parse_git_receive_document
+from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Base, BuildIdSequence, DeadLetter, Decision, OutboxMessage, Run
@@ -130,6 +131,7 @@ class Trigger:
         self.config = config
         self.store = store
         self.rules = TrackingRules(config)
+        self.verifier = verifier_from_config(config.bus)
 
     def ci_name(self, branch: str) -> str:
         """The CI_NAME of a branch's runs, as the seed spells it (``ci-pipeline-f26``)."""
@@ -288,13 +290,21 @@ class Trigger:
         connection.execute(insert(_table(OutboxMessage)), outbox)
         return verdicts
 
+    def parse(self, payload: bytes) -> GitPush:
+        """The push a message carries; with a CA configured, only from a trusted signer."""
+        if self.verifier is None:
+            return parse_git_receive(payload)
+        document = decode(payload)
+        self.verifier.verify(document)
+        return parse_git_receive_document(document)
+
     def handle_deliveries(self, deliveries: Iterable[Delivery]) -> tuple[int, int]:
         """Decide a batch of bus deliveries; dead-letter the invalid ones. Returns (decided, dead)."""
         pushes: list[GitPush] = []
         dead: list[dict[str, Any]] = []
         for delivery in deliveries:
             try:
-                pushes.append(parse_git_receive(delivery.payload))
+                pushes.append(self.parse(delivery.payload))
             except MessageError as exc:
                 log.info("dead-lettering message at %d: %s", delivery.position, exc)
                 dead.append(

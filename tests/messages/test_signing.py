@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +15,25 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from ci_pipeline.bus import open_bus
+from ci_pipeline.bus.base import Delivery
+from ci_pipeline.config import Config
+from ci_pipeline.engine.relay import relay_all
 from ci_pipeline.errors import ConfigError, MessageError, SignatureError
-from ci_pipeline.messages.signing import X509Signer, X509Verifier, canonical_json
+from ci_pipeline.messages.envelope import decode, encode
+from ci_pipeline.messages.inbound import make_git_receive
+from ci_pipeline.messages.signing import (
+    X509Signer,
+    X509Verifier,
+    canonical_json,
+    signer_from_config,
+    verifier_from_config,
+)
+from ci_pipeline.store.db import open_store
+from ci_pipeline.store.models import DeadLetter
+from ci_pipeline.trigger import Trigger
 
 NOW = datetime.now(UTC)
 
@@ -58,10 +75,11 @@ class PKI:
         ca_key = _key()
         self.ca = _certificate("ci-pipeline test CA", ca_key, None, ca=True)
         signer_key = _key()
-        self.signer = X509Signer(
-            _pem(_certificate("ci-pipeline.example.org", signer_key, (self.ca.subject, ca_key))),
-            _key_pem(signer_key),
+        self.signer_certificate_pem = _pem(
+            _certificate("ci-pipeline.example.org", signer_key, (self.ca.subject, ca_key))
         )
+        self.signer_key_pem = _key_pem(signer_key)
+        self.signer = X509Signer(self.signer_certificate_pem, self.signer_key_pem)
         rogue_key = _key()
         rogue_ca_key = _key()
         rogue_ca = _certificate("rogue CA", rogue_ca_key, None, ca=True)
@@ -186,3 +204,54 @@ def test_any_change_to_a_signed_field_is_detected(pki: PKI, body: dict[str, Any]
 
     with pytest.raises(SignatureError):
         pki.verifier.verify(tampered)
+
+
+def _configured(config: Config, tmp_path: Path, pki: PKI, **keys: bool) -> Config:
+    files = {
+        "certificate": pki.signer_certificate_pem if keys.get("certificate") else None,
+        "private_key": pki.signer_key_pem if keys.get("private_key") else None,
+        "ca": _pem(pki.ca) if keys.get("ca") else None,
+    }
+    update = {}
+    for name, content in files.items():
+        if content is not None:
+            path = tmp_path / f"{name}.pem"
+            path.write_bytes(content)
+            update[name] = str(path)
+    return config.model_copy(update={"bus": config.bus.model_copy(update=update)})
+
+
+def test_signing_and_verifying_are_off_unless_configured(config: Config) -> None:
+    assert signer_from_config(config.bus) is None
+    assert verifier_from_config(config.bus) is None
+
+
+def test_half_configured_signing_is_a_config_error(config: Config, tmp_path: Path, pki: PKI) -> None:
+    with pytest.raises(ConfigError, match="both"):
+        signer_from_config(_configured(config, tmp_path, pki, certificate=True).bus)
+    broken = config.bus.model_copy(update={"ca": str(tmp_path / "missing.pem")})
+    with pytest.raises(ConfigError, match="cannot be read"):
+        verifier_from_config(broken)
+
+
+def test_relay_signs_what_leaves_and_the_trigger_verifies_what_arrives(
+    config: Config, tmp_path: Path, pki: PKI
+) -> None:
+    signing = _configured(config, tmp_path, pki, certificate=True, private_key=True, ca=True)
+    store = open_store(signing.store.url)
+    bus = open_bus("memory://")
+    trigger = Trigger(signing, store)
+    push = make_git_receive(repo="vim", rev="591b0d2fc67a45e4ad13bdc3e312d5554852426a", branch="f26")
+    deliveries = [
+        Delivery(1, push["topic"], encode(push), 0.0),
+        Delivery(2, push["topic"], encode(pki.rogue.sign(push)), 0.0),
+        Delivery(3, push["topic"], encode(pki.signer.sign(push)), 0.0),
+    ]
+    assert trigger.handle_deliveries(deliveries) == (1, 2)
+    assert relay_all(store, bus, signer=signer_from_config(signing.bus)) == 1
+    [sent] = list(bus.replay())
+    assert pki.verifier.verify(decode(sent.payload)) == "ci-pipeline.example.org"
+    with store.session() as session:
+        reasons = [row.reason for row in session.scalars(select(DeadLetter).order_by(DeadLetter.id))]
+    assert "not signed" in reasons[0] and "no trusted CA issued" in reasons[1]
+    store.close()

@@ -266,7 +266,7 @@ def _wait_for_decision(store: Store, rev: str, timeout: float) -> Decision:
 def _drain_outbox(service: Service) -> None:
     from ci_pipeline.engine.relay import relay_all
 
-    relay_all(service.store, service.bus)
+    relay_all(service.store, service.bus, signer=service.signer)
 
 
 def register(subparsers: Any) -> None:

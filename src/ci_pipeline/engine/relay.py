@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import select, update
 
 from ci_pipeline.bus.base import Bus
+from ci_pipeline.messages.envelope import Signer, decode, encode
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import OutboxMessage, utcnow
 
@@ -15,8 +16,10 @@ log = logging.getLogger(__name__)
 RELAY_BATCH = 500
 
 
-def relay_outbox(store: Store, bus: Bus, limit: int = RELAY_BATCH) -> int:
+def relay_outbox(store: Store, bus: Bus, limit: int = RELAY_BATCH, signer: Signer | None = None) -> int:
     """Publish up to ``limit`` unsent outbox messages, oldest first; return how many were sent.
+
+    With a ``signer`` every message is signed as it leaves (the store keeps it unsigned).
 
     The rows stay locked (``FOR UPDATE``, no SKIP LOCKED) while they are published, so relays in
     several processes take turns and never reorder a run's messages. A crash after publishing and
@@ -32,7 +35,7 @@ def relay_outbox(store: Store, bus: Bus, limit: int = RELAY_BATCH) -> int:
         ).all()
         if not rows:
             return 0
-        bus.publish_many([(row.topic, row.payload) for row in rows])
+        bus.publish_many([(row.topic, _signed(row.payload, signer)) for row in rows])
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_([row.id for row in rows]))
@@ -42,9 +45,13 @@ def relay_outbox(store: Store, bus: Bus, limit: int = RELAY_BATCH) -> int:
     return len(rows)
 
 
-def relay_all(store: Store, bus: Bus) -> int:
+def _signed(payload: bytes, signer: Signer | None) -> bytes:
+    return payload if signer is None else encode(signer.sign(decode(payload)))
+
+
+def relay_all(store: Store, bus: Bus, signer: Signer | None = None) -> int:
     """Relay until the outbox is empty; return how many messages were sent."""
     total = 0
-    while sent := relay_outbox(store, bus):
+    while sent := relay_outbox(store, bus, signer=signer):
         total += sent
     return total

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ci_pipeline.config import BusConfig
 from ci_pipeline.errors import ConfigError, SignatureError
 
 CREDENTIAL_FIELDS = ("signature", "certificate")
@@ -144,3 +145,22 @@ def _is_authority(certificate: x509.Certificate) -> bool:
 def _base64_lines(data: bytes) -> str:
     # fedmsg (through M2Crypto) wrote base64 in 76-character lines with a final newline.
     return base64.encodebytes(data).decode("ascii")
+
+
+def signer_from_config(bus: BusConfig) -> X509Signer | None:
+    """The signer ``[bus] certificate`` and ``private_key`` name, or None when signing is off."""
+    if not bus.certificate and not bus.private_key:
+        return None
+    if not (bus.certificate and bus.private_key):
+        raise ConfigError("Signing needs both [bus] certificate and [bus] private_key.")
+    return X509Signer.from_files(Path(bus.certificate), Path(bus.private_key))
+
+
+def verifier_from_config(bus: BusConfig) -> X509Verifier | None:
+    """The verifier of the CA ``[bus] ca`` names, or None when inbound messages are not verified."""
+    if not bus.ca:
+        return None
+    try:
+        return X509Verifier(Path(bus.ca).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"The CA certificate {bus.ca} cannot be read: {exc.strerror}.") from exc
