@@ -1,15 +1,29 @@
-"""Engine overhead: 500 runs of the seven-stage pipeline of ``true`` commands on SQLite and PostgreSQL.
+"""Engine overhead: 500 runs of the seven-stage pipeline of ``true`` commands, SQLite and PostgreSQL.
 
-Prints, per store: runs per second, the mean overhead per stage transition ((wall time - time inside
-the stage commands) / transitions), and the median and p99 of the engine's own time per state-changing
-transaction (one covers up to three transitions); then the peak RSS while 10,000 runs are queued.
-Usage: python benchmarks/engine_overhead.py [RUNS]
+What it measures, per store, in one invocation (so the two are comparable under the same load):
+
+- transitions: every message a run causes (queued, running, complete per stage; the trigger's
+  build queued is replaced by the pipeline-end message), 21 per run.
+- engine time per transition: each state-changing transaction of the engine (lease, read, state
+  change, outbox rows, commit) is timed, less the time the executor spent spawning the stage's
+  process (that is the command's start, counted as command time); the rest is shared out over the
+  transitions the transaction made. Median and p99 over all transitions.
+- end-to-end overhead, at concurrency 1: (wall time - time inside the stage commands, spawn
+  included) / transitions. This includes the outbox relay, claims and lease upkeep: everything the
+  scheduler loop does that is not the command itself.
+- runs per second at concurrency 1 and at concurrency = cores.
+- peak RSS of a fresh process with 1,000 and with 10,000 runs queued (flat means the engine holds
+  only its active window).
+
+Usage: python benchmarks/engine_overhead.py [RUNS]       (default 500)
 """
 
 from __future__ import annotations
 
-import resource
+import os
+import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,84 +31,147 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "engine"))
 
-from helpers import add_run, command_pipeline, postgres_store, sqlite_store_at
+from helpers import command_pipeline, postgres_store, sqlite_store_at
+from sqlalchemy import insert
 
 from ci_pipeline.bus.memory import MemoryBus
 from ci_pipeline.config import load_config
 from ci_pipeline.engine.core import Engine
 from ci_pipeline.engine.relay import relay_outbox
+from ci_pipeline.executors.base import StageJob, StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
 from ci_pipeline.store.db import Store
+from ci_pipeline.store.models import Run
+
+TRANSITIONS_PER_RUN = 7 * 3
 
 
 class TimedExecutor(LocalExecutor):
-    """Adds up the time the stage commands ran."""
+    """A local executor that adds up the time inside the stage commands and spent spawning them."""
 
-    busy = 0.0
+    def __init__(self, concurrency: int) -> None:
+        super().__init__(concurrency)
+        self.busy = 0.0
+        self.spawning = 0.0
+        self.spawns: list[float] = []
 
-    def wait(self, timeout: float):  # type: ignore[no-untyped-def]
+    def start(self, job: StageJob) -> int:
+        started = time.perf_counter()
+        pid = super().start(job)
+        self.spawns.append(time.perf_counter() - started)
+        return pid
+
+    def wait(self, timeout: float) -> list[StageOutcome]:
         outcomes = super().wait(timeout)
         self.busy += sum(outcome.duration for outcome in outcomes)
         return outcomes
 
 
-def measure(name: str, store: Store, runs: int, state: Path) -> None:
+def queue_runs(store: Store, count: int, prefix: str) -> None:
+    """Insert ``count`` queued runs in one statement, as the trigger would have."""
+    rows = []
+    for index in range(count):
+        rev = secrets.token_hex(20)
+        build_id = index + 1
+        fields = {
+            "CI_NAME": "ci-pipeline-f26", "CI_TYPE": "custom", "build_id": str(build_id),
+            "build_url": f"http://ci/job/ci-pipeline-f26/{build_id}/", "username": "fedora-atomic",
+            "repo": f"{prefix}{index}", "rev": rev, "namespace": "rpms", "branch": "f26",
+            "ref": "fedora/f26/x86_64/atomic-host", "message-content": "", "test_guidance": "''",
+        }
+        rows.append({"repo": f"{prefix}{index}", "rev": rev, "namespace": "rpms", "branch": "f26",
+                     "ci_name": "ci-pipeline-f26", "build_id": build_id, "fields": fields, "options": {}})
+    with store.session() as session:
+        session.execute(insert(Run), rows)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def measure(name: str, store: Store, runs: int, state: Path, concurrency: int) -> None:
+    """Drive ``runs`` runs to the end and print the figures of one store and concurrency."""
     config = load_config(environ={"CI_PIPELINE_STATE_DIR": str(state)})
-    for index in range(runs):
-        add_run(store, repo=f"pkg{index}")
-    executor = TimedExecutor(1)
-    bus = MemoryBus(f"memory://bench-{name}")
-    engine = Engine(config, store, bus, executor=executor, pipeline=command_pipeline(), max_active=8)
+    queue_runs(store, runs, f"{name}-{concurrency}-")
+    executor = TimedExecutor(concurrency)
+    bus = MemoryBus(f"memory://bench-{name}-{concurrency}")
+    engine = Engine(config, store, bus, executor=executor, pipeline=command_pipeline())
     engine.timings = []
+    per_transition: list[float] = []
     started = time.perf_counter()
     while True:
-        worked = engine.tick(wait=0.01)
+        worked = engine.tick(wait=0.05)
         worked = relay_outbox(store, bus) > 0 or worked
+        # A stage's process is spawned inside the transaction that starts it: that is command time.
+        for seconds, spawning, transitions in engine.timings:
+            per_transition += [(seconds - spawning) / transitions] * transitions
+        engine.timings.clear()
         if not worked and engine.idle():
             break
     wall = time.perf_counter() - started
-    transitions = runs * 7 * 3
-    timings = sorted(engine.timings)
-    p99 = timings[int(len(timings) * 0.99)]
-    print(
-        f"{name}: {runs} runs in {wall:.1f} s = {runs / wall:.1f} runs/s; "
-        f"stage commands {executor.busy:.1f} s; "
-        f"mean overhead {(wall - executor.busy) / transitions * 1000:.2f} ms/transition; engine transaction "
-        f"median {statistics.median(timings) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
+    transitions = runs * TRANSITIONS_PER_RUN
+    assert len(per_transition) == transitions, (len(per_transition), transitions)
+    command = executor.busy + sum(executor.spawns)
+    line = (
+        f"{name:<10} concurrency {concurrency}: {runs} runs in {wall:5.1f} s = {runs / wall:5.1f} runs/s; "
+        f"engine time per transition median {statistics.median(per_transition) * 1000:.2f} ms, "
+        f"p99 {percentile(per_transition, 0.99) * 1000:.2f} ms"
     )
-
-
-def queued_memory(runs: int, state: Path) -> None:
-    with sqlite_store_at(state / "queued.sqlite") as store:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        for index in range(runs):
-            add_run(store, repo=f"q{index}")
-        config = load_config(environ={"CI_PIPELINE_STATE_DIR": str(state / "q")})
-        engine = Engine(
-            config,
-            store,
-            MemoryBus("memory://bench-q"),
-            executor=LocalExecutor(2),
-            pipeline=command_pipeline({"build": "sleep 5"}),
+    if concurrency == 1:
+        line += (
+            f"; commands {command:.1f} s (spawn median {statistics.median(executor.spawns) * 1000:.2f} ms); "
+            f"end-to-end overhead {(wall - command) / transitions * 1000:.2f} ms/transition (mean)"
         )
+    print(line, flush=True)
+
+
+def queued_memory(database: Path) -> None:
+    """In this fresh process: open a store of queued runs, tick the engine, print the peak RSS (KiB)."""
+    with tempfile.TemporaryDirectory() as tmp, sqlite_store_at(database) as store:
+        config = load_config(environ={"CI_PIPELINE_STATE_DIR": tmp})
+        pipeline = command_pipeline({"build": "sleep 5"})
+        engine = Engine(config, store, MemoryBus("memory://bench-q"), executor=LocalExecutor(2),
+                        pipeline=pipeline)
         for _ in range(20):
             engine.tick(wait=0)
+            relay_outbox(store, engine.bus)
         engine.shutdown()
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        f"peak RSS with {runs} runs queued: {after / 1024:.0f} MiB (before queuing {before / 1024:.0f} MiB)"
-    )
+    # VmHWM is this process image's own peak; ru_maxrss would also count the parent at the fork.
+    status = Path("/proc/self/status").read_text()
+    print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+
+
+def peak_rss(runs: int, root: Path) -> int:
+    """Peak RSS in KiB of a fresh process whose engine starts on a store with ``runs`` queued runs."""
+    database = root / f"queued-{runs}.sqlite"
+    with sqlite_store_at(database) as store:
+        queue_runs(store, runs, "q")
+    out = subprocess.run([sys.executable, __file__, "--queued", str(database)], check=True,
+                         capture_output=True, text=True).stdout
+    return int(out.split()[-1])
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--queued"]:
+        queued_memory(Path(sys.argv[2]))
+        return
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    cores = os.cpu_count() or 1
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {cores} cores")
+    print((__doc__ or "").split("Usage:")[0].strip())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        with sqlite_store_at(root / "bench.sqlite") as store:
-            measure("sqlite", store, runs, root / "s")
-        with postgres_store() as store:
-            measure("postgresql", store, runs, root / "p")
-        queued_memory(10_000, root)
+        for concurrency in (1, cores):
+            with sqlite_store_at(root / f"bench-{concurrency}.sqlite") as store:
+                measure("sqlite", store, runs, root / f"s{concurrency}", concurrency)
+            with postgres_store() as store:
+                measure("postgresql", store, runs, root / f"p{concurrency}", concurrency)
+        small, large = peak_rss(1_000, root), peak_rss(10_000, root)
+    print(f"peak RSS of the engine's process with 1,000 runs queued {small / 1024:.0f} MiB, "
+          f"with 10,000 runs queued {large / 1024:.0f} MiB")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

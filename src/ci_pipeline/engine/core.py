@@ -77,8 +77,10 @@ class Engine:
         self._waiting: list[int] = []
         self._next_maintenance = 0.0
         self._next_claim = 0.0
-        #: Seconds spent in each state-changing transaction (the engine's own overhead), if kept.
-        self.timings: list[float] | None = None
+        #: (seconds, of which spawning the stage's process, transitions) of each state-changing
+        #: transaction, when kept (benchmarks set a list).
+        self.timings: list[tuple[float, float, int]] | None = None
+        self._spawning = 0.0
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -173,10 +175,12 @@ class Engine:
 
     def _drive(self, run_id: int, outcome: StageOutcome | None = None) -> _Next:
         started = time.perf_counter()
+        self._spawning = 0.0
         with self.store.session() as session:
             nxt = self._drive_in(session, run_id, outcome)
-        if self.timings is not None:
-            self.timings.append(time.perf_counter() - started)
+            transitions = int(session.info.get("transitions", 0))
+        if self.timings is not None and transitions:
+            self.timings.append((time.perf_counter() - started, self._spawning, transitions))
         if nxt in (_Next.DONE, _Next.LOST):
             self._held.discard(run_id)
             for key in [key for key in self.executor.running() if key[0] == run_id]:
@@ -267,7 +271,10 @@ class Engine:
         attempt = row.attempt + 1
         log_path = self.config.state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
         t.start_stage(session, self.config, run, row, str(log_path))
-        row.pgid = self.executor.start(self._job(run, row, log_path))
+        job = self._job(run, row, log_path)
+        spawn_started = time.perf_counter()
+        row.pgid = self.executor.start(job)
+        self._spawning += time.perf_counter() - spawn_started
         return _Next.RUNNING
 
     def _job(self, run: Run, row: StageRun, log_path: Path) -> StageJob:
