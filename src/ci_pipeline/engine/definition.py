@@ -107,7 +107,9 @@ def default_pipeline() -> PipelineDefinition:
 
 
 def _describe(error: ValidationError, path: Path, data: dict[str, Any]) -> str:
-    first = error.errors()[0]
+    errors = error.errors()
+    # An unknown key is most often a misspelt one: name it before the "missing" it causes.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = list(first["loc"])
     key = ".".join(str(part) for part in loc)
     if loc[:1] == ["stage"] and len(loc) >= 2 and isinstance(loc[1], int):

@@ -1,0 +1,33 @@
+"""A built-in stage implementation for the executor tests (imported by the stage worker process)."""
+
+from __future__ import annotations
+
+from ci_pipeline.errors import InfrastructureError, StageFailure
+from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Write to the log and artifacts, hand on an output, and report two tests."""
+    with ctx.log_path.open("a", encoding="utf-8") as log:
+        log.write(f"fake stage {ctx.stage} of run {ctx.run_id}, repo {ctx.fields['repo']}\n")
+    (ctx.artifacts_dir / "made.txt").write_text(ctx.options.get("flavour", "plain"))
+    tests = (
+        TestCaseResult("boots", "PASSED", 0.25, "it booted"),
+        TestCaseResult("ssh", "FAILED", 1.5, "connection refused"),
+    )
+    return StageResult(outputs={"compose_rev": "abc123"}, summary="two tests", tests=tests)
+
+
+def fail(ctx: StageContext) -> StageResult:
+    """A stage whose work fails."""
+    raise StageFailure(f"The {ctx.stage} stage found nothing to do.")
+
+
+def flaky(ctx: StageContext) -> StageResult:
+    """A stage whose machinery fails."""
+    raise InfrastructureError("The test machine went away.")
+
+
+def crash(ctx: StageContext) -> StageResult:
+    """A stage with a bug."""
+    raise ZeroDivisionError("division by zero")
