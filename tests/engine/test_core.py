@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
+from ci_pipeline.engine.control import cancel_run, rerun_from
 from ci_pipeline.engine.core import Engine
+from ci_pipeline.engine.definition import BUILTIN_STAGES, PipelineDefinition
+from ci_pipeline.errors import NotFound, UsageError
 from ci_pipeline.executors.local import LocalExecutor
-from ci_pipeline.messages.topics import STAGE_ORDER
+from ci_pipeline.messages.topics import STAGE_ORDER, Stage
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
-from ci_pipeline.store.models import Run
+from ci_pipeline.store.models import Result, Run
 
 from .helpers import add_run, command_pipeline, drive, expected_sequence, messages, run_messages, stage_config
 
@@ -202,3 +208,120 @@ def test_many_runs_with_a_small_active_window(config: Config, store: Store, bus:
     for build_id in range(1, count + 1):
         assert run_messages(bus, str(build_id)) == expected_sequence(ALL)
     assert all(json.loads(d.payload)["topic"] == d.topic for d in bus.replay())
+
+
+def test_a_newer_change_leaves_an_already_built_run_alone(
+    config: Config, store: Store, bus: Bus, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    wait_for_release = f"while [ ! -e {release} ]; do sleep 0.02; done"
+    older = add_run(store)
+    engine = make_engine(stage_config(config, supersede=True), store, bus,
+                         pipeline=command_pipeline({"functional": wait_for_release}))
+    for _ in range(200):
+        engine.tick(wait=0.02)
+        with store.session() as session:
+            if q.stages_of(session, older)[0].state == "complete":
+                break
+    newer = add_run(store)
+    for _ in range(200):
+        engine.tick(wait=0.02)
+        with store.session() as session:
+            if q.get_run(session, newer).state != "queued":
+                break
+    release.touch()
+    drive(engine, bus)
+    with store.session() as session:
+        run = q.get_run(session, older)
+        assert (run.status, run.cancel_reason) == ("SUCCESS", None)
+        assert q.get_run(session, newer).status == "SUCCESS"
+    assert run_messages(bus, "1") == expected_sequence(ALL)
+    assert run_messages(bus, "2") == expected_sequence(ALL)
+
+
+def test_cancel_of_a_running_run_records_the_reason_and_leaves_no_process(
+    config: Config, store: Store, bus: Bus
+) -> None:
+    marker = "1000.8642"
+    run_id = add_run(store)
+    engine = make_engine(config, store, bus, pipeline=command_pipeline({"compose": f"sleep {marker} & wait"}))
+    for _ in range(300):
+        engine.tick(wait=0.02)
+        if _pids(marker):
+            break
+    assert cancel_run(store, run_id)
+    drive(engine, bus)
+    assert run_messages(bus, "1") == [
+        *expected_sequence(["build", "functional"])[:-1],
+        "compose.queued:SUCCESS",
+        "compose.running:SUCCESS",
+        "compose.complete:ABORTED",
+        "complete:ABORTED",
+    ]
+    with store.session() as session:
+        run = q.get_run(session, run_id)
+        rows = {row.stage: row for row in q.stages_of(session, run_id)}
+    assert (run.state, run.status, run.reason) == ("complete", "ABORTED", "Cancelled from the command line.")
+    assert rows["compose"].reason == "Cancelled from the command line."
+    assert rows["image"].state == "skipped" and "aborted" in rows["image"].reason
+    assert not engine.executor.running() and _pids(marker) == []
+    assert not cancel_run(store, run_id)  # already complete
+
+
+def test_rerun_from_a_stage_keeps_the_inputs_and_goes_on(config: Config, store: Store, bus: Bus) -> None:
+    pipeline = command_pipeline(
+        {
+            "build": 'echo nvr=vim-1-1 >> "$CI_PIPELINE_OUTPUTS"',
+            "compose": 'test "$NVR" = vim-1-1 && '
+            'echo "compose_rev=r$CI_PIPELINE_ATTEMPT" >> "$CI_PIPELINE_OUTPUTS"',
+        }
+    )
+    run_id = add_run(store)
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    with pytest.raises(NotFound, match="has no stage 'deploy'"):
+        rerun_from(store, run_id, "deploy")
+    rerun_from(store, run_id, "compose")
+    with store.session() as session:
+        run = q.get_run(session, run_id)
+        assert run.state == "running" and "compose_rev" not in run.fields and run.fields["nvr"] == "vim-1-1"
+    with pytest.raises(UsageError, match="is still running"):
+        rerun_from(store, run_id, "compose")
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    rerun = run_messages(bus, "1")[len(expected_sequence(ALL)):]
+    assert rerun == expected_sequence(ALL)[expected_sequence(ALL).index("compose.queued:SUCCESS"):]
+    with store.session() as session:
+        run = q.get_run(session, run_id)
+        attempts = {row.stage: row.attempt for row in q.stages_of(session, run_id)}
+    assert run.status == "SUCCESS" and run.fields["compose_rev"] == "r2"
+    assert attempts == {"build": 1, "functional": 1, "compose": 2, "integration": 2, "image": 2, "smoke": 2,
+                        "e2e": 2}
+
+
+def test_a_built_in_stage_stores_its_tests_with_its_completion(
+    config: Config, store: Store, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1] / "executors"))
+    monkeypatch.setitem(BUILTIN_STAGES, Stage.SMOKE, "fake_builtin_stage:run")
+    pipeline = command_pipeline()
+    pipeline = PipelineDefinition(tuple(
+        replace(spec, command=None) if spec.name == Stage.SMOKE else spec for spec in pipeline.stages
+    ))
+    run_id = add_run(store)
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    assert run_messages(bus, "1") == expected_sequence(ALL)
+    with store.session() as session:
+        rows = {row.stage: row for row in q.stages_of(session, run_id)}
+        tests = q.stage_tests(session, list(rows.values()))
+        query = select(Result.testcase, Result.outcome).where(Result.source == "test")
+        results = session.execute(query).all()
+    assert tests == {rows["smoke"].id: [
+        {"name": "boots", "outcome": "PASSED", "duration": 0.25, "log": "it booted"},
+        {"name": "ssh", "outcome": "FAILED", "duration": 1.5, "log": "connection refused"},
+    ]}
+    assert sorted(results) == [("ci-pipeline.smoke.boots", "PASSED"), ("ci-pipeline.smoke.ssh", "FAILED")]
+    assert rows["smoke"].outputs == {"compose_rev": "abc123"}
+
+
+def _pids(marker: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", f"^sleep {marker}$"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
