@@ -24,26 +24,26 @@ def test_every_spec_follows_the_conventions_of_the_os(package: Recipe) -> None:
     assert "\n%changelog\n" in spec
 
 
-def _sti_tests(playbook: Path) -> list[str]:
+def _sti_tests(playbook: Path, tag: str) -> list[str]:
     plays = yaml.safe_load(playbook.read_text())
     role = plays[0]["roles"][0]
     assert plays[0]["hosts"] == "localhost"
     assert role["role"] == "standard-test-basic"
-    assert role["tags"] == ["classic"]
+    assert role["tags"] == [tag]
     return [next(iter(test.values()))["run"] for test in role["tests"]]
 
 
 @pytest.mark.parametrize("package", APPLICATIONS, ids=lambda r: r.name)
 def test_applications_have_sti_tests_and_a_regression_patch(package: Recipe) -> None:
     found = recipe(package.name)
-    commands = _sti_tests(found.tests_path)
+    commands = _sti_tests(found.tests_path, "classic")
     assert len(commands) >= 3
     assert all(found.name in command for command in commands)
     assert found.regression_patch.read_text().startswith("--- a/")
 
 
 def test_the_integration_tests_are_an_sti_playbook() -> None:
-    commands = _sti_tests(INTEGRATION_TESTS_DIR / "tests" / "tests.yml")
+    commands = _sti_tests(INTEGRATION_TESTS_DIR / "tests" / "tests.yml", "atomic")
     assert any("os-release" in command for command in commands)
     assert any("ci-hello" in command for command in commands)
 
