@@ -2,8 +2,8 @@
 
 busybox is Debian's statically linked ``/bin/busybox`` (package busybox-static). The kernel is the
 newest ``/boot/vmlinuz-<release>`` (Debian's linux-image-cloud-amd64) together with the modules the
-initramfs needs to reach a virtio disk, found through ``/lib/modules/<release>/modules.dep``
-(modules built into the kernel need nothing).
+initramfs needs to reach a virtio disk and a virtio network card (when the kernel has its driver),
+found through ``/lib/modules/<release>/modules.dep`` (modules built into the kernel need nothing).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ BOOT = Path("/boot")
 MODULES = Path("/lib/modules")
 # What the initramfs loads to see a virtio disk (ext4 is built into Debian's kernels).
 DISK_MODULES = ("virtio_pci", "virtio_blk")
+#: The network card of the e2e stage's machines, loaded as well when the kernel has it.
+NETWORK_MODULES = ("virtio_net",)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ def find_kernel(boot: Path = BOOT, modules: Path = MODULES) -> HostKernel:
         )
     image = images[-1]
     release = image.name[len("vmlinuz-") :]
-    return HostKernel(release, image, disk_modules(modules / release))
+    module_dir = modules / release
+    wanted = DISK_MODULES + available(module_dir, NETWORK_MODULES)
+    return HostKernel(release, image, disk_modules(module_dir, wanted))
 
 
 def disk_modules(module_dir: Path, wanted: tuple[str, ...] = DISK_MODULES) -> tuple[Path, ...]:
@@ -57,6 +61,12 @@ def disk_modules(module_dir: Path, wanted: tuple[str, ...] = DISK_MODULES) -> tu
     for name in wanted:
         _visit(name, dependencies, builtin, ordered, module_dir)
     return tuple(module_dir / relative for relative in ordered)
+
+
+def available(module_dir: Path, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of ``names`` the kernel has, as a module or built in."""
+    known = {_module_name(path) for path in _read_modules_dep(module_dir)} | _read_builtin(module_dir)
+    return tuple(name for name in names if name in known)
 
 
 def _visit(

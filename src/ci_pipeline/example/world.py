@@ -70,7 +70,7 @@ from ci_pipeline.example.sources import SourceEntry, make_tarball, upload
 
 log = logging.getLogger(__name__)
 
-WORLD_FORMAT = 1
+WORLD_FORMAT = 2
 NAMESPACE = "rpms"
 BRANCH = "f26"
 BRANCHES = (BRANCH, "master")

@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,9 +110,11 @@ def accelerator_runs_guest(accel: str, log_path: Path) -> bool:
         return serial.is_file() and serial.read_bytes().endswith(b"K")
 
 
-def qemu_command(image: Path, boot: Path, console: Path, accel: str) -> list[str]:
-    """The qemu command line that boots ``image`` with the kernel files in ``boot``."""
+def qemu_command(image: Path, boot: Path, console: Path, accel: str, extra_args: str = "") -> list[str]:
+    """The qemu command line that boots ``image`` with the kernel files in ``boot`` (and ``extra_args``)."""
     cmdline = (boot / "cmdline").read_text(encoding="utf-8").strip()
+    if extra_args:
+        cmdline = f"{cmdline} {extra_args}"
     argv = ["qemu-system-x86_64", "-nodefaults", "-machine", f"q35,accel={accel}"]
     argv += ["-cpu", "max", "-m", "512", "-display", "none"]
     argv += ["-no-reboot", "-snapshot", "-serial", f"file:{console}", "-monitor", "none"]
@@ -145,12 +148,8 @@ def run(ctx: StageContext) -> StageResult:
     """Boot the run's image and check its commit and package; see the module docstring."""
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     rev, nvr = checked_checksum(ctx.fields), checked_nvr(ctx.fields)
-    name = ctx.fields.get("image_name", "")
-    if not _IMAGE_NAME.fullmatch(name):
-        raise StageFailure(f"The run's image_name {name!r} is not an image this pipeline builds.")
-    image = artifacts.images_dir / name
-    if not image.is_file() or not (boot_dir(image) / "vmlinuz").is_file():
-        raise StageFailure(f"The image {name} or its boot files are missing under {artifacts.images_dir}.")
+    image = run_image(artifacts, ctx.fields)
+    name = image.name
     accel = ctx.options.get("smoke_accel") or ("kvm" if kvm_usable(ctx.log_path) else "tcg")
     console = ctx.artifacts_dir / "console.log"
     started = time.monotonic()
@@ -161,6 +160,17 @@ def run(ctx: StageContext) -> StageResult:
         raise StageFailure(f"{failed[0].log}\n{console_tail(console)}")
     point_latest(artifacts.images_dir, name)
     return StageResult(summary=f"{name} booted commit {rev[:15]} with {nvr} ({accel}).", tests=tests)
+
+
+def run_image(artifacts: BranchArtifacts, fields: Mapping[str, str]) -> Path:
+    """The run's image (``image_name``), checked to be one this pipeline builds and to have its boot files."""
+    name = fields.get("image_name", "")
+    if not _IMAGE_NAME.fullmatch(name):
+        raise StageFailure(f"The run's image_name {name!r} is not an image this pipeline builds.")
+    image = artifacts.images_dir / name
+    if not image.is_file() or not (boot_dir(image) / "vmlinuz").is_file():
+        raise StageFailure(f"The image {name} or its boot files are missing under {artifacts.images_dir}.")
+    return image
 
 
 def check_report(report: BootReport, rev: str, nvr: str, duration: float) -> list[TestCaseResult]:
