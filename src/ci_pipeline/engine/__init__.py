@@ -3,7 +3,8 @@
 API that ``serve`` uses::
 
     engine = Engine(config, store, bus)     # core.Engine; executor and pipeline may be passed in
-    engine.tick() -> bool                   # one round: leases, cancels, claims, stage ends, starts
+    engine.tick() -> bool                   # one round: leases, cancels, claims, stage ends, starts;
+                                            # True when work was done or stages run (it waited on them)
     engine.idle() -> bool                   # no unfinished run anywhere (and nothing running here)
     engine.shutdown()                       # kill the stage work this process started
     run_engine(config, store, bus, until_idle=False, stop=threading.Event())   # tick + relay loop

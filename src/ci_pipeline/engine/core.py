@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
@@ -81,18 +82,25 @@ class Engine:
         #: transaction, when kept (benchmarks set a list).
         self.timings: list[tuple[float, float, int]] | None = None
         self._spawning = 0.0
+        #: The run and stage rows of each held run, as the last committed transaction left them.
+        self._cache: dict[int, tuple[Run, list[StageRun]]] = {}
+        self._removals: list[Path] = []
 
     # -- the loop ------------------------------------------------------------------------------
 
     def tick(self, wait: float = POLL_SECONDS) -> bool:
-        """Do one round of work; when there was none, wait up to ``wait`` s for a stage to end."""
+        """Do one round of work; when there was none, wait up to ``wait`` s for a stage to end.
+
+        True when work was done or stages are running: tick itself waits for their ends (pidfd
+        wakeups), so a caller must not sleep on top of that and see an end late.
+        """
         worked = self._maintain()
         worked = self._claim() or worked
         worked = self._record(self.executor.wait(0)) or worked
         worked = self._drive_waiting() or worked
         if not worked and self.executor.running() and wait > 0:
-            worked = self._record(self.executor.wait(wait))
-        return worked
+            self._record(self.executor.wait(wait))
+        return worked or bool(self.executor.running())
 
     def idle(self) -> bool:
         """Whether no run is unfinished, here or in any other scheduler."""
@@ -154,6 +162,7 @@ class Engine:
     def _lose(self, run_id: int) -> None:
         log.warning("run %d is held by another scheduler now; stopping its work here", run_id)
         self._held.discard(run_id)
+        self._cache.pop(run_id, None)
         for key in [key for key in self.executor.running() if key[0] == run_id]:
             self.executor.kill(key)
 
@@ -176,13 +185,22 @@ class Engine:
     def _drive(self, run_id: int, outcome: StageOutcome | None = None) -> _Next:
         started = time.perf_counter()
         self._spawning = 0.0
-        with self.store.session() as session:
-            nxt = self._drive_in(session, run_id, outcome)
-            transitions = int(session.info.get("transitions", 0))
+        try:
+            with self.store.session() as session:
+                nxt = self._drive_in(session, run_id, outcome)
+                transitions = int(session.info.get("transitions", 0))
+        except BaseException:
+            self._cache.pop(run_id, None)  # its objects hold changes that were rolled back
+            raise
+        finally:
+            removals, self._removals = self._removals, []
         if self.timings is not None and transitions:
             self.timings.append((time.perf_counter() - started, self._spawning, transitions))
+        for path in removals:
+            shutil.rmtree(path, ignore_errors=True)  # after the commit: no lock held for disk work
         if nxt in (_Next.DONE, _Next.LOST):
             self._held.discard(run_id)
+            self._cache.pop(run_id, None)
             for key in [key for key in self.executor.running() if key[0] == run_id]:
                 self.executor.kill(key)
         elif nxt in _WAITING and run_id not in self._waiting:
@@ -190,21 +208,38 @@ class Engine:
         return nxt
 
     def _drive_in(self, session: Session, run_id: int, outcome: StageOutcome | None) -> _Next:
-        if not q.hold_lease(session, run_id, self.owner, utcnow() + self.lease):
+        held = q.hold_lease_reading_cancel(session, run_id, self.owner, utcnow() + self.lease)
+        if held is None:
             return _Next.LOST
-        run = session.get(Run, run_id, populate_existing=True)
-        assert run is not None
+        run, rows = self._load(session, run_id, held[0])
         if run.state == "complete":
             return _Next.DONE
-        rows = q.stages_of(session, run_id)
         if not rows:
             rows = t.initialize_stages(session, run, self.pipeline)
+        self._cache[run_id] = (run, rows)
         if run.cancel_reason:
             t.abort_run(session, self.config, run, rows, run.cancel_reason)
             return _Next.DONE
         if outcome is not None and not self._apply(session, run, rows, outcome):
             return _Next.DONE
         return self._advance(session, run, rows)
+
+    def _load(self, session: Session, run_id: int, cancel_reason: str | None) -> tuple[Run, list[StageRun]]:
+        """The run and its stage rows: kept from the last transaction while the lease was held.
+
+        Nobody else changes a run whose lease this scheduler holds, except to ask for its cancel,
+        which the lease renewal has just read.
+        """
+        cached = self._cache.get(run_id)
+        if cached is None:
+            run = session.get(Run, run_id, populate_existing=True)
+            assert run is not None
+            return run, q.stages_of(session, run_id)
+        run, rows = cached
+        session.add(run)
+        session.add_all(rows)
+        set_committed_value(run, "cancel_reason", cancel_reason)
+        return run, rows
 
     def _apply(self, session: Session, run: Run, rows: list[StageRun], outcome: StageOutcome) -> bool:
         """Record an attempt's end; False when it ended the run."""
@@ -215,7 +250,7 @@ class Engine:
         if outcome.status == Status.SUCCESS:
             t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs)
             t.record_tests(session, run, row, outcome.tests)
-            shutil.rmtree(self._workdir(run.id, row), ignore_errors=True)
+            self._removals.append(self._workdir(run.id, row))
             return True
         if outcome.infrastructure and row.attempt <= spec.retries:
             row.reason = f"Attempt {row.attempt} failed and is retried: {outcome.reason}"
@@ -325,9 +360,7 @@ def run_engine(config: Config, store: Store, bus: Bus, *, until_idle: bool = Fal
             if not worked:
                 if until_idle and engine.idle():
                     break
-                if not engine.executor.running():
-                    # With stages running, tick already waited on their pidfds: never sleep past an end.
-                    stop.wait(POLL_SECONDS)
+                stop.wait(POLL_SECONDS)
         relay_outbox(store, bus)
     finally:
         engine.shutdown()

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from ci_pipeline.config import Config
 from ci_pipeline.engine.definition import PipelineDefinition
-from ci_pipeline.messages.builders import build_body
-from ci_pipeline.messages.envelope import encode, make_envelope
+from ci_pipeline.messages.builders import encode_message
 from ci_pipeline.messages.topics import (
     PIPELINE_COMPLETE_SUFFIX,
     Stage,
@@ -36,7 +35,7 @@ def announce(session: Session, config: Config, run: Run, suffix: str, status: st
     """Put the message ``suffix`` of ``run`` in the outbox, with the run's fields and ``status``."""
     topic = pipeline_topic(config.bus.topic_prefix, config.bus.environment, suffix)
     fields = {**run.fields, **(extra or {}), "status": status}
-    payload = encode(make_envelope(topic, build_body(topic, fields)))
+    payload = encode_message(topic, fields)
     session.add(OutboxMessage(run_id=run.id, topic=topic, payload=payload))
     # One message per transition: the engine's timings count transitions by it.
     session.info["transitions"] = session.info.get("transitions", 0) + 1

@@ -82,10 +82,25 @@ def renew_leases(session: Session, owner: str, lease_until: datetime) -> set[int
 
 def hold_lease(session: Session, run_id: int, owner: str, lease_until: datetime) -> bool:
     """Renew ``owner``'s lease on one run, locking its row; False when another scheduler has it."""
-    result = session.execute(
-        update(Run).where(Run.id == run_id, Run.owner == owner).values(lease_until=lease_until)
+    return hold_lease_reading_cancel(session, run_id, owner, lease_until) is not None
+
+
+def hold_lease_reading_cancel(
+    session: Session, run_id: int, owner: str, lease_until: datetime
+) -> tuple[str | None] | None:
+    """Renew ``owner``'s lease on one run, locking its row, in one round trip.
+
+    Returns ``(cancel_reason,)`` (what others may have changed), or None when another scheduler has it.
+    """
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.owner == owner)
+        .values(lease_until=lease_until)
+        .returning(Run.cancel_reason)
+        .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = session.execute(statement).first()
+    return None if row is None else (row[0],)
 
 
 def cancel_requested(session: Session, owner: str) -> list[int]:
