@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
 from ci_pipeline.errors import ConfigError, MessageError
-from ci_pipeline.messages.builders import build_body
-from ci_pipeline.messages.envelope import decode, encode, make_envelope
+from ci_pipeline.messages.builders import encode_message
+from ci_pipeline.messages.envelope import decode
 from ci_pipeline.messages.inbound import GitPush, parse_git_receive, parse_git_receive_document
 from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
@@ -168,7 +168,7 @@ class Trigger:
 
     def _outbox(self, suffix: str, fields: dict[str, str], run_id: int | None) -> dict[str, Any]:
         topic = self._topic(suffix)
-        payload = encode(make_envelope(topic, build_body(topic, fields)))
+        payload = encode_message(topic, fields)
         return {"run_id": run_id, "topic": topic, "payload": payload}
 
     def _earlier_runs(self, session: Session, pushes: Sequence[GitPush]) -> dict[Change, int]:

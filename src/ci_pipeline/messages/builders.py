@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ci_pipeline.errors import UnknownTopic
-from ci_pipeline.messages.envelope import Signer, make_envelope
+from ci_pipeline.messages.envelope import Signer, encode, make_envelope
 from ci_pipeline.messages.fields import MESSAGE_CONTENT, PLACEHOLDER, body_fields
 from ci_pipeline.messages.schema import validate_envelope
 from ci_pipeline.messages.topics import PIPELINE_SUFFIXES, topic_suffix
@@ -41,3 +41,8 @@ def build_message(topic: str, fields: Mapping[str, str], *, signer: Signer | Non
     envelope = make_envelope(topic, build_body(topic, fields), signer=signer)
     validate_envelope(envelope)
     return envelope
+
+
+def encode_message(topic: str, fields: Mapping[str, str]) -> bytes:
+    """The bytes of a validated message for ``topic``: how the service builds every message it sends."""
+    return encode(build_message(topic, fields))
