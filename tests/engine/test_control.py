@@ -121,7 +121,7 @@ def test_show_and_log_a_run_with_its_tests(
     text = capsys.readouterr().out
     assert text.startswith(f"Run {run_id}: vim ")
     assert "    test boots: PASSED (0.25s)\n    test ssh: FAILED (1.50s)\n" in text
-    assert "    compose_rev = abc123\n" in text
+    assert "    marker = abc123\n" in text
 
     assert cli(cli_config, "log", str(run_id), "--stage", "build") == 0
     assert capsys.readouterr().out == "building vim\n"

@@ -273,7 +273,7 @@ def test_rerun_from_a_stage_keeps_the_inputs_and_goes_on(config: Config, store: 
         {
             "build": 'echo nvr=vim-1-1 >> "$CI_PIPELINE_OUTPUTS"',
             "compose": 'test "$NVR" = vim-1-1 && '
-            'echo "compose_rev=r$CI_PIPELINE_ATTEMPT" >> "$CI_PIPELINE_OUTPUTS"',
+            'echo "marker=r$CI_PIPELINE_ATTEMPT" >> "$CI_PIPELINE_OUTPUTS"',
         }
     )
     run_id = add_run(store)
@@ -283,7 +283,7 @@ def test_rerun_from_a_stage_keeps_the_inputs_and_goes_on(config: Config, store: 
     rerun_from(store, run_id, "compose")
     with store.session() as session:
         run = q.get_run(session, run_id)
-        assert run.state == "running" and "compose_rev" not in run.fields and run.fields["nvr"] == "vim-1-1"
+        assert run.state == "running" and "marker" not in run.fields and run.fields["nvr"] == "vim-1-1"
     with pytest.raises(UsageError, match="is still running"):
         rerun_from(store, run_id, "compose")
     drive(make_engine(config, store, bus, pipeline=pipeline), bus)
@@ -292,7 +292,7 @@ def test_rerun_from_a_stage_keeps_the_inputs_and_goes_on(config: Config, store: 
     with store.session() as session:
         run = q.get_run(session, run_id)
         attempts = {row.stage: row.attempt for row in q.stages_of(session, run_id)}
-    assert run.status == "SUCCESS" and run.fields["compose_rev"] == "r2"
+    assert run.status == "SUCCESS" and run.fields["marker"] == "r2"
     assert attempts == {"build": 1, "functional": 1, "compose": 2, "integration": 2, "image": 2, "smoke": 2,
                         "e2e": 2}
 
@@ -319,9 +319,24 @@ def test_a_built_in_stage_stores_its_tests_with_its_completion(
         {"name": "ssh", "outcome": "FAILED", "duration": 1.5, "log": "connection refused"},
     ]}
     assert sorted(results) == [("ci-pipeline.smoke.boots", "PASSED"), ("ci-pipeline.smoke.ssh", "FAILED")]
-    assert rows["smoke"].outputs == {"compose_rev": "abc123"}
+    assert rows["smoke"].outputs == {"marker": "abc123"}
 
 
 def _pids(marker: str) -> list[int]:
     found = subprocess.run(["pgrep", "-f", f"^sleep {marker}$"], capture_output=True, text=True).stdout
     return [int(pid) for pid in found.split()]
+
+
+def test_outputs_that_break_the_message_contract_fail_the_stage(
+    config: Config, store: Store, bus: Bus
+) -> None:
+    pipeline = command_pipeline({"compose": 'echo "compose_rev=not-a-checksum" >> "$CI_PIPELINE_OUTPUTS"'})
+    run_id = add_run(store)
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    with store.session() as session:
+        run = q.get_run(session, run_id)
+        rows = {row.stage: row for row in q.stages_of(session, run_id)}
+    assert run.status == "FAILURE" and "compose_rev" not in run.fields
+    assert rows["compose"].status == "FAILURE" and "compose_rev" in rows["compose"].reason
+    assert rows["integration"].state == "skipped"
+    assert run_messages(bus, "1")[-2:] == ["compose.complete:FAILURE", "complete:FAILURE"]

@@ -15,7 +15,7 @@ def run(ctx: StageContext) -> StageResult:
         TestCaseResult("boots", "PASSED", 0.25, "it booted"),
         TestCaseResult("ssh", "FAILED", 1.5, "connection refused"),
     )
-    return StageResult(outputs={"compose_rev": "abc123"}, summary="two tests", tests=tests)
+    return StageResult(outputs={"marker": "abc123"}, summary="two tests", tests=tests)
 
 
 def fail(ctx: StageContext) -> StageResult:

@@ -109,7 +109,7 @@ def test_a_built_in_stage_runs_through_the_stage_worker(
     executor.start(make_job(tmp_path, None))
     outcome = finish(executor)
     assert outcome.status == Status.SUCCESS, outcome.reason
-    assert dict(outcome.outputs) == {"compose_rev": "abc123"} and outcome.summary == "two tests"
+    assert dict(outcome.outputs) == {"marker": "abc123"} and outcome.summary == "two tests"
     assert [dict(test) for test in outcome.tests] == [
         {"name": "boots", "outcome": "PASSED", "duration": 0.25, "log": "it booted"},
         {"name": "ssh", "outcome": "FAILED", "duration": 1.5, "log": "connection refused"},

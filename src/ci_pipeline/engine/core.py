@@ -12,6 +12,7 @@ import logging
 import shutil
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -247,6 +248,10 @@ class Engine:
         if row is None or row.state != "running" or row.attempt != outcome.attempt:
             return True  # a stale report: the stage moved on without it
         spec = self._spec(row.stage)
+        problem = t.outputs_violation(self.config, run, outcome.outputs) if outcome.outputs else None
+        if problem is not None:
+            reason = f"The stage's outputs break the message contract: {problem}"
+            outcome = replace(outcome, status=Status.FAILURE, reason=reason, outputs={}, infrastructure=False)
         if outcome.status == Status.SUCCESS:
             t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs)
             t.record_tests(session, run, row, outcome.tests)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from ci_pipeline.config import Config
 from ci_pipeline.engine.definition import PipelineDefinition
-from ci_pipeline.messages.builders import encode_message
+from ci_pipeline.errors import SchemaViolation
+from ci_pipeline.messages.builders import build_message, encode_message
 from ci_pipeline.messages.topics import (
     PIPELINE_COMPLETE_SUFFIX,
     Stage,
@@ -88,6 +89,20 @@ def start_stage(session: Session, config: Config, run: Run, row: StageRun, log_p
     row.log_path = log_path
     if announce_it:
         announce(session, config, run, stage_suffix(Stage(row.stage), State.RUNNING), Status.SUCCESS)
+
+
+def outputs_violation(config: Config, run: Run, outputs: Mapping[str, str]) -> str | None:
+    """Why a stage's outputs would break the message contract, or None when they fit.
+
+    Outputs become fields of every later message, so they are checked against the pipeline-end
+    message, which carries every field.
+    """
+    topic = pipeline_topic(config.bus.topic_prefix, config.bus.environment, PIPELINE_COMPLETE_SUFFIX)
+    try:
+        build_message(topic, {**run.fields, **outputs, "status": Status.SUCCESS})
+    except SchemaViolation as exc:
+        return str(exc)
+    return None
 
 
 def complete_stage(session: Session, config: Config, run: Run, row: StageRun, status: Status,
