@@ -134,7 +134,7 @@ def judge_machines(
     for machine in machines:
         report = reports[machine.name]
         if statuses[machine.name] is None:
-            problem = f"did not finish the e2e suite within {timeout:g} s"
+            problem = f"did not finish the e2e suite within {timeout:.0f} s"
         elif not report.boot.booted:
             problem = f"did not boot (qemu exit status {statuses[machine.name]})"
         elif not report.done:
