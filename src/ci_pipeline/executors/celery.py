@@ -45,6 +45,7 @@ RESEND_EVERY = 1.0
 #: Seconds past a job's timeout after which a silent task counts as lost.
 LOST_AFTER = 120.0
 KEY_TTL = 86400
+SEND_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.5}
 
 
 @dataclass
@@ -54,7 +55,6 @@ class _Sent:
     payload: dict[str, Any]
     sent: bool
     started: float
-    next_send: float = 0.0
 
 
 class CeleryExecutor(Executor):
@@ -63,10 +63,14 @@ class CeleryExecutor(Executor):
     def __init__(self, config: Config, app: Celery | None = None) -> None:
         self.config = config
         self.app = app or make_app(config)
+        # A scheduler must not block on a broker that is down: give up connecting quickly, send later.
+        self.app.conf.broker_transport_options = {**self.app.conf.broker_transport_options, **SEND_RETRY}
         self.namespace = namespace(config.executor.broker)
         self.concurrency = config.executor.concurrency or DEFAULT_IN_FLIGHT
         self.redis = redis_client(config)
         self._running: dict[tuple[int, str], _Sent] = {}
+        #: While the broker is unreachable, sends wait until then instead of blocking every start.
+        self._broker_down_until = 0.0
 
     def free_slots(self) -> int:
         """How many more attempts may be in flight now."""
@@ -111,13 +115,15 @@ class CeleryExecutor(Executor):
 
     def _send(self, entry: _Sent) -> None:
         job = entry.job
+        if time.monotonic() < self._broker_down_until:
+            return
         try:
             self.app.send_task(TASK_NAME, args=[entry.payload], task_id=entry.task_id,
                                queue=queue_name(job.stage))
         except (OperationalError, OSError) as exc:
             log.warning("run %d %s: the broker did not take the task, retrying: %s",
                         job.run_id, job.stage, exc)
-            entry.next_send = time.monotonic() + RESEND_EVERY
+            self._broker_down_until = time.monotonic() + RESEND_EVERY
             return
         entry.sent = True
         self.redis.set(latest_key(self.namespace, job.run_id, job.stage), entry.task_id, ex=KEY_TTL)
@@ -138,8 +144,7 @@ class CeleryExecutor(Executor):
         now = time.monotonic()
         for key, entry in list(self._running.items()):
             if not entry.sent:
-                if now >= entry.next_send:
-                    self._send(entry)
+                self._send(entry)
                 continue
             outcome = self._outcome(entry, now)
             if outcome is not None:

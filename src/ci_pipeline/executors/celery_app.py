@@ -109,7 +109,7 @@ def make_app(config: Config) -> Celery:
         # returns its outcome instead of running the work again (see celery_task).
         worker_cancel_long_running_tasks_on_connection_loss=False,
         task_publish_retry=True,
-        task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
         broker_transport_options={"confirm_publish": True},
         worker_hijack_root_logger=False,
     )
