@@ -88,7 +88,8 @@ def test_failed_tests_are_named_in_the_failure() -> None:
         base.TestCaseResult("machine1/a", "PASSED"),
         base.TestCaseResult("machine2/a", "FAILED", log="peer unreachable"),
     ]
-    with pytest.raises(StageFailure, match=r"1 of 2 e2e tests failed: machine2/a\.\nmachine2/a:\npeer unreachable"):
+    expected = r"1 of 2 e2e tests failed: machine2/a\.\nmachine2/a:\npeer unreachable"
+    with pytest.raises(StageFailure, match=expected):
         judge_tests(results, 2, "tcg", 10.0)
     passed = judge_tests(results[:1], 1, "tcg", 10.0)
     assert passed.summary == "1 e2e tests passed on 1 machines (tcg, 10 s)."
