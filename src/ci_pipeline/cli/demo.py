@@ -35,7 +35,7 @@ from ci_pipeline.store.models import Decision, OutboxMessage, Run, StageRun
 POLL_SECONDS = 0.5
 DEFAULT_PACKAGE = "ci-hello"
 
-#: The demo's pipeline: every built-in stage, a new image on every run; no e2e suite is bundled.
+#: The demo's pipeline: every built-in stage, and a new image on every run.
 DEMO_PIPELINE = """\
 [[stage]]
 name = "build"
@@ -64,7 +64,7 @@ timeout = 300
 
 [[stage]]
 name = "e2e"
-enabled = false
+timeout = 300
 """
 
 STATE_STYLE = {"complete": "bold", "running": "yellow", "queued": "cyan", "skipped": "dim"}

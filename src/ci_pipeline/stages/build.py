@@ -86,7 +86,7 @@ def fetch_package(ctx: StageContext, change: Change, deadline: Deadline) -> tupl
 def run(ctx: StageContext) -> StageResult:
     """Build the package of ``ctx.fields`` with its unit tests and publish it as a yum repository."""
     change = validated_change(ctx.fields)
-    deadline = Deadline(ctx.timeout)
+    deadline = Deadline(ctx.timeout, ctx.stage)
     try:
         tag = dist_tag(change.branch, ctx.config.pipeline.rawhide)
     except ValueError as exc:

@@ -21,8 +21,9 @@ MINIMUM_TOOL_SECONDS = 1.0
 class Deadline:
     """The time left of a stage's timeout, handed to each tool it runs (``None`` = no limit)."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, stage: str = "build") -> None:
         self._end = None if timeout is None else time.monotonic() + timeout
+        self._stage = stage
 
     def remaining(self) -> float | None:
         """Seconds left for the next tool, or ``None`` when the stage has no timeout."""
@@ -30,7 +31,7 @@ class Deadline:
             return None
         left = self._end - time.monotonic()
         if left <= 0:
-            raise StageFailure("The build stage ran out of time.")
+            raise StageFailure(f"The {self._stage} stage ran out of time.")
         return max(left, MINIMUM_TOOL_SECONDS)
 
 

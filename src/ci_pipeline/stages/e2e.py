@@ -53,7 +53,7 @@ def run(ctx: StageContext) -> StageResult:
     rev = checked_checksum(ctx.fields)
     image = run_image(artifacts, ctx.fields)
     count = machine_count(ctx.options)
-    deadline = Deadline(ctx.timeout or DEFAULT_TIMEOUT)
+    deadline = Deadline(ctx.timeout or DEFAULT_TIMEOUT, ctx.stage)
     if not (ctx.config.distgit.url or _suite_option(ctx)):
         return no_e2e_tests(
             ctx, "No integration test suite is configured (distgit.url or integration_tests_url)."

@@ -47,7 +47,7 @@ FAILING = ("FAILED", "ERROR")
 def run_functional(ctx: StageContext) -> StageResult:
     """Run the package's STI playbooks (tag ``classic``) against a root with the new build installed."""
     change = validated_change(ctx.fields)
-    deadline = Deadline(ctx.timeout)
+    deadline = Deadline(ctx.timeout, ctx.stage)
     url = distgit_url(ctx.config.distgit.url, change.namespace, change.repo)
     checkout = fetch_distgit(url, change.rev, ctx.workdir / "distgit", ctx.log_path, deadline)
     playbooks = find_playbooks(checkout.path / "tests")
@@ -65,7 +65,7 @@ def run_integration(ctx: StageContext) -> StageResult:
     """Run the integration suite (tag ``atomic``) against a checkout of the compose's commit."""
     commit = checked_checksum(ctx.fields)
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
-    deadline = Deadline(ctx.timeout)
+    deadline = Deadline(ctx.timeout, ctx.stage)
     url, refs = suite_source(ctx.config.distgit.url, artifacts.branch, ctx.options, ctx.fields)
     suite_commit = fetch_suite(url, refs, ctx.workdir / "suite", ctx.log_path, deadline)
     logger.info("Integration suite %s at %s", url, suite_commit)
