@@ -9,8 +9,9 @@ from typing import Protocol
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
-from ci_pipeline.engine.relay import relay_outbox
+from ci_pipeline.engine.relay import outbox_depth, relay_outbox
 from ci_pipeline.errors import BusError, StoreError
+from ci_pipeline.messages.envelope import Signer
 from ci_pipeline.messages.signing import signer_from_config
 from ci_pipeline.store.db import Store
 from ci_pipeline.trigger import SUBSCRIPTION, Trigger
@@ -33,6 +34,29 @@ class PipelineDriver(Protocol):
 
     def shutdown(self) -> None:
         """Stop stage work this process started."""
+
+
+class OutboxRelay(threading.Thread):
+    """Sends the outbox to the bus beside the service loop, so deciding never waits for the broker."""
+
+    def __init__(self, store: Store, bus: Bus, signer: Signer | None) -> None:
+        super().__init__(name="ci-pipeline-relay", daemon=True)
+        self.store = store
+        self.bus = bus
+        self.signer = signer
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        """Relay until halted; a failing bus or store is retried after a pause."""
+        while not self.halt.is_set():
+            try:
+                sent = relay_outbox(self.store, self.bus, signer=self.signer)
+            except (BusError, StoreError) as exc:
+                log.warning("relaying the outbox failed, retrying: %s", exc)
+                self.halt.wait(ERROR_BACKOFF)
+                continue
+            if not sent:
+                self.halt.wait(IDLE_SLEEP)
 
 
 class Service:
@@ -67,22 +91,37 @@ class Service:
         return len(deliveries)
 
     def step(self) -> bool:
-        """Do one round of every kind of work; return whether any was done."""
+        """Decide pushes and drive runs for one round; return whether any work was done."""
         worked = self.consume_pushes() > 0
         if self.engine is not None:
             worked = self.engine.tick() or worked
-        worked = relay_outbox(self.store, self.bus, signer=self.signer) > 0 or worked
         return worked
 
     def idle(self) -> bool:
-        """Whether nothing is left to do: no pending push, no unfinished run."""
+        """Whether nothing is left to do: no pending push, no unfinished run, an empty outbox."""
         if self.bus.pending(SUBSCRIPTION, self.topics) > 0:
             return False
-        return self.engine is None or self.engine.idle()
+        if self.engine is not None and not self.engine.idle():
+            return False
+        return outbox_depth(self.store) == 0
 
     def run(self, *, until_idle: bool = False, stop: threading.Event | None = None) -> None:
-        """Work until stopped, or with ``until_idle`` until nothing is left."""
+        """Work until stopped, or with ``until_idle`` until nothing is left; the outbox is relayed
+        by a thread of its own all along."""
         stop = stop or threading.Event()
+        relay = OutboxRelay(self.store, self.bus.for_another_thread(), self.signer)
+        relay.start()
+        try:
+            self._loop(until_idle, stop)
+        finally:
+            relay.halt.set()
+            relay.join()
+            if relay.bus is not self.bus:
+                relay.bus.close()
+            if self.engine is not None:
+                self.engine.shutdown()
+
+    def _loop(self, until_idle: bool, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 worked = self.step()
@@ -94,5 +133,3 @@ class Service:
                 if until_idle and self.idle():
                     break
                 stop.wait(IDLE_SLEEP)
-        if self.engine is not None:
-            self.engine.shutdown()

@@ -94,6 +94,7 @@ class AmqpBus(Bus):
     """A bus on a RabbitMQ broker; see the module docstring for the wire format and options."""
 
     def __init__(self, url: str, **options: Any) -> None:
+        self._url = url
         pika_url, self.options = split_url(url, options)
         try:
             self._parameters = pika.URLParameters(pika_url)
@@ -147,6 +148,10 @@ class AmqpBus(Bus):
     def latest_position(self) -> int:
         """Always 0: the broker keeps no log, so there are no log positions."""
         return 0
+
+    def for_another_thread(self) -> AmqpBus:
+        """A new connection with the same settings: a blocking connection belongs to one thread."""
+        return AmqpBus(self._url, **self.options)
 
     def subscribe(self, subscription: str, topics: Sequence[str]) -> None:
         """Declare the subscription's queue, dead-letter queue and bindings."""

@@ -106,19 +106,29 @@ class SubscriptionConsumer:
         return self._settle(deliveries, requeue=False)
 
     def _settle(self, deliveries: Sequence[Delivery], requeue: bool | None) -> int:
-        settled = 0
+        current: list[int] = []
         for delivery in deliveries:
             if self._leased.get(delivery.position) != delivery:
                 log.debug("Delivery %d of %s is from an earlier channel; the broker will deliver it again.",
                           delivery.position, self.subscription)
                 continue
             del self._leased[delivery.position]
+            current.append(delivery.position)
+        if requeue is None and current and self._nothing_unsettled_below(max(current)):
+            # One frame for the whole batch: every delivery up to the highest tag is being acked.
+            self._channel.basic_ack(max(current), multiple=True)
+            return len(current)
+        for tag in current:
             if requeue is None:
-                self._channel.basic_ack(delivery.position)
+                self._channel.basic_ack(tag)
             else:
-                self._channel.basic_nack(delivery.position, requeue=requeue)
-            settled += 1
-        return settled
+                self._channel.basic_nack(tag, requeue=requeue)
+        return len(current)
+
+    def _nothing_unsettled_below(self, tag: int) -> bool:
+        leased_below = any(other < tag for other in self._leased)
+        buffered_below = bool(self._buffer) and self._buffer[0].position < tag
+        return not leased_below and not buffered_below
 
     def _on_message(self, channel: BlockingChannel, method: pika.spec.Basic.Deliver,
                     properties: pika.spec.BasicProperties, body: bytes) -> None:

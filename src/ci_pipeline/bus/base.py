@@ -72,6 +72,14 @@ class Bus(ABC):
         Leased (in-flight) messages count as pending; a subscription not used yet has the whole log.
         """
 
+    def for_another_thread(self) -> Bus:
+        """Optional. A bus another thread can use alongside this one.
+
+        The default, ``self``, suits members that are thread-safe; a member whose connection is
+        not (a blocking AMQP connection) returns a new connection to the same place.
+        """
+        return self
+
     def subscribe(self, subscription: str, topics: Sequence[str]) -> None:  # noqa: B027 - optional hook
         """Optional. Make sure ``subscription`` exists and keeps messages of ``topics`` from now on.
 

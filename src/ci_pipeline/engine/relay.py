@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.messages.envelope import Signer, decode, encode
@@ -55,3 +55,13 @@ def relay_all(store: Store, bus: Bus, signer: Signer | None = None) -> int:
     while sent := relay_outbox(store, bus, signer=signer):
         total += sent
     return total
+
+
+def outbox_depth(store: Store) -> int:
+    """How many committed messages have not been sent yet."""
+    with store.session() as session:
+        return int(
+            session.execute(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+            ).scalar_one()
+        )
