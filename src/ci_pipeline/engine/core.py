@@ -187,7 +187,9 @@ class Engine:
         started = time.perf_counter()
         self._spawning = 0.0
         try:
-            with self.store.session() as session:
+            # No autoflush: every change goes out in one flush at the commit (one INSERT for all
+            # its messages); the queries in between look only at other runs.
+            with self.store.session() as session, session.no_autoflush:
                 nxt = self._drive_in(session, run_id, outcome)
                 transitions = int(session.info.get("transitions", 0))
         except BaseException:
