@@ -1,8 +1,12 @@
 """The scheduler: claims runs with a lease, drives each through its stages, records what executors report.
 
 One :class:`Engine` per ``serve`` process. All of a run's state lives in the store; the engine keeps
-only which runs it holds and which wait for a free slot, so a restart (after ``kill -9`` too) picks
-every run up where the store says it is: a stage that was running starts again as its next attempt.
+only which runs it holds, which wait for a free slot, and (to spare a read per transaction) the rows
+of the runs it holds as its last commit left them, so a restart (after ``kill -9`` too) picks every
+run up where the store says it is: a stage that was running starts again as its next attempt.
+
+A stage's end is one transaction: the lease renewal (which reads a cancel request), the stage's
+completion with its tests, the next stage queued and started, and their messages in one INSERT.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A command stage is ``bash -c COMMAND``; a built-in stage is ``python -m
 ci_pipeline.executors.stage_worker``. Either gets a process group of its own (killed whole on timeout
-or cancel) and a parent-death signal, so it dies with the scheduler even after ``kill -9``. The
+or cancel) and a parent-death signal, set by util-linux's ``setpriv`` so that starting it costs the
+scheduler a vfork rather than a fork, and it dies with the scheduler even after ``kill -9``. The
 scheduler waits on pidfds, so an attempt's end is seen at once. Logs are capped in size.
 """
 
