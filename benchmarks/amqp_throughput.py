@@ -24,8 +24,8 @@ import pika
 from ci_pipeline.bus.amqp import AmqpBus
 
 TOPIC = "org.centos.prod.ci.pipeline.package.complete"
-#: The queue the trigger's subscription declares (ci_pipeline.trigger.SUBSCRIPTION).
-TRIGGER_QUEUE = "ci-pipeline-trigger"
+#: The queue the trigger's subscription declares here ([bus] subscription).
+TRIGGER_QUEUE = f"ci-bench-trigger-{uuid.uuid4().hex[:8]}"
 BODY = {
     "CI_NAME": "ci-pipeline-f26", "CI_TYPE": "custom", "branch": "f26", "build_id": "91",
     "build_url": "http://127.0.0.1:8080/runs/91", "compose_rev": "", "message-content": "",
@@ -92,6 +92,7 @@ def decision_rate(url: str, exchange: str, count: int) -> float:
         "CI_PIPELINE_STATE_DIR": state,
         "CI_PIPELINE_BUS_URL": f"{url}{separator}exchange={quote(exchange)}",
         "CI_PIPELINE_TRIGGER_PACKAGES": "vim",
+        "CI_PIPELINE_BUS_SUBSCRIPTION": TRIGGER_QUEUE,
     })
     store = open_store(config.store.url)
     bus = AmqpBus(config.bus.url)

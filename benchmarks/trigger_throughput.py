@@ -25,7 +25,7 @@ from ci_pipeline.engine.relay import relay_outbox
 from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.inbound import make_git_receive
 from ci_pipeline.store.db import open_store
-from ci_pipeline.trigger import SUBSCRIPTION, Trigger
+from ci_pipeline.trigger import Trigger
 
 TRACKED = ["vim", "kernel", "ostree", "systemd", "glibc"]
 
@@ -67,11 +67,11 @@ def measure(bus_url: str, count: int, state: str, results: multiprocessing.Queue
     decided = 0
     began = time.perf_counter()
     while True:
-        deliveries = bus.fetch(SUBSCRIPTION, topics, 1000)
+        deliveries = bus.fetch(config.bus.subscription, topics, 1000)
         if not deliveries:
             break
         trigger.handle_deliveries(deliveries)
-        bus.ack(SUBSCRIPTION, deliveries)
+        bus.ack(config.bus.subscription, deliveries)
         relay_outbox(store, bus, 1000)
         decided += len(deliveries)
         if decided % (count // 4) < len(deliveries):

@@ -15,6 +15,7 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
     topic_prefix = "org.centos"
     environment = "prod"                       # prod | stage
     trigger_topic = "org.fedoraproject.prod.git.receive"
+    subscription = "ci-pipeline-trigger"       # the trigger's durable subscription (an AMQP queue name)
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
     private_key = ""                           #   this unencrypted PEM RSA key
     ca = ""                                    # PEM CA: inbound messages must be signed by a cert it issued
@@ -90,6 +91,7 @@ class BusConfig(_Section):
     topic_prefix: str = "org.centos"
     environment: Literal["prod", "stage"] = "prod"
     trigger_topic: str = "org.fedoraproject.prod.git.receive"
+    subscription: str = Field(default="ci-pipeline-trigger", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
     certificate: str = ""
     private_key: str = ""
     ca: str = ""

@@ -14,7 +14,7 @@ from ci_pipeline.errors import BusError, StoreError
 from ci_pipeline.messages.envelope import Signer
 from ci_pipeline.messages.signing import signer_from_config
 from ci_pipeline.store.db import Store
-from ci_pipeline.trigger import SUBSCRIPTION, Trigger
+from ci_pipeline.trigger import Trigger
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ class Service:
         self.trigger = Trigger(config, store)
         self.topics = (config.bus.trigger_topic,)
         self.signer = signer_from_config(config.bus)
-        bus.subscribe(SUBSCRIPTION, self.topics)
+        self.subscription = config.bus.subscription
+        bus.subscribe(self.subscription, self.topics)
         self.engine = self._make_engine()
 
     def _make_engine(self) -> PipelineDriver | None:
@@ -82,11 +83,11 @@ class Service:
 
     def consume_pushes(self) -> int:
         """Decide one batch of inbound pushes and ack it; return how many messages it held."""
-        deliveries = self.bus.fetch(SUBSCRIPTION, self.topics, FETCH_BATCH)
+        deliveries = self.bus.fetch(self.subscription, self.topics, FETCH_BATCH)
         if not deliveries:
             return 0
         decided, dead = self.trigger.handle_deliveries(deliveries)
-        self.bus.ack(SUBSCRIPTION, deliveries)
+        self.bus.ack(self.subscription, deliveries)
         log.info("trigger: %d decided, %d dead-lettered", decided, dead)
         return len(deliveries)
 
@@ -99,7 +100,7 @@ class Service:
 
     def idle(self) -> bool:
         """Whether nothing is left to do: no pending push, no unfinished run, an empty outbox."""
-        if self.bus.pending(SUBSCRIPTION, self.topics) > 0:
+        if self.bus.pending(self.subscription, self.topics) > 0:
             return False
         if self.engine is not None and not self.engine.idle():
             return False

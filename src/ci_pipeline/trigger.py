@@ -35,7 +35,6 @@ from ci_pipeline.store.models import Base, BuildIdSequence, DeadLetter, Decision
 log = logging.getLogger(__name__)
 
 TRIGGER_CI_NAME = "ci-pipeline-trigger"
-SUBSCRIPTION = "ci-pipeline-trigger"
 QUEUED = "queued"
 #: A change is identified by (repo, rev, namespace).
 Change = tuple[str, str, str]
@@ -309,7 +308,7 @@ class Trigger:
                 log.info("dead-lettering message at %d: %s", delivery.position, exc)
                 dead.append(
                     {
-                        "subscription": SUBSCRIPTION,
+                        "subscription": self.config.bus.subscription,
                         "topic": delivery.topic[:1000],
                         "payload": delivery.payload,
                         "reason": str(exc),
