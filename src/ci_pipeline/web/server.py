@@ -24,7 +24,7 @@ from starlette.types import Scope
 from ci_pipeline.config import Config
 from ci_pipeline.errors import CIPipelineError, ConfigError, NotFound, StoreError
 from ci_pipeline.store.db import Store
-from ci_pipeline.web import api_gating, api_records, api_runs, dashboard, resultsdb
+from ci_pipeline.web import api_gating, api_records, api_runs, dashboard, resultsdb, uploads
 from ci_pipeline.web.forward import Forwarder
 from ci_pipeline.web.gating import load_policies
 from ci_pipeline.web.state import WebState
@@ -96,7 +96,8 @@ def create_app(config: Config, store: Store, *, policy_file: str | Path | None =
     )
     app.state.web = WebState(config=config, store=store, policies=load_policies(policy_file))
     _install_error_handlers(app)
-    for module in (api_runs, api_records, api_gating, resultsdb, dashboard):
+    # uploads comes before the static /artifacts mount, which would otherwise answer its PUTs.
+    for module in (api_runs, api_records, api_gating, resultsdb, dashboard, uploads):
         app.include_router(module.router)
     static = resources.files("ci_pipeline.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
