@@ -90,6 +90,9 @@ class Engine:
         #: The run and stage rows of each held run, as the last committed transaction left them.
         self._cache: dict[int, tuple[Run, list[StageRun]]] = {}
         self._removals: list[Path] = []
+        # Worked out once: resolving the state directory costs system calls on every stage start.
+        self._state_path = config.state_path
+        self._artifacts_url = config.artifacts_base_url
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -315,7 +318,7 @@ class Engine:
         if row.state == "running" and row.pgid:
             kill_group(row.pgid)  # an attempt a dead scheduler left behind
         attempt = row.attempt + 1
-        log_path = self.config.state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
+        log_path = self._state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
         t.start_stage(session, self.config, run, row, str(log_path))
         job = self._job(run, row, log_path)
         spawn_started = time.perf_counter()
@@ -337,13 +340,13 @@ class Engine:
             timeout=spec.timeout,
             workdir=self._workdir(run.id, row),
             artifacts_dir=artifacts,
-            artifacts_url=f"{self.config.artifacts_base_url}/runs/{run.id}/{row.stage}/",
+            artifacts_url=f"{self._artifacts_url}/runs/{run.id}/{row.stage}/",
             log_path=log_path,
             config_json=self.config.model_dump_json() if spec.command is None else "{}",
         )
 
     def _workdir(self, run_id: int, row: StageRun) -> Path:
-        return self.config.state_path / "work" / str(run_id) / f"{row.stage}.{row.attempt}"
+        return self._state_path / "work" / str(run_id) / f"{row.stage}.{row.attempt}"
 
     def _spec(self, stage: str) -> StageSpec:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.messages.envelope import Signer, decode, encode
@@ -36,6 +36,10 @@ def relay_outbox(store: Store, bus: Bus, limit: int = RELAY_BATCH, signer: Signe
         if not rows:
             return 0
         bus.publish_many([(row.topic, _signed(row.payload, signer)) for row in rows])
+        if session.get_bind().dialect.name == "postgresql":
+            # Losing this mark in a database crash only sends the messages again (at least once
+            # anyway), so its commit need not wait for the disk: half the engine's WAL flushes.
+            session.execute(text("SET LOCAL synchronous_commit = off"))
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_([row.id for row in rows]))
