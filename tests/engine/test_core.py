@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
 from ci_pipeline.engine.control import cancel_run, rerun_from
-from ci_pipeline.engine.core import Engine
+from ci_pipeline.engine.core import CLAIM_INTERVAL, Engine
 from ci_pipeline.engine.definition import BUILTIN_STAGES, PipelineDefinition
 from ci_pipeline.errors import NotFound, UsageError
 from ci_pipeline.executors.local import LocalExecutor
@@ -340,3 +341,18 @@ def test_outputs_that_break_the_message_contract_fail_the_stage(
     assert rows["compose"].status == "FAILURE" and "compose_rev" in rows["compose"].reason
     assert rows["integration"].state == "skipped"
     assert run_messages(bus, "1")[-2:] == ["compose.complete:FAILURE", "complete:FAILURE"]
+
+
+def test_tick_counts_running_stages_as_work_and_waits_on_them(config: Config, store: Store, bus: Bus) -> None:
+    engine = make_engine(config, store, bus, pipeline=command_pipeline({"build": "sleep 0.4"}))
+    assert engine.tick(wait=0) is False  # nothing queued, nothing running: the caller may sleep
+    add_run(store)
+    time.sleep(CLAIM_INTERVAL)  # an empty claim waits this long before the next look
+    assert engine.tick(wait=0) is True and engine.executor.running() == {(1, "build")}
+    started = time.monotonic()
+    while engine.executor.running() == {(1, "build")}:
+        assert engine.tick(wait=1.0) is True
+    # The build's end woke the wait at once (pidfd), well before the 1 s a tick may wait.
+    assert time.monotonic() - started < 0.9
+    drive(engine, bus)
+    assert run_messages(bus, "1") == expected_sequence(ALL)
