@@ -21,6 +21,9 @@ Third-party errors are translated at the boundary with ``raise ... from exc``; e
 sentence a person can act on.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class CIPipelineError(Exception):
     """Root of every error ci-pipeline raises on purpose."""
@@ -71,7 +74,15 @@ class StageError(CIPipelineError):
 
 
 class StageFailure(StageError):
-    """The stage's work failed (status FAILURE): a failing test, build or checksum."""
+    """The stage's work failed (status FAILURE): a failing test, build or checksum.
+
+    ``tests`` carries the results of the tests the stage did run (``TestCaseResult``), so a failed
+    test stage still reports each test.
+    """
+
+    def __init__(self, message: str, *, tests: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.tests = tuple(tests)
 
 
 class InfrastructureError(StageError):

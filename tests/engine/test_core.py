@@ -356,3 +356,23 @@ def test_tick_counts_running_stages_as_work_and_waits_on_them(config: Config, st
     assert time.monotonic() - started < 0.9
     drive(engine, bus)
     assert run_messages(bus, "1") == expected_sequence(ALL)
+
+
+def test_a_failed_test_stage_still_stores_each_test(
+    config: Config, store: Store, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1] / "executors"))
+    monkeypatch.setitem(BUILTIN_STAGES, Stage.FUNCTIONAL, "fake_builtin_stage:fail_with_tests")
+    pipeline = PipelineDefinition(tuple(
+        replace(spec, command=None) if spec.name == Stage.FUNCTIONAL else spec
+        for spec in command_pipeline().stages
+    ))
+    run_id = add_run(store)
+    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    with store.session() as session:
+        rows = {row.stage: row for row in q.stages_of(session, run_id)}
+        tests = q.stage_tests(session, [rows["functional"]])
+    assert rows["functional"].status == "FAILURE" and "ssh" in rows["functional"].reason
+    assert [(test["name"], test["outcome"]) for test in tests[rows["functional"].id]] == [
+        ("boots", "PASSED"), ("ssh", "FAILED")
+    ]

@@ -31,3 +31,9 @@ def flaky(ctx: StageContext) -> StageResult:
 def crash(ctx: StageContext) -> StageResult:
     """A stage with a bug."""
     raise ZeroDivisionError("division by zero")
+
+
+def fail_with_tests(ctx: StageContext) -> StageResult:
+    """A test stage one of whose tests failed: it fails, and still reports every test."""
+    tests = (TestCaseResult("boots", "PASSED", 0.25), TestCaseResult("ssh", "FAILED", 1.5, "refused"))
+    raise StageFailure("1 of 2 tests failed: ssh.", tests=tests)

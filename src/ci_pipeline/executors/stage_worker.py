@@ -62,7 +62,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         )
         result = function(context)
     except StageFailure as exc:
-        return {"status": "FAILURE", "reason": str(exc)}
+        return {"status": "FAILURE", "reason": str(exc), "tests": [asdict(test) for test in exc.tests]}
     except InfrastructureError as exc:
         return {"status": "FAILURE", "reason": str(exc), "infrastructure": True}
     except Exception as exc:

@@ -152,7 +152,8 @@ def judge_tests(results: Sequence[TestCaseResult], count: int, accel: str, elaps
     if failed:
         names = ", ".join(result.name for result in failed)
         raise StageFailure(
-            f"{len(failed)} of {len(results)} e2e tests failed: {names}.\n{failed[0].name}:\n{failed[0].log}"
+            f"{len(failed)} of {len(results)} e2e tests failed: {names}.\n{failed[0].name}:\n{failed[0].log}",
+            tests=results,
         )
     summary = f"{len(results)} e2e tests passed on {count} machines ({accel}, {elapsed:.0f} s)."
     return StageResult(summary=summary, tests=results)

@@ -141,10 +141,12 @@ def judge(results: list[TestCaseResult], broken: list[PlaybookRun], tag: str) ->
         )
         raise StageFailure(
             "The test playbook could not run: an error in the playbook or the test subject, "
-            f"not a failing test.{also}\n{details}"
+            f"not a failing test.{also}\n{details}",
+            tests=results,
         )
     if failed:
-        raise StageFailure(f"{len(failed)} of {len(results)} tests failed: {', '.join(failed)}.")
+        names = ", ".join(failed)
+        raise StageFailure(f"{len(failed)} of {len(results)} tests failed: {names}.", tests=results)
     ran = [t for t in results if t.outcome != "SKIPPED"]
     if not ran:
         skipped = TestCaseResult(name=NO_TESTS, outcome="SKIPPED", log=f"No test is tagged {tag}.")
