@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from ci_pipeline.errors import UsageError
 from ci_pipeline.store.models import Result, ResultGroup, ResultTestcase
@@ -49,6 +50,33 @@ def page_links(request: Request, page: int, has_next: bool) -> dict[str, str | N
         return f"{base}?{urlencode([*params, ('page', str(number))])}"
 
     return {"prev": link(page - 1) if page > 0 else None, "next": link(page + 1) if has_next else None}
+
+
+def _page_of(request: Request) -> tuple[int, int]:
+    """The ``page`` and ``limit`` query parameters; a bad one is a 400."""
+    params = request.query_params
+    try:
+        page = parse_int("page", params.get("page"), 0, 0, 10**6)
+        limit = parse_int("limit", params.get("limit"), 20, 1, 1000)
+    except UsageError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    return page, limit
+
+
+def _paged(
+    request: Request, query: Select[Any], to_json: Callable[[Any, str], dict[str, Any]]
+) -> dict[str, Any]:
+    """One page of ``query``'s rows in ResultsDB's shape: ``data`` with ``prev`` and ``next`` links."""
+    state = web_state(request)
+    page, limit = _page_of(request)
+    state.sync_results()
+    with state.store.session() as session:
+        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
+    api = api_url(request)
+    return {
+        "data": [to_json(row, api) for row in rows[:limit]],
+        **page_links(request, page, len(rows) > limit),
+    }
 
 
 @router.get("/results", summary="results, newest first, filtered ResultsDB's way")
@@ -174,30 +202,15 @@ def testcase_json(row: ResultTestcase, api: str) -> dict[str, Any]:
 @router.get("/testcases", summary="test cases")
 def list_testcases(request: Request) -> dict[str, Any]:
     """Test cases, filtered by ``name`` and ``name:like`` (comma lists)."""
-    state = web_state(request)
     params = request.query_params
-    try:
-        page = parse_int("page", params.get("page"), 0, 0, 10**6)
-        limit = parse_int("limit", params.get("limit"), 20, 1, 1000)
-    except UsageError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
     query = select(ResultTestcase).order_by(ResultTestcase.name)
     if params.get("name"):
         query = query.where(ResultTestcase.name.in_(params["name"].split(",")))
     if params.get("name:like"):
-        from sqlalchemy import or_
-
         patterns = [like_pattern(p) for p in params["name:like"].split(",") if p]
         if patterns:
             query = query.where(or_(*(ResultTestcase.name.like(p, escape="\\") for p in patterns)))
-    state.sync_results()
-    with state.store.session() as session:
-        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
-    api = api_url(request)
-    return {
-        "data": [testcase_json(row, api) for row in rows[:limit]],
-        **page_links(request, page, len(rows) > limit),
-    }
+    return _paged(request, query, testcase_json)
 
 
 @router.get("/testcases/{name:path}", summary="one test case")
@@ -237,13 +250,7 @@ def group_json(row: ResultGroup, api: str) -> dict[str, Any]:
 @router.get("/groups", summary="groups: one per run, and posted ones")
 def list_groups(request: Request) -> dict[str, Any]:
     """Groups, filtered by ``uuid``, ``description`` and ``description:like``."""
-    state = web_state(request)
     params = request.query_params
-    try:
-        page = parse_int("page", params.get("page"), 0, 0, 10**6)
-        limit = parse_int("limit", params.get("limit"), 20, 1, 1000)
-    except UsageError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
     query = select(ResultGroup).order_by(ResultGroup.created_at.desc())
     if params.get("uuid"):
         query = query.where(ResultGroup.uuid.in_(params["uuid"].split(",")))
@@ -253,14 +260,7 @@ def list_groups(request: Request) -> dict[str, Any]:
         query = query.where(
             ResultGroup.description.like(like_pattern(params["description:like"]), escape="\\")
         )
-    state.sync_results()
-    with state.store.session() as session:
-        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
-    api = api_url(request)
-    return {
-        "data": [group_json(row, api) for row in rows[:limit]],
-        **page_links(request, page, len(rows) > limit),
-    }
+    return _paged(request, query, group_json)
 
 
 @router.get("/groups/{uuid}", summary="one group")
