@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ci_pipeline.cli.app import App
 from ci_pipeline.store.models import DeadLetter, Decision
+from ci_pipeline.store.records import dead_letter_json, decision_json
 
 
 def decisions(args: argparse.Namespace, app: App) -> int:
@@ -17,20 +18,8 @@ def decisions(args: argparse.Namespace, app: App) -> int:
     with app.store.session() as session:
         rows = session.scalars(select(Decision).order_by(Decision.id)).all()
         for row in rows:
-            record = {
-                "id": row.id,
-                "received_at": row.received_at.isoformat(),
-                "repo": row.repo,
-                "rev": row.rev,
-                "namespace": row.namespace,
-                "branch": row.branch,
-                "decision": row.decision,
-                "reason": row.reason,
-                "run_id": row.run_id,
-                "forced": row.forced,
-            }
             if args.json:
-                print(json.dumps(record))
+                print(json.dumps(decision_json(row)))
             else:
                 print(f"{row.id:>6} {row.decision:<6} {row.repo} {row.rev[:7]} {row.branch}: {row.reason}")
     return 0
@@ -41,15 +30,7 @@ def dead_letters(args: argparse.Namespace, app: App) -> int:
     with app.store.session() as session:
         for row in session.scalars(select(DeadLetter).order_by(DeadLetter.id)):
             if args.json:
-                record = {
-                    "id": row.id,
-                    "received_at": row.received_at.isoformat(),
-                    "subscription": row.subscription,
-                    "topic": row.topic,
-                    "reason": row.reason,
-                    "payload": row.payload.decode("utf-8", "replace"),
-                }
-                print(json.dumps(record))
+                print(json.dumps(dead_letter_json(row)))
             else:
                 print(f"{row.id:>6} {row.topic}: {row.reason}")
     return 0

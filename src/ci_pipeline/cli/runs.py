@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,56 +12,13 @@ from ci_pipeline.cli.app import App
 from ci_pipeline.engine.control import cancel_run, rerun_from
 from ci_pipeline.errors import NotFound
 from ci_pipeline.store import runs as q
-from ci_pipeline.store.models import Run, StageRun
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    return None if start is None or end is None else round((end - start).total_seconds(), 3)
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def run_summary(run: Run) -> dict[str, Any]:
-    """A run as JSON-ready data."""
-    return {
-        "id": run.id,
-        "repo": run.repo,
-        "rev": run.rev,
-        "namespace": run.namespace,
-        "branch": run.branch,
-        "ci_name": run.ci_name,
-        "build_id": run.build_id,
-        "state": run.state,
-        "status": run.status,
-        "reason": run.reason,
-        "created_at": _stamp(run.created_at),
-        "finished_at": _stamp(run.finished_at),
-        "duration": _seconds(run.started_at, run.finished_at),
-    }
-
-
-def stage_summary(row: StageRun, tests: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A stage of a run as JSON-ready data, with the tests its latest attempt ran."""
-    return {
-        "stage": row.stage,
-        "state": row.state,
-        "status": row.status,
-        "attempt": row.attempt,
-        "reason": row.reason,
-        "outputs": row.outputs,
-        "log": row.log_path,
-        "started_at": _stamp(row.started_at),
-        "duration": _seconds(row.started_at, row.finished_at),
-        "tests": tests or [],
-    }
+from ci_pipeline.store.records import run_json, stage_json
 
 
 def list_command(args: argparse.Namespace, app: App) -> int:
     """Print the newest runs."""
     with app.store.session() as session:
-        runs = [run_summary(run) for run in q.list_runs(session, args.limit)]
+        runs = [run_json(run, app.config) for run in q.list_runs(session, args.limit)]
     if args.json:
         for run in runs:
             print(json.dumps(run))
@@ -81,7 +37,8 @@ def show_command(args: argparse.Namespace, app: App) -> int:
         run = q.get_run(session, args.id)
         rows = q.stages_of(session, run.id)
         tests = q.stage_tests(session, rows)
-        data = {**run_summary(run), "stages": [stage_summary(row, tests.get(row.id)) for row in rows]}
+        stages = [{**stage_json(row, run.id), "tests": tests.get(row.id, [])} for row in rows]
+        data = {**run_json(run, app.config), "stages": stages}
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

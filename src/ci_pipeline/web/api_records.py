@@ -11,9 +11,9 @@ from sqlalchemy import func, select, text
 
 from ci_pipeline.errors import StoreError, UsageError
 from ci_pipeline.store.models import Decision, OutboxMessage, Run, utcnow
+from ci_pipeline.store.records import decision_json, message_body, message_json, stamp
 from ci_pipeline.web.resultsdb_query import parse_time
 from ci_pipeline.web.state import web_state
-from ci_pipeline.web.views import decision_json, message_body, message_json, stamp
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
 Page = Annotated[int, Query(ge=0, le=10**6)]

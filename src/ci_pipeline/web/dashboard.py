@@ -12,10 +12,7 @@ from sqlalchemy import select
 
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.models import Decision, OutboxMessage, Result, Run
-from ci_pipeline.web.api_runs import stages_by_run
-from ci_pipeline.web.metrics import metrics_text
-from ci_pipeline.web.state import web_state
-from ci_pipeline.web.views import (
+from ci_pipeline.store.records import (
     artifact_files,
     decision_json,
     message_body,
@@ -23,6 +20,9 @@ from ci_pipeline.web.views import (
     run_json,
     stage_json,
 )
+from ci_pipeline.web.api_runs import stages_by_run
+from ci_pipeline.web.metrics import metrics_text
+from ci_pipeline.web.state import web_state
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("ci_pipeline.web").joinpath("templates")))

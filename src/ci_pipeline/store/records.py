@@ -1,4 +1,5 @@
-"""Runs, stages, decisions and messages as JSON-ready data, shared by the API and the dashboard."""
+"""Runs, stages, decisions and messages as JSON-ready data: one shape for the API, the dashboard
+and the command line's ``--json``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_pipeline.config import Config
-from ci_pipeline.store.models import Decision, OutboxMessage, Run, StageRun
+from ci_pipeline.store.models import DeadLetter, Decision, OutboxMessage, Run, StageRun
 
 
 def stamp(value: datetime | None) -> str | None:
@@ -50,9 +51,10 @@ def run_json(run: Run, config: Config) -> dict[str, Any]:
 
 
 def stage_json(row: StageRun, run_id: int) -> dict[str, Any]:
-    """A stage of a run, with the API paths of its log."""
+    """A stage of a run, with its log file and the API paths of its log."""
     log = f"/api/v1/runs/{run_id}/stages/{row.stage}/log"
     return {
+        "log": row.log_path or None,
         "stage": row.stage,
         "position": row.position,
         "state": row.state,
@@ -84,6 +86,18 @@ def decision_json(row: Decision) -> dict[str, Any]:
         "build_id": row.build_id,
         "run_id": row.run_id,
         "forced": row.forced,
+    }
+
+
+def dead_letter_json(row: DeadLetter) -> dict[str, Any]:
+    """A rejected inbound message, whole, with the reason."""
+    return {
+        "id": row.id,
+        "received_at": stamp(row.received_at),
+        "subscription": row.subscription,
+        "topic": row.topic,
+        "reason": row.reason,
+        "payload": row.payload.decode("utf-8", "replace"),
     }
 
 
