@@ -111,7 +111,7 @@ def start_worker(config_path: Path, name: str, log: Path, concurrency: int = 2) 
 
 def start_serve(config_path: Path, log: Path) -> subprocess.Popen[bytes]:
     """Start ``ci-pipeline serve --until-idle --no-web``."""
-    command = [sys.executable, "-m", "ci_pipeline", "--config", str(config_path), "-v", "serve",
+    command = [sys.executable, "-m", "ci_pipeline", "--config", str(config_path), "serve",
                "--until-idle", "--no-web"]
     with log.open("wb") as output:
         return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ))

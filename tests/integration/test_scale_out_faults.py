@@ -88,8 +88,6 @@ def _messages(config_path: Path) -> dict[str, list[str]]:
     return per_run
 
 
-@pytest.mark.xfail(strict=False, reason="intermittent: after the RabbitMQ restart some stage tasks sent by "
-                   "the surviving scheduler are never reported back (under investigation)")
 def test_workers_schedulers_and_broker_die_and_nothing_is_lost_or_doubled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rabbitmq_restored: None
 ) -> None:

@@ -86,6 +86,7 @@ class CeleryExecutor(Executor):
         if adopted is not None:
             log.warning("run %d %s: attempt %d adopts the unfinished task %s of a previous scheduler",
                         job.run_id, job.stage, job.attempt, adopted)
+            _note_adoption(job, adopted)
             self._running[job.key] = _Sent(job, adopted, {}, True, time.monotonic())
             return 0
         identifier = task_id(self.namespace, job.run_id, job.stage, job.attempt)
@@ -126,6 +127,7 @@ class CeleryExecutor(Executor):
             self._broker_down_until = time.monotonic() + RESEND_EVERY
             return
         entry.sent = True
+        log.debug("run %d %s attempt %d sent as task %s", job.run_id, job.stage, job.attempt, entry.task_id)
         self.redis.set(latest_key(self.namespace, job.run_id, job.stage), entry.task_id, ex=KEY_TTL)
 
     def wait(self, timeout: float) -> list[StageOutcome]:
@@ -191,6 +193,14 @@ class CeleryExecutor(Executor):
         except (OperationalError, OSError) as exc:
             log.warning("could not revoke %s (its running delivery still stops): %s", entry.task_id, exc)
         return True
+
+
+def _note_adoption(job: StageJob, adopted: str) -> None:
+    """Say in the attempt's log that its work is an earlier attempt's task, whose log follows."""
+    job.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with job.log_path.open("a", encoding="utf-8") as handle:
+        handle.write(f"[ci-pipeline] attempt {job.attempt} of {job.stage} adopts the task {adopted} "
+                     "that a previous scheduler sent; its outcome and log are this attempt's\n")
 
 
 def _lost(job: StageJob, reason: str) -> StageOutcome:

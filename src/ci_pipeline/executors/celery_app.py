@@ -105,9 +105,17 @@ def make_app(config: Config) -> Celery:
         task_create_missing_queues=True,
         result_expires=RESULT_TTL,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # a worker waits out a broker outage of any length
         # A running stage goes on through a broker restart; its redelivery then waits for it and
         # returns its outcome instead of running the work again (see celery_task).
         worker_cancel_long_running_tasks_on_connection_loss=False,
+        # After a reconnect Celery lowers the prefetch count for the tasks still running and raises it
+        # again from the pool thread that acknowledges each one: a synchronous basic.qos on the
+        # consumer's connection from a second thread, which can take the consumer's own qos-ok and
+        # leave it blocked in a socket read for good, holding its prefetched tasks unacknowledged.
+        # Without the reduction only the consumer's thread talks to the connection; the cost is up to
+        # one prefetch window fetched early while the earlier tasks end.
+        worker_enable_prefetch_count_reduction=False,
         task_publish_retry=True,
         task_publish_retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
         broker_transport_options={"confirm_publish": True},
