@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import time
 from collections.abc import Mapping
@@ -119,6 +120,34 @@ def test_compose_holds_the_new_build(pipeline: Pipeline, composes: Composes, tmp
     assert (checkout / "usr/etc/fixture-release").is_file() and not (checkout / "etc").exists()
     assert list((checkout / "var").iterdir()) == []
     assert "d /var/lib/ci-hello" in (checkout / "usr/lib/tmpfiles.d/ci-pipeline-autovar.conf").read_text()
+
+
+def _tools(ctx: StageContext) -> list[str]:
+    """The programs a stage ran, in order, from its log."""
+    return [line.split()[1] for line in ctx.log_path.read_text().splitlines() if line.startswith("$ ")]
+
+
+def test_a_second_compose_upgrades_the_cached_root_with_rpm_alone(composes: Composes) -> None:
+    first_ctx, _, second_ctx, _ = composes
+    assert "dnf" in _tools(first_ctx)
+    assert "dnf" not in _tools(second_ctx) and "rpm" in _tools(second_ctx)
+
+
+def test_a_changed_base_repo_makes_dnf_install_the_root_again(pipeline: Pipeline, composes: Composes) -> None:
+    treefile = Path(pipeline.config.trigger.treefile)
+    repo_files = [*treefile.parent.glob("*.repo"), *treefile.parent.glob("repos/*.repo")]
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(repo_files)
+    baseurl = parser.get(parser.sections()[0], "baseurl")
+    repomd = Path(baseurl.removeprefix("file://")) / "repodata" / "repomd.xml"
+    original = repomd.read_bytes()
+    try:
+        repomd.write_bytes(original + b"\n")
+        ctx = pipeline.context("compose", {"branch": "f26", "nvr": SECOND_NVR})
+        compose.run(ctx)
+    finally:
+        repomd.write_bytes(original)
+    assert "dnf" in _tools(ctx)
 
 
 def test_compose_keeps_package_list_and_diff(composes: Composes) -> None:

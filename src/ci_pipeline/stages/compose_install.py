@@ -4,35 +4,72 @@ dnf runs with ``--installroot`` on file:// repos only: the treefile's ``.repo`` 
 directories are the ``reposdir``) and one ``--repofrompath`` repo per CI build repo of the branch. Its
 cache is the branch's compose cache, so unchanged repo metadata is not parsed again, and the
 branch's last installed root is brought up to date rather than installed again (see
-:func:`install_root`).
+:func:`install_root`): when only CI builds changed, rpm alone upgrades them, and dnf is not started.
 """
 
 from __future__ import annotations
 
+import configparser
 import difflib
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 from pathlib import Path
 
+from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import base, ostree
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts
 from ci_pipeline.stages.treefile import Treefile
 
+logger = logging.getLogger(__name__)
+
 DNF_TIMEOUT = 1800.0
+PER_RUN_OPTIONS = ("--setopt=logdir=", "--setopt=persistdir=")
 #: How many package lists of earlier commits the cache keeps for the next diff.
 KEPT_PACKAGE_LISTS = 20
 RPMDB_PATH = "/var/lib/rpm"
 _QUERY_FORMAT = r"%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\t%{SOURCERPM}\n"
 
 
-def ci_packages(repo_dir: Path) -> list[str]:
-    """The binary package of a CI build repo named like its source package (``vim`` of ``vim_repo``)."""
+def ci_package_files(repo_dir: Path) -> list[Path]:
+    """The binary RPMs of a CI build repo named like its source package (``vim`` of ``vim_repo``)."""
     name = repo_dir.name.removesuffix("_repo")
     pattern = re.compile(rf"{re.escape(name)}-[^-/]+-[^-/]+\.(?!src\.)[^./]+\.rpm")
-    return [name] if any(pattern.fullmatch(p.name) for p in repo_dir.rglob("*.rpm")) else []
+    return sorted(path for path in repo_dir.rglob("*.rpm") if pattern.fullmatch(path.name))
+
+
+def ci_packages(repo_dir: Path) -> list[str]:
+    """The binary package of a CI build repo named like its source package (``vim`` of ``vim_repo``)."""
+    return [repo_dir.name.removesuffix("_repo")] if ci_package_files(repo_dir) else []
+
+
+def base_repos_fingerprint(treefile: Treefile) -> str | None:
+    """A digest of the treefile repos' metadata, or None when one is not a local file:// repo.
+
+    While it is unchanged, only CI builds can differ from the cached root.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    for directory in treefile.repos_dirs:
+        for repo_file in sorted(directory.glob("*.repo")):
+            try:
+                parser.read(repo_file, encoding="utf-8")
+            except configparser.Error:
+                return None
+    digest = hashlib.sha256()
+    for repo in treefile.repos:
+        baseurl = parser.get(repo, "baseurl", fallback="").strip()
+        if not baseurl.startswith("file://"):
+            return None
+        repomd = Path(baseurl.removeprefix("file://")) / "repodata" / "repomd.xml"
+        try:
+            digest.update(repo.encode() + b"\0" + repomd.read_bytes())
+        except OSError:
+            return None
+    return digest.hexdigest()
 
 
 def dnf_command(
@@ -98,24 +135,59 @@ def install_root(ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefi
     installroot = artifacts.cache_dir / "installroot"
     stamp_file = artifacts.cache_dir / "installroot.json"
     argv, packages = dnf_command(ctx, artifacts, treefile, installroot)
-    stamp = json.dumps({"options": argv, "packages": packages}, sort_keys=True)
+    base_repos = base_repos_fingerprint(treefile)
+    # The per-run work directories in dnf's options must not make every root look different.
+    options = [option for option in argv if not option.startswith(PER_RUN_OPTIONS)]
+    stamp = json.dumps({"options": options, "packages": packages, "base": base_repos}, sort_keys=True)
     reuse = installroot.is_dir() and stamp_file.is_file() and stamp_file.read_text(encoding="utf-8") == stamp
     stamp_file.unlink(missing_ok=True)
     if not reuse:
         shutil.rmtree(installroot, ignore_errors=True)
         installroot.mkdir(parents=True)
-    command = [*argv, "distro-sync"] if reuse else [*argv, "install", *packages]
-    base.run_tool(
-        command,
-        ctx.log_path,
-        env=rpm_environment(ctx.workdir),
-        timeout=DNF_TIMEOUT,
-        failure="dnf could not install the compose's packages",
-    )
+    upgraded = reuse and base_repos is not None and upgrade_ci_builds(ctx, artifacts, installroot)
+    if not upgraded:
+        command = [*argv, "distro-sync"] if reuse else [*argv, "install", *packages]
+        base.run_tool(
+            command,
+            ctx.log_path,
+            env=rpm_environment(ctx.workdir),
+            timeout=DNF_TIMEOUT,
+            failure="dnf could not install the compose's packages",
+        )
     # Only a root that dnf finished with may be reused.
     stamp_file.write_text(stamp, encoding="utf-8")
     base.run_tool(["cp", "-a", "--reflink=auto", str(installroot), str(root)], ctx.log_path)
     return reuse
+
+
+def upgrade_ci_builds(ctx: StageContext, artifacts: BranchArtifacts, installroot: Path) -> bool:
+    """Bring the cached root to the branch's newest CI builds with rpm alone (no dnf start-up).
+
+    Returns False when rpm cannot do it (a new dependency, a conflict): then dnf must.
+    """
+    installed = {nvra for nvra, _ in package_list(installroot, ctx.workdir, ctx.log_path)}
+    newer = [
+        rpm
+        for repo_dir in artifacts.ci_repos
+        for rpm in ci_package_files(repo_dir)
+        if rpm.name.removesuffix(".rpm") not in installed
+    ]
+    if not newer:
+        return True
+    command = [
+        "rpm",
+        f"--root={installroot}",
+        f"--dbpath={RPMDB_PATH}",
+        "-Uvh",
+        "--nosignature",
+        *map(str, newer),
+    ]
+    try:
+        base.run_tool(command, ctx.log_path, env=rpm_environment(ctx.workdir), timeout=DNF_TIMEOUT)
+    except StageFailure:
+        logger.info("rpm could not upgrade the cached root alone; dnf will")
+        return False
+    return True
 
 
 def package_list(root: Path, workdir: Path, log_path: Path) -> list[tuple[str, str]]:
