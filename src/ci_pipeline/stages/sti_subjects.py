@@ -121,7 +121,9 @@ def _root_key(command: list[str], local_repo: Path | None, treefile: str) -> str
     digest = hashlib.sha256("\0".join(c for c in command if not c.startswith(per_run)).encode())
     metadata = [local_repo] if local_repo else []
     if treefile:
-        for repo_file in sorted(Path(treefile).parent.glob("*.repo")):
+        folder = Path(treefile).parent
+        # The same folders as Treefile.repos_dirs: beside the treefile, and its repos/.
+        for repo_file in sorted([*folder.glob("*.repo"), *folder.glob("repos/*.repo")]):
             digest.update(repo_file.read_bytes())
             metadata += [Path(urllib.parse.urlsplit(u).path) for u in _BASEURL.findall(repo_file.read_text())]
     for repo in metadata:
