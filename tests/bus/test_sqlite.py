@@ -6,6 +6,7 @@ import multiprocessing
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -170,3 +171,29 @@ def test_processes_publishing_at_once_keep_each_ones_order(tmp_path: Path) -> No
             assert payloads == list(range(1000))
     finally:
         bus.close()
+
+
+def _open_and_publish(url: str, start: Any, results: multiprocessing.Queue[str]) -> None:
+    start.wait()
+    try:
+        bus = SqliteBus(url)
+        bus.publish("t", b"x")
+        bus.close()
+        results.put("ok")
+    except BusError as exc:
+        results.put(str(exc))
+
+
+def test_processes_opening_a_new_file_at_once_all_get_in(tmp_path: Path) -> None:
+    """Switching a new file to WAL races between openers; none may fail with 'locked'."""
+    context = multiprocessing.get_context("fork")
+    for round_number in range(25):
+        url = f"sqlite:///{tmp_path / f'bus{round_number}.sqlite'}"
+        results: multiprocessing.Queue[str] = context.Queue()
+        start = context.Barrier(4)
+        openers = [context.Process(target=_open_and_publish, args=(url, start, results)) for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+        assert [results.get() for _ in openers] == ["ok"] * 4
