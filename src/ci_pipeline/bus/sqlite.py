@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ci_pipeline.bus import sqlite_sql as sql
 from ci_pipeline.bus.base import Bus, Delivery
 from ci_pipeline.errors import BusError, ConfigError
+from ci_pipeline.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class SqliteBus(Bus):
             conn = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            mode = _enable_wal(conn, busy_timeout)
+            mode = enable_wal(conn, busy_timeout)
             conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._create_schema(conn)
         except (sqlite3.Error, OSError) as exc:
@@ -274,21 +275,3 @@ class SqliteBus(Bus):
 def _first_given(*values: float | None) -> float:
     return next(value for value in values if value is not None)
 
-
-def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
-    """Switch the file to WAL (once per file); return the journal mode it ends in.
-
-    Switching needs the file to itself, and SQLite answers "locked" at once rather than waiting
-    when another process is opening it at the same moment: so wait and look again.
-    """
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
-            if mode == "wal":
-                return mode
-            return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)

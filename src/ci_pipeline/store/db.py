@@ -16,9 +16,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ci_pipeline.errors import ConfigError, StoreError
+from ci_pipeline.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
 
+SQLITE_BUSY_SECONDS = 30.0
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 
 
@@ -36,8 +38,8 @@ def normalize_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers and one writer work at once across processes; the busy timeout makes
     # concurrent writers wait instead of failing.
+    enable_wal(dbapi_connection, SQLITE_BUSY_SECONDS)
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -1,0 +1,34 @@
+"""Opening the store: several processes at once on a fresh SQLite file all get a migrated store."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+from ci_pipeline.errors import CIPipelineError
+from ci_pipeline.store.db import open_store
+
+
+def _open(url: str, start: Any, results: multiprocessing.Queue[str]) -> None:
+    start.wait()
+    try:
+        store = open_store(url)
+        store.close()
+        results.put("ok")
+    except CIPipelineError as exc:
+        results.put(str(exc))
+
+
+def test_processes_opening_a_new_store_at_once_all_get_in(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    for round_number in range(8):
+        url = f"sqlite:///{tmp_path / f'store{round_number}.sqlite'}"
+        results: multiprocessing.Queue[str] = context.Queue()
+        start = context.Barrier(4)
+        openers = [context.Process(target=_open, args=(url, start, results)) for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+        assert [results.get() for _ in openers] == ["ok"] * 4
