@@ -193,8 +193,9 @@ def print_links(config: Config, run: Run, stages: list[StageRun], console: Conso
     """Where to look next: the dashboard page, the artifacts, and the log of a failed stage."""
     fields = run.fields
     console.print("")
-    where = "dashboard" if web else "dashboard (served by ci-pipeline serve)"
-    console.print(f"[bold]{where}:[/] {fields.get('build_url', '')}")
+    console.print(f"[bold]dashboard:[/] {fields.get('build_url', '')}")
+    if web:
+        console.print("  (the demo's server stops with it; `ci-pipeline serve` serves the dashboard again)")
     for key in ("package_url", "compose_url", "image_url"):
         if fields.get(key, "''") != "''":
             console.print(f"[bold]{key}:[/] {fields[key]}")
