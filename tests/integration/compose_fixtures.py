@@ -11,8 +11,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from ci_pipeline.config import Config
+from ci_pipeline.stages.base import StageContext
 
 BASE_PACKAGES = ("fx-filesystem", "fx-busybox", "fx-kernel", "ci-hello")
 REF = "fedora/f26/x86_64/atomic-host"
@@ -176,3 +181,23 @@ def publish_ci_build(artifacts_root: Path, branch: str, spec_text: str, workdir:
     repo_dir.mkdir(parents=True, exist_ok=True)
     build_rpm(workdir, spec_text, repo_dir)
     return repo_dir
+
+
+def stage_context(
+    root: Path, number: int, stage: str, fields: Mapping[str, str], config: Config, **kwargs: Any
+) -> StageContext:
+    """A stage context of its own under ``root/runs/<number>-<stage>``, as the engine would make."""
+    work = root / "runs" / f"{number}-{stage}"
+    (work / "work").mkdir(parents=True)
+    return StageContext(
+        run_id=number,
+        stage=stage,
+        attempt=1,
+        fields=dict(fields),
+        workdir=work / "work",
+        artifacts_dir=work / "artifacts",
+        artifacts_url=f"http://example.test/runs/{number}",
+        log_path=work / "stage.log",
+        config=config,
+        **kwargs,
+    )

@@ -17,6 +17,7 @@ from compose_fixtures import (
     create_fixture_world,
     hello_spec,
     publish_ci_build,
+    stage_context,
 )
 
 from ci_pipeline.config import ArtifactsConfig, Config, TriggerConfig
@@ -41,20 +42,7 @@ class Pipeline:
 
     def context(self, stage: str, fields: Mapping[str, str], **kwargs: object) -> StageContext:
         self.counter += 1
-        work = self.root / "runs" / f"{self.counter}-{stage}"
-        (work / "work").mkdir(parents=True)
-        return StageContext(
-            run_id=self.counter,
-            stage=stage,
-            attempt=1,
-            fields=dict(fields),
-            workdir=work / "work",
-            artifacts_dir=work / "artifacts",
-            artifacts_url=f"http://example.test/runs/{self.counter}",
-            log_path=work / "stage.log",
-            config=self.config,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        return stage_context(self.root, self.counter, stage, fields, self.config, **kwargs)
 
     @property
     def artifacts_root(self) -> Path:

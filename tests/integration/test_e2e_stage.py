@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from compose_fixtures import stage_context
 
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
 from ci_pipeline.errors import StageFailure
@@ -42,20 +43,7 @@ class Booted:
 
     def context(self, stage: str, fields: Mapping[str, str], **kwargs: object) -> StageContext:
         self.counter += 1
-        work = self.root / "runs" / f"{self.counter}-{stage}"
-        (work / "work").mkdir(parents=True)
-        return StageContext(
-            run_id=self.counter,
-            stage=stage,
-            attempt=1,
-            fields=dict(fields),
-            workdir=work / "work",
-            artifacts_dir=work / "artifacts",
-            artifacts_url=f"http://example.test/runs/{self.counter}",
-            log_path=work / "stage.log",
-            config=self.config,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        return stage_context(self.root, self.counter, stage, fields, self.config, **kwargs)
 
     def run(self, stage: str, function: object, **kwargs: object) -> tuple[StageContext, StageResult]:
         ctx = self.context(stage, self.fields, **kwargs)
