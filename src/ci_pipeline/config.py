@@ -48,8 +48,12 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
     base_url = ""                              # public URL; empty = http://<listen>
     token = ""                                 # bearer token for writes; empty = writes refused
     policy_file = ""                           # gating policies, Greenwave YAML form
+    gated_packages = []                        # packages opted in to gating (build + functional must pass)
     forward_url = ""                           # forward every result to this ResultsDB API
     forward_token = ""                         # bearer token for forward_url
+
+    [build]
+    mock_config = ""                           # build in mock with this config, where mock is installed
 
     [artifacts]
     root = "<state_dir>/artifacts"
@@ -148,8 +152,15 @@ class WebConfig(_Section):
     base_url: str = ""
     token: str = ""
     policy_file: str = ""
+    gated_packages: list[str] = Field(default_factory=list)
     forward_url: str = ""
     forward_token: str = ""
+
+
+class BuildConfig(_Section):
+    """How packages are built."""
+
+    mock_config: str = ""
 
 
 class ArtifactsConfig(_Section):
@@ -181,6 +192,7 @@ class Config(_Section):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     distgit: DistGitConfig = Field(default_factory=DistGitConfig)
     lookaside: LookasideConfig = Field(default_factory=LookasideConfig)

@@ -6,10 +6,13 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from web_fixtures import NVR
+from web_fixtures import NVR, add_finished_run
 
+from ci_pipeline.config import Config
 from ci_pipeline.errors import ConfigError
+from ci_pipeline.store.db import Store
 from ci_pipeline.web.gating import PassingTestCaseRule, package_of, parse_policies
+from ci_pipeline.web.server import start_web_server
 
 POLICY = """
 --- !Policy
@@ -72,3 +75,24 @@ def test_opt_in_gates_a_package(client: httpx.Client, auth: dict[str, str]) -> N
     client.put("/api/v1/gating/packages/ci-calc", json={"test_cases": ["ci-pipeline.build"]}, headers=auth)
     assert client.post("/api/v1.0/decision", json=ask).json()["policies_satisfied"] is True
     assert client.delete("/api/v1/gating/packages/ci-calc", headers=auth).status_code == 200
+
+
+def test_packages_opted_in_by_configuration_are_gated(web_config: Config, sqlite_store: Store) -> None:
+    web = web_config.web.model_copy(update={"gated_packages": ["ci-calc"]})
+    add_finished_run(sqlite_store, web_config)
+    server = start_web_server(web_config.model_copy(update={"web": web}), sqlite_store)
+    ask = {
+        "decision_context": "bodhi_update_push_stable",
+        "product_version": "fedora-26",
+        "subject_type": "koji_build",
+        "subject_identifier": NVR,
+    }
+    try:
+        answer = httpx.post(f"http://127.0.0.1:{server.port}/api/v1.0/decision", json=ask)
+    finally:
+        server.stop()
+    decision = answer.json()
+    assert answer.status_code == 200 and decision["applicable_policies"] == ["opt-in:ci-calc"]
+    satisfied = sorted(r["testcase"] for r in decision["satisfied_requirements"])
+    assert satisfied == ["ci-pipeline.build", "ci-pipeline.functional"]
+    assert decision["policies_satisfied"] is True

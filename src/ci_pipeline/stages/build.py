@@ -3,7 +3,8 @@
 Outputs: ``nvr`` (the release marked ``.<commit count>.<rev[:7]>``), ``original_spec_nvr``,
 ``package_url`` (the published yum repository, ``<artifacts>/<branch>/repo/<repo>_repo/``), ``rpms``
 (comma-separated binary package names), ``srpm`` (the source RPM's file name) and
-``commit_count``. Per-run option ``mock_config`` builds in mock where mock is installed.
+``commit_count``. ``[build] mock_config`` (or the per-run option ``mock_config``) builds in mock
+where mock is installed.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def run(ctx: StageContext) -> StageResult:
     plan = plan_release(spec, tag, mark, marked_spec, ctx.log_path, deadline)
     logger.info("Building %s (spec NVR %s)", plan.nvr, plan.original_nvr)
     started = time.monotonic()
-    mock_config = ctx.options.get("mock_config", "")
+    mock_config = ctx.options.get("mock_config") or ctx.config.build.mock_config
     built = build_packages(
         plan.spec,
         checkout.path,

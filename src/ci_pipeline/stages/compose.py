@@ -3,8 +3,8 @@
 Reads the treefile (``trigger.treefile``), installs its packages with ``dnf --installroot`` from the
 treefile's repos and every CI build repo of the branch (``<artifacts.root>/<branch>/repo/*_repo/``;
 the newest version wins), reshapes the root for OSTree (:mod:`.ostree_tree`) and commits it at the
-treefile's ref into ``<artifacts.root>/<branch>/ostree`` (archive mode). Where ``rpm-ostree`` is
-installed, ``rpm-ostree compose tree`` does the install, reshaping and commit instead.
+treefile's ref into ``<artifacts.root>/<branch>/ostree`` (archive mode). rpm-ostree itself is not
+used: Debian, where this runs, does not package it.
 
 Kept as artifacts: ``packages.txt`` (``rpm -qa``) and ``packages.diff`` against the previous commit.
 Composes of one branch are serialised by a lock file; commits older than :data:`KEEP_YOUNGER_THAN`

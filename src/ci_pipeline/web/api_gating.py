@@ -74,10 +74,17 @@ def delete_opt_in(package: str, request: Request) -> dict[str, Any]:
 
 
 def all_policies(web: WebState) -> list[Policy]:
-    """The policy file's policies and one per opted-in package."""
+    """The policy file's policies and one per opted-in package (the API's, and ``[web] gated_packages``)."""
     with web.store.session() as session:
         rows = list(session.execute(select(GatedPackage)).scalars())
-    return [*web.policies, *(opt_in_policy(r.package, r.decision_context, r.test_cases) for r in rows)]
+    opted_in = [opt_in_policy(r.package, r.decision_context, r.test_cases) for r in rows]
+    stored = {row.package for row in rows}
+    configured = [
+        opt_in_policy(package, DEFAULT_CONTEXT, DEFAULT_TEST_CASES)
+        for package in web.config.web.gated_packages
+        if package not in stored
+    ]
+    return [*web.policies, *opted_in, *configured]
 
 
 class DecisionIn(BaseModel):
