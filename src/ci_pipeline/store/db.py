@@ -79,6 +79,12 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
+def _first_line(exc: OperationalError) -> str:
+    """The driver's own message, first line only (psycopg adds hints on more lines)."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0].rstrip(".") if lines else type(exc.orig).__name__
+
+
 class Store:
     """The results store: an engine, a session factory, and its migrations."""
 
@@ -97,7 +103,8 @@ class Store:
         try:
             command.upgrade(alembic_config(self.engine), "head")
         except OperationalError as exc:
-            raise StoreError(f"The store at {self.engine.url!r} cannot be migrated: {exc.orig}.") from exc
+            reason = _first_line(exc)
+            raise StoreError(f"The store at {self.engine.url!r} cannot be migrated: {reason}.") from exc
 
     def is_current(self) -> bool:
         """Whether the store's tables exist (migrations applied)."""
@@ -111,7 +118,7 @@ class Store:
             with session.begin():
                 yield session
         except OperationalError as exc:
-            raise StoreError(f"The store at {self.engine.url!r} failed: {exc.orig}.") from exc
+            raise StoreError(f"The store at {self.engine.url!r} failed: {_first_line(exc)}.") from exc
         finally:
             session.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import socket
 import threading
 from importlib import resources
 from pathlib import Path
@@ -147,6 +148,10 @@ class WebServer:
             self._forwarder.join(timeout)
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def start_web_server(
     config: Config,
     store: Store,
@@ -158,9 +163,16 @@ def start_web_server(
 ) -> WebServer:
     """Serve the app on ``[web] listen`` in a thread; with ``forward_url``, forward results there too."""
     host, port = listen_address(config.web.listen)
+    # Bound here, so a port in use is one clear error rather than uvicorn's log line.
+    try:
+        listener = socket.create_server((host, port), family=_family(host), reuse_port=False)
+    except OSError as exc:
+        raise ConfigError(f"The web server cannot listen on {config.web.listen}: {exc.strerror}.") from exc
     app = create_app(config, store, policy_file=policy_file)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="ci-pipeline-web", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="ci-pipeline-web", daemon=True
+    )
     thread.start()
     stop = threading.Event()
     while not server.started and thread.is_alive() and not stop.wait(0.02):
