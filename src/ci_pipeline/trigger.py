@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from ci_pipeline.messages.envelope import decode
 from ci_pipeline.messages.inbound import GitPush, parse_git_receive, parse_git_receive_document
 from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
+from ci_pipeline.run_options import checked_options
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Base, BuildIdSequence, DeadLetter, Decision, OutboxMessage, Run
 
@@ -213,7 +214,7 @@ class Trigger:
         return reasons
 
     def _queue_runs(
-        self, session: Session, pushes: Sequence[GitPush], force: bool
+        self, session: Session, pushes: Sequence[GitPush], force: bool, options: Mapping[str, str]
     ) -> list[tuple[int, dict[str, str]]]:
         """Create the runs of these pushes in one statement; return (run id, fields) for each."""
         by_ci_name: dict[str, list[int]] = {}
@@ -235,7 +236,7 @@ class Trigger:
                     "ci_name": ci_name,
                     "build_id": build_id,
                     "fields": fields,
-                    "options": {},
+                    "options": dict(options),
                 }
         ids = session.scalars(
             insert(Run).returning(Run.id, sort_by_parameter_order=True), rows
@@ -243,7 +244,11 @@ class Trigger:
         return [(run_id, row["fields"]) for run_id, row in zip(ids, rows, strict=True)]
 
     def decide_pushes(
-        self, session: Session, pushes: Sequence[GitPush], force: bool = False
+        self,
+        session: Session,
+        pushes: Sequence[GitPush],
+        force: bool = False,
+        options: Mapping[str, str] | None = None,
     ) -> list[Verdict]:
         """Decide a batch of valid pushes inside ``session``'s transaction."""
         if not pushes:
@@ -251,7 +256,7 @@ class Trigger:
         trigger_ids = allocate_build_ids(session, TRIGGER_CI_NAME, len(pushes))
         reasons = self._ignore_reasons(session, pushes, force)
         queued = [push for push, reason in zip(pushes, reasons, strict=True) if reason is None]
-        runs = iter(self._queue_runs(session, queued, force) if queued else [])
+        runs = iter(self._queue_runs(session, queued, force, options or {}) if queued else [])
         verdicts: list[Verdict] = []
         decisions: list[dict[str, Any]] = []
         outbox: list[dict[str, Any]] = []
@@ -320,7 +325,10 @@ class Trigger:
                 session.connection().execute(insert(_table(DeadLetter)), dead)
         return len(pushes), len(dead)
 
-    def trigger_change(self, push: GitPush, force: bool = False) -> Verdict:
-        """Decide one push given by hand (``ci-pipeline trigger``)."""
+    def trigger_change(
+        self, push: GitPush, force: bool = False, options: Mapping[str, str] | None = None
+    ) -> Verdict:
+        """Decide one push given by hand (``ci-pipeline trigger``); a queued run gets ``options``."""
+        checked = checked_options(options or {})
         with self.store.session() as session:
-            return self.decide_pushes(session, [push], force)[0]
+            return self.decide_pushes(session, [push], force, checked)[0]

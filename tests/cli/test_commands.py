@@ -104,3 +104,46 @@ def test_the_installed_command_runs(state: Path) -> None:
         [sys.executable, "-m", "ci_pipeline", "decisions"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_trigger_takes_run_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "trigger",
+        "--repo",
+        "vim",
+        "--rev",
+        REV,
+        "--branch",
+        "f26",
+        "--force-image",
+        "--option",
+        "e2e_machines=3",
+    )
+    assert code == 0 and out.startswith("queued: ")
+    code, out, _ = run(capsys, "runs", "--json")
+    [listed] = [json.loads(line) for line in out.splitlines()]
+    from ci_pipeline.config import load_config
+    from ci_pipeline.store.db import open_store
+    from ci_pipeline.store.models import Run
+
+    store = open_store(load_config().store.url)
+    with store.session() as session:
+        run_row = session.get(Run, listed["id"])
+        assert run_row is not None
+        assert run_row.options == {"force_image": "true", "e2e_machines": "3"}
+    store.close()
+    code, _, err = run(
+        capsys,
+        "trigger",
+        "--repo",
+        "vim",
+        "--rev",
+        REV,
+        "--branch",
+        "f26",
+        "--force",
+        "--option",
+        "colour=blue",
+    )
+    assert code == 2 and "unknown" in err

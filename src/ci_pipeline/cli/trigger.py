@@ -9,6 +9,7 @@ from ci_pipeline.cli.app import App
 from ci_pipeline.errors import MessageError, UsageError
 from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.inbound import make_git_receive, parse_git_receive
+from ci_pipeline.run_options import RUN_OPTIONS, run_options
 from ci_pipeline.trigger import Trigger
 
 
@@ -21,7 +22,8 @@ def trigger(args: argparse.Namespace, app: App) -> int:
         push = parse_git_receive(encode(message))
     except MessageError as exc:
         raise UsageError(str(exc)) from exc
-    verdict = Trigger(app.config, app.store).trigger_change(push, force=args.force)
+    options = run_options(args.option, force_image=args.force_image)
+    verdict = Trigger(app.config, app.store).trigger_change(push, force=args.force, options=options)
     print(f"{verdict.decision}: {verdict.reason}")
     return 0
 
@@ -35,4 +37,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--branch", required=True, help="the dist-git branch, e.g. f26")
     parser.add_argument("--namespace", default="rpms", help="the dist-git namespace (default rpms)")
     parser.add_argument("--force", action="store_true", help="run the change again even if it ran")
+    parser.add_argument(
+        "--force-image", action="store_true", help="build an image even if the interval has not passed"
+    )
+    options = ", ".join(sorted(RUN_OPTIONS))
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help=f"a run option: {options}"
+    )
     parser.set_defaults(handler=trigger)

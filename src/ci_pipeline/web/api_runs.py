@@ -199,6 +199,8 @@ class TriggerIn(BaseModel):
     branch: str = Field(min_length=1, max_length=100)
     namespace: str = Field(default="rpms", min_length=1, max_length=100)
     force: bool = False
+    #: Run options (see ci_pipeline.run_options), e.g. {"force_image": "true"}.
+    options: dict[str, str] = Field(default_factory=dict, max_length=20)
 
 
 @router.post("/trigger", dependencies=[Depends(require_token)], summary="decide a change (needs the token)")
@@ -212,7 +214,7 @@ def trigger_change(body: TriggerIn, request: Request) -> dict[str, Any]:
         push = parse_git_receive(encode(message))
     except MessageError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    verdict = Trigger(web.config, web.store).trigger_change(push, force=body.force)
+    verdict = Trigger(web.config, web.store).trigger_change(push, force=body.force, options=body.options)
     return {
         "decision": verdict.decision,
         "reason": verdict.reason,
