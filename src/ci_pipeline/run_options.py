@@ -25,6 +25,10 @@ RUN_OPTIONS: dict[str, tuple[str, str]] = {
     "integration_tests_url": (_GIT_URL, "the git repository of the integration and e2e suites"),
     "integration_tests_ref": (_GIT_REF, "the branch or tag of that repository"),
     "mock_config": (r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", "build in mock with this configuration"),
+    "container_subject": (
+        r"(https?|file)://[A-Za-z0-9._~:/@%+-]+",
+        "a container's root filesystem tarball (docker or podman export) for the container-tagged tests",
+    ),
 }
 
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import textwrap
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,17 @@ PASSING = """\
     tests: [beaker]
 """
 FAILING = PASSING.replace('"app ok"', '"app not ok"')
+CONTAINER = (
+    PASSING
+    + """\
+  - role: standard-test-basic
+    tags: [container]
+    tests:
+    - runs-in-the-container:
+        dir: .
+        run: test -f /etc/container-marker
+"""
+)
 BROKEN_YAML = "- hosts: localhost\n  roles: [ {{ unclosed\n"
 MISSING_ROLE = "- hosts: localhost\n  roles:\n  - role: standard-test-nonexistent\n    tags: [classic]\n"
 
@@ -130,6 +141,7 @@ def _distgit(root: Path) -> dict[str, str]:
     for name, playbook in (
         ("passing", PASSING),
         ("failing", FAILING),
+        ("container", CONTAINER),
         ("broken", BROKEN_YAML),
         ("missing-role", MISSING_ROLE),
     ):
@@ -259,7 +271,9 @@ def _context(fixture: Fixture, tmp_path: Path, stage: str, **fields: str) -> Sta
     )
 
 
-def _functional(fixture: Fixture, tmp_path: Path, rev: str) -> tuple[StageContext, StageResult]:
+def _functional(
+    fixture: Fixture, tmp_path: Path, rev: str, **options: str
+) -> tuple[StageContext, StageResult]:
     ctx = _context(
         fixture,
         tmp_path,
@@ -268,6 +282,7 @@ def _functional(fixture: Fixture, tmp_path: Path, rev: str) -> tuple[StageContex
         nvr="sti-app-1.0-1.2.abcdef0.fc26",
         package_url=f"{BASE_URL}/{BRANCH}/repo/sti-app_repo/",
     )
+    ctx = replace(ctx, options=options)
     return ctx, tests.run_functional(ctx)
 
 
@@ -287,6 +302,32 @@ def test_passing_tests_run_inside_a_fresh_root_with_the_build(fixture: Fixture, 
     assert junit is not None and junit.get("tests") == "4" and junit.get("failures") == "0"
     # The subject was a temporary root, now gone; the host never had the application.
     assert not (ctx.workdir / "root").exists() and shutil.which("sti-app") is None
+
+
+def _container_tarball(root: Path) -> Path:
+    """A container's root filesystem as ``podman export`` makes it: a busybox shell and a marker."""
+    tree = root / "container-tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "etc").mkdir()
+    shutil.copy("/bin/busybox", tree / "bin" / "busybox")
+    for applet in APPLETS:
+        (tree / "bin" / applet).symlink_to("busybox")
+    (tree / "usr").mkdir()
+    (tree / "usr" / "bin").symlink_to("../bin")
+    (tree / "etc" / "container-marker").write_text("yes\n")
+    tarball = root / "container.tar"
+    _run(["tar", "-cf", str(tarball), "-C", str(tree), "."])
+    return tarball
+
+
+def test_a_container_subject_runs_the_container_tagged_tests_in_it(fixture: Fixture, tmp_path: Path) -> None:
+    tarball = _container_tarball(tmp_path)
+    ctx, result = _functional(fixture, tmp_path, "container", container_subject=tarball.as_uri())
+    outcomes = {t.name: t.outcome for t in result.tests}
+    assert outcomes["runs-in-the-container"] == "PASSED" and outcomes["app-says-ok"] == "PASSED"
+    assert "(container)" in result.summary
+    assert "PASS runs-in-the-container" in (ctx.artifacts_dir / "container" / "test.log").read_text()
+    assert not (ctx.workdir / "container").exists()
 
 
 def test_a_failing_test_fails_the_stage_naming_it(fixture: Fixture, tmp_path: Path) -> None:

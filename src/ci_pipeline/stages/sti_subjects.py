@@ -17,10 +17,13 @@ import shutil
 import urllib.parse
 from pathlib import Path
 
+import httpx
+
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import base, ostree
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.build import artifact_root
+from ci_pipeline.stages.build_tools import Deadline
 from ci_pipeline.stages.compose_install import releasever, rpm_environment
 from ci_pipeline.stages.treefile import load_treefile
 
@@ -173,6 +176,36 @@ def _add_dev_null(root: Path) -> None:
     except PermissionError:
         # Without CAP_MKNOD a plain empty file is the closest thing; writes to it are harmless.
         target.touch()
+
+
+def container_root(ctx: StageContext, source: str, root: Path, deadline: Deadline) -> None:
+    """Unpack a container's root filesystem (a ``docker export`` / ``podman export`` tarball) into ``root``.
+
+    ``source`` is a file:// or http(s):// URL (checked as a run option). GNU tar strips leading
+    slashes, refuses members with ``..`` and creates symlinks last, so nothing lands outside ``root``.
+    """
+    if source.startswith("file://"):
+        tarball = Path(urllib.parse.unquote(urllib.parse.urlsplit(source).path))
+        if not tarball.is_file():
+            raise StageFailure(f"The container subject {source} does not exist.")
+    else:
+        tarball = ctx.workdir / "container.tar"
+        try:
+            with httpx.stream("GET", source, timeout=60, follow_redirects=True) as answer:
+                answer.raise_for_status()
+                with tarball.open("wb") as output:
+                    for chunk in answer.iter_bytes():
+                        output.write(chunk)
+        except httpx.HTTPError as exc:
+            raise StageFailure(f"The container subject {source} cannot be fetched: {exc}.") from exc
+    root.mkdir(parents=True)
+    base.run_tool(
+        ["tar", "-xf", str(tarball), "-C", str(root)],
+        ctx.log_path,
+        timeout=deadline.remaining(),
+        failure=f"The container subject {source} is not a root filesystem tarball",
+    )
+    _add_dev_null(root)
 
 
 def remove_tree(root: Path) -> None:

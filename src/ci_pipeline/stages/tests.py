@@ -35,7 +35,7 @@ from ci_pipeline.stages.sti_playbooks import (
     write_inventory,
 )
 from ci_pipeline.stages.sti_results import MAX_LOG_CHARS, collect_results, junit_xml, parse_test_log
-from ci_pipeline.stages.sti_subjects import compose_root, functional_root, remove_tree
+from ci_pipeline.stages.sti_subjects import compose_root, container_root, functional_root, remove_tree
 from ci_pipeline.stages.sti_suite import fetch_suite, suite_source
 
 logger = logging.getLogger(__name__)
@@ -56,9 +56,23 @@ def run_functional(ctx: StageContext) -> StageResult:
     root = ctx.workdir / "root"
     try:
         functional_root(ctx, root, required_packages(playbooks))
-        return run_suite(ctx, playbooks, root, "classic", f"{change.repo} functional", deadline)
+        result = run_suite(ctx, playbooks, root, "classic", f"{change.repo} functional", deadline)
     finally:
         remove_tree(root)
+    subject = ctx.options.get("container_subject")
+    if not subject:
+        return result
+    container = ctx.workdir / "container"
+    try:
+        container_root(ctx, subject, container, deadline)
+        in_container = run_suite(
+            ctx, playbooks, container, "container", f"{change.repo} container", deadline, "container"
+        )
+    finally:
+        remove_tree(container)
+    return StageResult(
+        summary=f"{result.summary} {in_container.summary}", tests=[*result.tests, *in_container.tests]
+    )
 
 
 def run_integration(ctx: StageContext) -> StageResult:
@@ -88,10 +102,19 @@ def no_tests(ctx: StageContext, why: str) -> StageResult:
 
 
 def run_suite(
-    ctx: StageContext, playbooks: Sequence[Path], root: Path, tag: str, suite: str, deadline: Deadline
+    ctx: StageContext,
+    playbooks: Sequence[Path],
+    root: Path,
+    tag: str,
+    suite: str,
+    deadline: Deadline,
+    artifacts_subdir: str = "",
 ) -> StageResult:
-    """Run each playbook against the subject ``root``; gather, keep and judge the results."""
-    test_artifacts = ctx.workdir / "test-artifacts"
+    """Run each playbook against the subject ``root``; gather, keep and judge the results.
+
+    The results are kept in the stage's artifacts, under ``artifacts_subdir`` when one is given.
+    """
+    test_artifacts = ctx.workdir / f"test-artifacts{'-' + tag if artifacts_subdir else ''}"
     test_artifacts.mkdir()
     tests_dir = playbooks[0].parent
     own_inventory = tests_dir / "inventory"
@@ -119,7 +142,7 @@ def run_suite(
                 results.append(playbook_error(run))
     finally:
         write_junit(test_artifacts, suite, results)
-        shutil.copytree(test_artifacts, ctx.artifacts_dir, dirs_exist_ok=True)
+        shutil.copytree(test_artifacts, ctx.artifacts_dir / artifacts_subdir, dirs_exist_ok=True)
     return judge(results, broken, tag)
 
 
