@@ -15,7 +15,7 @@ import yaml
 from ci_pipeline.errors import InfrastructureError
 from ci_pipeline.example import distgit
 from ci_pipeline.example.rpmbuild import built_rpms, rpmbuild
-from ci_pipeline.example.sources import file_digest, parse_sources
+from ci_pipeline.example.sources import file_digest, read_sources
 from ci_pipeline.example.world import World, create_world, push_change
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def _build_from_distgit(world: World, package: str, tmp_path: Path) -> list[Path
     checkout = _checkout(world, package, tmp_path / "checkout")
     sources = [
         entry.lookaside_path(world.lookaside_dir, world.namespace, package)
-        for entry in parse_sources((checkout / "sources").read_text())
+        for entry in read_sources((checkout / "sources").read_text())
     ]
     sources += sorted(checkout.glob("*.patch"))
     rpmbuild(checkout / f"{package}.spec", sources, tmp_path / "rpmbuild", mode="-ba")
@@ -77,7 +77,7 @@ def test_sources_verify_against_the_lookaside(world: World) -> None:
     forms = set()
     for package in world.packages:
         text = distgit.git("show", "f26:sources", cwd=world.distgit_repo(package))
-        (entry,) = parse_sources(text)
+        (entry,) = read_sources(text)
         forms.add(entry.old_form)
         stored = entry.lookaside_path(world.lookaside_dir, world.namespace, package)
         assert file_digest(stored, entry.hashtype) == entry.hash
@@ -159,7 +159,7 @@ def test_a_breaking_change_builds_but_fails_its_functional_tests(world: World, t
 
 def test_check_fails_when_the_code_is_broken(world: World, tmp_path: Path) -> None:
     checkout = _checkout(world, "ci-calc", tmp_path / "checkout")
-    (entry,) = parse_sources((checkout / "sources").read_text())
+    (entry,) = read_sources((checkout / "sources").read_text())
     tarball = entry.lookaside_path(world.lookaside_dir, world.namespace, "ci-calc")
     with tarfile.open(tarball) as archive:
         archive.extractall(tmp_path / "src", filter="data")

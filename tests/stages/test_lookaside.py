@@ -191,3 +191,12 @@ def test_fetch_sources_over_a_real_http_server(tmp_path: Path) -> None:
             server.shutdown()
             thread.join()
     assert [path.read_bytes() for path in fetched] == [payload]
+
+
+@given(st.text(max_size=200))
+def test_any_text_parses_or_raises_value_error(text: str) -> None:
+    try:
+        sources = parse_sources(text)
+    except ValueError:
+        return
+    assert all("/" not in source.filename and ".." not in source.filename for source in sources)

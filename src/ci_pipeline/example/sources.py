@@ -16,22 +16,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import re
 import shutil
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages.lookaside import parse_line
 
 # Every member of a tarball made here gets this time stamp (the day the example OS was born).
 SOURCE_EPOCH = 1496664000
 
-_NEW_FORM = re.compile(r"^(?P<hashtype>[A-Za-z0-9_]+) \((?P<filename>[^()/]+)\) = (?P<hash>[0-9a-fA-F]+)$")
-_OLD_FORM = re.compile(r"^(?P<hash>[0-9a-fA-F]{32})  (?P<filename>[^/]+)$")
-_SAFE_FILENAME = re.compile(r"^[A-Za-z0-9._+~-]+$")
-_HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 
 
 @dataclass(frozen=True)
@@ -54,33 +49,15 @@ class SourceEntry:
         return lookaside / namespace / package / self.filename / self.hashtype / self.hash / self.filename
 
 
-def parse_sources(text: str) -> list[SourceEntry]:
-    """Read a ``sources`` file; raise StageFailure naming the first line that is not a source."""
+def read_sources(text: str) -> list[SourceEntry]:
+    """A ``sources`` file's entries, read by the build stage's parser (ValueError on a bad line)."""
     entries = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        entries.append(_parse_line(line, number))
+    for line in filter(None, (raw.strip() for raw in text.splitlines())):
+        source = parse_line(line)
+        # The new form ends with the digest; the old form (md5 only) ends with the file name.
+        old_form = not line.lower().endswith(source.digest)
+        entries.append(SourceEntry(source.filename, source.algorithm, source.digest, old_form=old_form))
     return entries
-
-
-def _parse_line(line: str, number: int) -> SourceEntry:
-    new = _NEW_FORM.match(line)
-    old = None if new else _OLD_FORM.match(line)
-    match = new or old
-    if match is None:
-        raise StageFailure(
-            f"Line {number} of the sources file is neither 'SHA512 (file) = hash' nor '<md5>  file'."
-        )
-    filename = match["filename"]
-    hashtype = match["hashtype"].lower() if new else "md5"
-    digest = match["hash"].lower()
-    if not _SAFE_FILENAME.match(filename) or filename in {".", ".."}:
-        raise StageFailure(f"Line {number} of the sources file names an unsafe file {filename!r}.")
-    if hashtype not in _HASH_LENGTHS or len(digest) != _HASH_LENGTHS[hashtype]:
-        raise StageFailure(f"Line {number} of the sources file has no valid {hashtype} checksum.")
-    return SourceEntry(filename, hashtype, digest, old_form=old is not None)
 
 
 def file_digest(path: Path, hashtype: str) -> str:
