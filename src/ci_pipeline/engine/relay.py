@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.messages.envelope import Signer, decode, encode
@@ -61,11 +63,17 @@ def relay_all(store: Store, bus: Bus, signer: Signer | None = None) -> int:
     return total
 
 
+def outbox_backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many committed messages have not been sent yet, and when the oldest of them was made."""
+    depth, oldest = session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.sent_at.is_(None)
+        )
+    ).one()
+    return int(depth), oldest
+
+
 def outbox_depth(store: Store) -> int:
     """How many committed messages have not been sent yet."""
     with store.session() as session:
-        return int(
-            session.execute(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-            ).scalar_one()
-        )
+        return outbox_backlog(session)[0]

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
+from ci_pipeline.engine.relay import outbox_backlog
 from ci_pipeline.errors import StoreError, UsageError
 from ci_pipeline.store.models import Decision, OutboxMessage, Run, utcnow
 from ci_pipeline.store.records import decision_json, message_body, message_json, stamp
@@ -105,11 +106,7 @@ def health(request: Request) -> JSONResponse:
     try:
         with web_state(request).store.session() as session:
             session.execute(text("SELECT 1"))
-            depth, oldest = session.execute(
-                select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.sent_at.is_(None)
-                )
-            ).one()
+            depth, oldest = outbox_backlog(session)
     except (StoreError, Exception) as exc:
         return JSONResponse({"status": "unavailable", "store": False, "detail": str(exc)}, status_code=503)
     age = None

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ci_pipeline.engine.relay import outbox_backlog
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import DeadLetter, Decision, OutboxMessage, Run, StageRun, utcnow
 
@@ -81,11 +82,7 @@ class StoreCollector(Collector):
         return family
 
     def _outbox(self, session: Session) -> Iterator[Metric]:
-        depth, oldest = session.execute(
-            select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at)).where(
-                OutboxMessage.sent_at.is_(None)
-            )
-        ).one()
+        depth, oldest = outbox_backlog(session)
         total = session.execute(select(func.count(OutboxMessage.id))).scalar_one()
         age = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
         yield GaugeMetricFamily("ci_pipeline_outbox_depth", "Messages waiting to be sent.", value=depth)
