@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from ci_pipeline.cli import main
+from ci_pipeline.config import load_config
+from ci_pipeline.store.db import open_store
+from ci_pipeline.store.models import Run
 
 SEED_PUSH = "org.fedoraproject.prod.git.receive.json"
 REV = "591b0d2fc67a45e4ad13bdc3e312d5554852426a"
@@ -54,7 +57,6 @@ def test_publish_refuses_invalid_and_trigger_dedupes(
 
 def test_invalid_inbound_message_reaches_dead_letters(capsys: pytest.CaptureFixture[str]) -> None:
     from ci_pipeline.bus import open_bus
-    from ci_pipeline.config import load_config
 
     bus = open_bus(load_config().bus.url)
     bus.publish("org.fedoraproject.prod.git.receive", b"{not json")
@@ -107,43 +109,16 @@ def test_the_installed_command_runs(state: Path) -> None:
 
 
 def test_trigger_takes_run_options(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys,
-        "trigger",
-        "--repo",
-        "vim",
-        "--rev",
-        REV,
-        "--branch",
-        "f26",
-        "--force-image",
-        "--option",
-        "e2e_machines=3",
-    )
+    vim = ["trigger", "--repo", "vim", "--rev", REV, "--branch", "f26"]
+    code, out, _ = run(capsys, *vim, "--force-image", "--option", "e2e_machines=3")
     assert code == 0 and out.startswith("queued: ")
     code, out, _ = run(capsys, "runs", "--json")
     [listed] = [json.loads(line) for line in out.splitlines()]
-    from ci_pipeline.config import load_config
-    from ci_pipeline.store.db import open_store
-    from ci_pipeline.store.models import Run
-
     store = open_store(load_config().store.url)
     with store.session() as session:
         run_row = session.get(Run, listed["id"])
         assert run_row is not None
         assert run_row.options == {"force_image": "true", "e2e_machines": "3"}
     store.close()
-    code, _, err = run(
-        capsys,
-        "trigger",
-        "--repo",
-        "vim",
-        "--rev",
-        REV,
-        "--branch",
-        "f26",
-        "--force",
-        "--option",
-        "colour=blue",
-    )
+    code, _, err = run(capsys, *vim, "--force", "--option", "colour=blue")
     assert code == 2 and "unknown" in err
