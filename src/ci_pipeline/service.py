@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Protocol
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
+from ci_pipeline.engine.core import Engine
 from ci_pipeline.engine.relay import outbox_depth, relay_outbox
 from ci_pipeline.errors import BusError, StoreError
 from ci_pipeline.messages.envelope import Signer
@@ -21,19 +21,6 @@ log = logging.getLogger(__name__)
 FETCH_BATCH = 500
 IDLE_SLEEP = 0.05
 ERROR_BACKOFF = 1.0
-
-
-class PipelineDriver(Protocol):
-    """What the service needs of the pipeline engine."""
-
-    def tick(self) -> bool:
-        """Advance runs by one round; return whether anything happened."""
-
-    def idle(self) -> bool:
-        """Whether no run is unfinished."""
-
-    def shutdown(self) -> None:
-        """Stop stage work this process started."""
 
 
 class OutboxRelay(threading.Thread):
@@ -71,15 +58,8 @@ class Service:
         self.signer = signer_from_config(config.bus)
         self.subscription = config.bus.subscription
         bus.subscribe(self.subscription, self.topics)
-        self.engine = self._make_engine()
-
-    def _make_engine(self) -> PipelineDriver | None:
-        try:
-            from ci_pipeline.engine.core import Engine
-        except ImportError:
-            return None
-        engine: PipelineDriver = Engine(self.config, self.store, self.bus)
-        return engine
+        #: None runs the trigger alone (benchmarks do).
+        self.engine: Engine | None = Engine(config, store, bus)
 
     def consume_pushes(self) -> int:
         """Decide one batch of inbound pushes and ack it; return how many messages it held."""
