@@ -10,8 +10,8 @@ import pytest
 from ci_pipeline.config import Config, load_config
 from ci_pipeline.store.db import Store, open_store
 
-#: ``shared/seed`` beside the checkout (CI clones elsewhere but keeps ``shared/`` beside the clone).
-SEED_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "seed"
+#: The seed's message examples (the message contract), kept in the repository's test data.
+SEED_DIR = Path(__file__).resolve().parent / "data" / "seed"
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,8 @@ from ci_pipeline.messages.envelope import decode as decode_envelope
 pytestmark = pytest.mark.integration
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-#: The seed examples, in ``shared/seed`` beside the checkout (as tests/messages finds them).
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "messages"
+#: The seed examples, in the repository's test data (as tests/messages finds them).
+SEED = Path(__file__).resolve().parents[1] / "data" / "seed" / "messages"
 
 CONSUMER = textwrap.dedent("""
     import json, sys

@@ -1,7 +1,6 @@
-"""Fixtures for the message contract: the seed examples in ``shared/seed`` beside the checkout.
+"""Fixtures for the message contract: the seed examples in ``tests/data/seed``.
 
-The checkout sits beside ``shared/`` (CI clones elsewhere but keeps ``shared/`` beside the clone), so
-the seed is ``<checkout>/../shared/seed``. A missing seed fails the run loudly: it is the contract.
+A missing seed fails the run loudly: it is the contract.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-SEED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "seed"
+SEED_DIR = Path(__file__).resolve().parents[1] / "data" / "seed"
 PIPELINE_MARK = ".ci.pipeline."
 
 
@@ -52,7 +51,7 @@ def seed_bodies(seed_envelopes: dict[str, dict[str, Any]]) -> dict[str, dict[str
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``seed_message_path`` over every file in ``shared/seed/messages``."""
+    """Parametrize ``seed_message_path`` over every file in ``tests/data/seed/messages``."""
     if "seed_message_path" in metafunc.fixturenames:
         paths = sorted(_seed_messages_dir().glob("*.json"))
         metafunc.parametrize("seed_message_path", paths, ids=[path.stem for path in paths])
