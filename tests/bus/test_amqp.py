@@ -96,6 +96,44 @@ def test_body_that_is_not_an_object_is_passed_on_whole() -> None:
     assert decode("a.b", properties, b"{broken")[0] == b"{broken"
 
 
+header_values = st.one_of(
+    st.text(), st.binary(max_size=20), st.integers(), st.floats(), st.booleans(), st.none()
+)
+header_names = st.sampled_from(["sent-at", "ci_pipeline_envelope", "x"])
+hostile_bodies = st.one_of(
+    st.binary(max_size=200),
+    st.integers(1, 5000).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.integers(1, 5000).map(lambda depth: b'{"msg":' * depth + b"1" + b"}" * depth),
+    st.text(max_size=50).map(lambda text: json.dumps({"commit": {"repo": text}}).encode()),
+)
+
+
+@given(
+    body=hostile_bodies,
+    headers=st.none() | st.dictionaries(header_names, header_values),
+    message_id=st.none() | st.text(max_size=60),
+    timestamp=st.none() | st.integers(-(2**63), 2**64),
+    encoding=st.none() | st.sampled_from(["utf-8", "latin-1", "no-such-codec", "\x00"]),
+)
+def test_decode_never_raises_on_whatever_the_broker_delivers(
+    body: bytes, headers: dict[str, Any] | None, message_id: str | None, timestamp: int | None,
+    encoding: str | None,
+) -> None:
+    properties = pika.BasicProperties(headers=headers, message_id=message_id, timestamp=timestamp,
+                                      content_encoding=encoding)
+
+    payload, published_at = decode(TOPIC, properties, body)
+
+    assert isinstance(payload, bytes) and 0 <= published_at < datetime(9999, 12, 31, tzinfo=UTC).timestamp()
+    if payload != body:  # wrapped: a JSON envelope with a fedmsg id, never a raw NUL or a lone id
+        assert re.fullmatch(r"[0-9]{4}-[0-9a-f-]{36}", json.loads(payload)["msg_id"])
+
+
+def test_a_deeply_nested_body_is_passed_on_whole_for_the_trigger_to_dead_letter() -> None:
+    body = b"[" * 100_000
+    assert decode(TOPIC, pika.BasicProperties(), body)[0] == body
+
+
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-10**9, 10**9), st.text(max_size=10)),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),

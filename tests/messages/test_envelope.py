@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ci_pipeline.errors import MalformedMessage
 from ci_pipeline.messages.envelope import (
+    MAX_NESTING,
     MAX_PAYLOAD_BYTES,
     decode,
     encode,
@@ -112,7 +113,7 @@ def test_any_json_body_survives_a_round_trip(body: dict[str, Any]) -> None:
         (b"\xff\xfe{}", "not UTF-8"),
         (b"{", "not valid JSON"),
         (b'{"a": NaN}', "not valid JSON"),
-        (b"[" * 50000 + b"]" * 50000, "nested too deeply"),
+        (b"[" * 50000 + b"]" * 50000, "nested more than 64 levels deep"),
         (b'{"a": "\\ud800"}', "unpaired surrogate"),
         (b"[1, 2]", "must be a JSON object, not a list"),
         (b'"text"', "not a string"),
@@ -150,3 +151,62 @@ def test_arbitrary_bytes_decode_to_an_object_or_malformed(payload: bytes) -> Non
         assert isinstance(decode(payload), dict)
     except MalformedMessage as exc:
         assert str(exc).endswith(".")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+_JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.text(alphabet="[]{}\"\\ab")
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=200,
+)
+
+
+def _nest(value: Any, levels: int) -> Any:
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@given(_JSON_VALUES, st.integers(min_value=0, max_value=80))
+@settings(max_examples=300)
+def test_the_nesting_limit_is_exactly_the_depth_of_the_parsed_document(value: Any, levels: int) -> None:
+    document = {"msg": _nest(value, levels)}
+    payload = encode(document)
+    if _depth(document) > MAX_NESTING:
+        with pytest.raises(MalformedMessage, match="nested more than"):
+            decode(payload)
+    else:
+        assert decode(payload) == document
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * 200_000,
+        b'{"a":' * 100_000,
+        b"[" * 70 + b"]" * 70,
+        b'{"k":' + b"[" * 1000 + b'"x"' + b"]" * 1000 + b"}",
+    ],
+)
+def test_deep_nesting_is_refused_before_parsing(payload: bytes) -> None:
+    with pytest.raises(MalformedMessage, match=f"nested more than {MAX_NESTING} levels"):
+        decode(payload)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = '"' + "[" * 500 + '\\"' + "{" * 500 + '"'
+    assert decode(f'{{"a": {text}}}'.encode()) == {"a": "[" * 500 + '"' + "{" * 500}
+
+
+def test_a_wide_shallow_message_is_accepted() -> None:
+    payload = b'{"a":[' + b"[[[[]]]]," * 50_000 + b"[]]}"
+    assert len(decode(payload)["a"]) == 50_001

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -24,6 +25,7 @@ from typing import Any
 
 import pika
 
+from ci_pipeline.errors import MalformedMessage
 from ci_pipeline.messages import envelope as envelope_module
 from ci_pipeline.messages.envelope import new_msg_id
 
@@ -38,6 +40,7 @@ BASE_SCHEMA = "base.message"
 INFO = 20
 WARNING = 30
 PERSISTENT = 2
+_YEAR_10000 = 253402300800.0
 _FEDMSG_ID = re.compile(r"^[0-9]{4}-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 
@@ -62,7 +65,7 @@ def encode(topic: str, payload: bytes, *, whole_envelope: bool = False,
         return _raw(topic, payload)
     stamp = envelope.get("timestamp")
     timestamp = time.time()
-    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool) and 0 <= stamp < _YEAR_10000:
         timestamp = float(stamp)
     headers: dict[str, Any] = {
         SCHEMA_HEADER: schema,
@@ -88,15 +91,17 @@ def encode(topic: str, payload: bytes, *, whole_envelope: bool = False,
 def decode(routing_key: str, properties: pika.BasicProperties, body: bytes) -> tuple[bytes, float]:
     """Our payload (fedmsg envelope bytes) and its publication time for a received AMQP message.
 
-    A body that is not a JSON object is passed on unchanged so that it can be dead-lettered whole.
+    Never raises, whatever the broker hands over: a body that is too large, too deep or not a JSON
+    object is passed on unchanged so that the trigger dead-letters it whole, with the reason.
     """
-    headers = properties.headers or {}
+    headers = properties.headers if isinstance(properties.headers, dict) else {}
     published_at = _published_at(headers, properties)
     if headers.get(ENVELOPE_HEADER) in ("fedmsg", "raw"):
         return body, published_at
     try:
+        envelope_module.check_limits(body)
         message = json.loads(body.decode(properties.content_encoding or "utf-8"))
-    except (UnicodeDecodeError, LookupError, ValueError):
+    except (MalformedMessage, UnicodeDecodeError, LookupError, ValueError):
         return body, published_at
     if not isinstance(message, dict):
         return body, published_at
@@ -106,19 +111,27 @@ def decode(routing_key: str, properties: pika.BasicProperties, body: bytes) -> t
         "msg_id": _fedmsg_id(properties.message_id, routing_key, body, published_at),
         "topic": routing_key,
         "msg": message,
-        "headers": {key: value for key, value in headers.items() if isinstance(value, str | int | float)},
+        "headers": {key: value for key, value in headers.items() if _is_plain_json(value)},
     }
-    return envelope_module.encode(envelope), published_at
+    try:
+        return envelope_module.encode(envelope), published_at
+    except MalformedMessage:
+        # A lone surrogate escape in the body: the trigger dead-letters the original bytes.
+        return body, published_at
+
+
+def _is_plain_json(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | int)
 
 
 def _envelope(payload: bytes) -> dict[str, Any] | None:
     try:
-        envelope = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
+        envelope = envelope_module.decode(payload)
+    except MalformedMessage:
         return None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("msg"), dict):
-        return None
-    return envelope
+    return envelope if isinstance(envelope.get("msg"), dict) else None
 
 
 def _raw(topic: str, payload: bytes) -> WireMessage:
@@ -137,18 +150,19 @@ def _published_at(headers: dict[str, Any], properties: pika.BasicProperties) -> 
     sent_at = headers.get(SENT_AT_HEADER)
     if isinstance(sent_at, bytes):
         sent_at = sent_at.decode("utf-8", "replace")
+    candidates: list[float] = []
     if isinstance(sent_at, str):
         try:
             moment = datetime.fromisoformat(sent_at)
-        except ValueError:
-            moment = None
-        if moment is not None:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            return moment.timestamp()
-    if isinstance(properties.timestamp, int):
-        return float(properties.timestamp)
-    return time.time()
+            candidates.append(moment.timestamp())
+        except (ValueError, OverflowError):
+            pass
+    if isinstance(properties.timestamp, int) and not isinstance(properties.timestamp, bool):
+        candidates.append(float(properties.timestamp))
+    # A time before the epoch or past year 9999 is a sender's mistake; it never reaches a column.
+    return next((moment for moment in candidates if 0 <= moment < _YEAR_10000), time.time())
 
 
 def _fedmsg_id(message_id: object, routing_key: str, body: bytes, published_at: float) -> str:

@@ -1,7 +1,8 @@
 """The fedmsg envelope: ``{i, timestamp, msg_id, topic, msg}``, plus ``crypto`` once signed.
 
 Encoding is compact UTF-8 JSON. Decoding is where raw bytes from outside first become a message, so
-it bounds the size and turns every way of not being a JSON object into one MalformedMessage.
+it bounds the size and the nesting depth before parsing (a parser recursing into ``[[[[...`` is
+what an attacker wants) and turns every way of not being a JSON object into one MalformedMessage.
 Signing is a seam: pass a :class:`Signer` to :func:`make_envelope`; without one the envelope is
 unsigned and has no ``crypto`` key.
 """
@@ -21,8 +22,14 @@ from ci_pipeline.errors import MalformedMessage
 
 #: The largest payload :func:`decode` accepts.
 MAX_PAYLOAD_BYTES = 1024 * 1024
+#: The deepest nesting of arrays and objects :func:`decode` accepts (fedmsg bodies use about 5).
+MAX_NESTING = 64
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_INNERMOST_PAIR = re.compile(rb"[\[{][\]}]")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _sequence = itertools.count(1)
 _sequence_lock = threading.Lock()
 
@@ -78,20 +85,52 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def decode(payload: bytes) -> dict[str, Any]:
-    """Parse raw bytes into a JSON object; MalformedMessage if too large, not UTF-8, JSON or an object."""
+def check_limits(payload: bytes) -> None:
+    """MalformedMessage if ``payload`` is larger or nested deeper than any message may be.
+
+    Checked on the raw bytes, before any parser sees them.
+    """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise MalformedMessage(
             f"The message is {len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} allowed."
         )
+    if _nesting_exceeds(bytes(payload), MAX_NESTING):
+        raise MalformedMessage(f"The message is nested more than {MAX_NESTING} levels deep.")
+
+
+def _nesting_exceeds(payload: bytes, limit: int) -> bool:
+    if payload.count(b"[") + payload.count(b"{") <= limit:
+        return False
+    # Brackets inside strings do not nest; an unterminated string only makes the check stricter.
+    brackets = _JSON_STRING.sub(b"", payload).translate(None, delete=_NOT_BRACKETS)
+    # Each pass removes the innermost level everywhere at C speed, so after ``passes`` passes
+    # what is left is only as deep as the rest: a wide message costs a few passes, not a loop.
+    passes = 0
+    while brackets and passes < limit:
+        brackets, removed = _INNERMOST_PAIR.subn(b"", brackets)
+        if not removed:
+            break
+        passes += 1
+    depth = 0
+    for byte in brackets:
+        depth += _DEPTH_STEP[byte]
+        if depth + passes > limit:
+            return True
+        if depth < 0:
+            return False  # not JSON: the parser says so
+    return False
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """Parse raw bytes into a JSON object; MalformedMessage if too large or deep, not UTF-8, JSON or
+    an object."""
+    check_limits(payload)
     try:
         text = bytes(payload).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedMessage(f"The message is not UTF-8 text (bad byte at {exc.start}).") from exc
     try:
         document = _DECODER.decode(text)
-    except RecursionError as exc:
-        raise MalformedMessage("The message is not valid JSON: it is nested too deeply.") from exc
     except ValueError as exc:
         # JSONDecodeError, NaN/Infinity, and integers too long to convert are all ValueErrors.
         reason = str(exc).split(":")[0]
