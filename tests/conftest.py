@@ -9,6 +9,7 @@ import pytest
 
 from ci_pipeline.config import Config, load_config
 from ci_pipeline.store.db import Store, open_store
+from engine.helpers import postgres_store, sqlite_store_at
 
 #: The seed's message examples (the message contract), kept in the repository's test data.
 SEED_DIR = Path(__file__).resolve().parent / "data" / "seed"
@@ -34,3 +35,14 @@ def sqlite_store(config: Config) -> Iterator[Store]:
     store = open_store(config.store.url)
     yield store
     store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store, on SQLite and on PostgreSQL (a fresh schema per test)."""
+    if request.param == "sqlite":
+        with sqlite_store_at(tmp_path / "store.sqlite") as store:
+            yield store
+    else:
+        with postgres_store() as store:
+            yield store

@@ -19,19 +19,28 @@ from typing import Any
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
-from ci_pipeline.errors import ConfigError, MessageError
+from ci_pipeline.errors import ConfigError, MessageError, StoreError
 from ci_pipeline.messages.builders import encode_message
 from ci_pipeline.messages.envelope import decode
 from ci_pipeline.messages.inbound import GitPush, parse_git_receive, parse_git_receive_document
 from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
 from ci_pipeline.run_options import checked_options
-from ci_pipeline.store.db import Store
-from ci_pipeline.store.models import Base, BuildIdSequence, DeadLetter, Decision, OutboxMessage, Run
+from ci_pipeline.store.db import Store, store_reason
+from ci_pipeline.store.models import (
+    DEAD_LETTER_KEPT_BYTES,
+    Base,
+    BuildIdSequence,
+    DeadLetter,
+    Decision,
+    OutboxMessage,
+    Run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -303,27 +312,82 @@ class Trigger:
         return parse_git_receive_document(document)
 
     def handle_deliveries(self, deliveries: Iterable[Delivery]) -> tuple[int, int]:
-        """Decide a batch of bus deliveries; dead-letter the invalid ones. Returns (decided, dead)."""
-        pushes: list[GitPush] = []
+        """Decide a batch of bus deliveries; dead-letter the invalid ones. Returns (decided, dead).
+
+        The batch is decided in one transaction. When the store refuses it (a value it cannot hold
+        got past the checks), the batch is halved until the message it refuses stands alone; that
+        one is dead-lettered with the store's reason and every other message is decided. Only an
+        unreachable store (StoreError) leaves the batch unacked, to be tried again.
+        """
+        pushes: list[tuple[Delivery, GitPush]] = []
         dead: list[dict[str, Any]] = []
         for delivery in deliveries:
             try:
-                pushes.append(self.parse(delivery.payload))
+                pushes.append((delivery, self.parse(delivery.payload)))
             except MessageError as exc:
-                log.info("dead-lettering message at %d: %s", delivery.position, exc)
-                dead.append(
-                    {
-                        "subscription": self.config.bus.subscription,
-                        "topic": delivery.topic[:1000],
-                        "payload": delivery.payload,
-                        "reason": str(exc),
-                    }
-                )
+                dead.append(self._dead_letter(delivery, str(exc)))
+            except Exception as exc:  # a parser's own bug must not stop the consumer either
+                log.exception("reading the message at %d failed", delivery.position)
+                reason = f"The message could not be read: {type(exc).__name__}."
+                dead.append(self._dead_letter(delivery, reason))
+        try:
+            with self.store.session() as session:
+                self.decide_pushes(session, [push for _, push in pushes])
+                self._insert_dead_letters(session, dead)
+            return len(pushes), len(dead)
+        except StoreError:
+            raise
+        except Exception as exc:  # one bad message must never stop the consumer
+            log.warning("the store refused a batch of %d pushes; deciding it in parts: %s",
+                        len(pushes), store_reason(exc))
+            decided = self._decide_halves(pushes, dead, exc)
         with self.store.session() as session:
-            self.decide_pushes(session, pushes)
-            if dead:
-                session.connection().execute(insert(_table(DeadLetter)), dead)
-        return len(pushes), len(dead)
+            self._insert_dead_letters(session, dead)
+        return decided, len(dead)
+
+    def _decide_in_parts(self, pushes: Sequence[tuple[Delivery, GitPush]], dead: list[dict[str, Any]]) -> int:
+        """Decide ``pushes`` in one transaction; if the store refuses them, each half in turn."""
+        if not pushes:
+            return 0
+        try:
+            with self.store.session() as session:
+                self.decide_pushes(session, [push for _, push in pushes])
+            return len(pushes)
+        except StoreError:
+            raise
+        except Exception as exc:  # see handle_deliveries
+            return self._decide_halves(pushes, dead, exc)
+
+    def _decide_halves(
+        self, pushes: Sequence[tuple[Delivery, GitPush]], dead: list[dict[str, Any]], exc: Exception
+    ) -> int:
+        """Decide the halves of a refused batch; a push refused alone is dead-lettered with ``exc``."""
+        if len(pushes) > 1:
+            middle = len(pushes) // 2
+            return self._decide_in_parts(pushes[:middle], dead) + self._decide_in_parts(pushes[middle:], dead)
+        delivery = pushes[0][0]
+        if isinstance(exc, MessageError):
+            dead.append(self._dead_letter(delivery, str(exc)))
+        else:
+            if not isinstance(exc, SQLAlchemyError):
+                log.error("deciding the push at %d failed", delivery.position, exc_info=exc)
+            dead.append(self._dead_letter(delivery, f"The store refused the message: {store_reason(exc)}."))
+        return 0
+
+    def _dead_letter(self, delivery: Delivery, reason: str) -> dict[str, Any]:
+        log.info("dead-lettering message at %d: %s", delivery.position, reason)
+        return {
+            "subscription": self.config.bus.subscription,
+            "topic": delivery.topic[:1000],
+            "payload": delivery.payload[:DEAD_LETTER_KEPT_BYTES],
+            "payload_size": len(delivery.payload),
+            "reason": reason,
+        }
+
+    @staticmethod
+    def _insert_dead_letters(session: Session, dead: Sequence[dict[str, Any]]) -> None:
+        if dead:
+            session.connection().execute(insert(_table(DeadLetter)), dead)
 
     def trigger_change(
         self, push: GitPush, force: bool = False, options: Mapping[str, str] | None = None

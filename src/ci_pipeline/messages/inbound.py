@@ -13,6 +13,7 @@ the ``git.receive`` schema first; any failure is a MessageError with one sentenc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from ci_pipeline.messages.schema import suffix_of, validate_body, validate_envel
 
 #: The topic dist-git pushes are announced on in Fedora's production environment.
 FEDORA_GIT_RECEIVE_TOPIC = "org.fedoraproject.prod.git.receive"
+#: A fedora-messaging id (a UUID), or a fedmsg id (the year, a dash, a UUID).
+_MESSAGE_ID = re.compile(r"(?:[0-9]{4}-)?[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 #: The namespace of a push that names none (dist-git before namespaces held only rpms).
 DEFAULT_NAMESPACE = "rpms"
 
@@ -84,6 +87,8 @@ def _push_from_dump(document: Mapping[str, Any]) -> GitPush:
     msg_id = document.get("id", "")
     if not isinstance(topic, str) or not isinstance(msg_id, str):
         raise SchemaViolation("Fields 'topic' and 'id' of a fedora-messaging message must be strings.")
+    if msg_id and not _MESSAGE_ID.fullmatch(msg_id):
+        raise SchemaViolation("Field 'id' of a fedora-messaging message must be a UUID.")
     if topic:
         _require_git_receive(suffix_of(topic), topic)
     body = document["body"]

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ci_pipeline.errors import ConfigError, StoreError
@@ -79,10 +79,12 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
-def _first_line(exc: OperationalError) -> str:
-    """The driver's own message, first line only (psycopg adds hints on more lines)."""
-    lines = str(exc.orig).strip().splitlines()
-    return lines[0].rstrip(".") if lines else type(exc.orig).__name__
+def store_reason(exc: BaseException) -> str:
+    """The driver's own message, first line only (psycopg adds hints on more lines), shortened."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    lines = str(cause).strip().splitlines()
+    first = lines[0].rstrip(".") if lines else type(cause).__name__
+    return first if len(first) <= 300 else first[:300] + "..."
 
 
 class Store:
@@ -103,7 +105,7 @@ class Store:
         try:
             command.upgrade(alembic_config(self.engine), "head")
         except OperationalError as exc:
-            reason = _first_line(exc)
+            reason = store_reason(exc)
             raise StoreError(f"The store at {self.engine.url!r} cannot be migrated: {reason}.") from exc
 
     def is_current(self) -> bool:
@@ -118,7 +120,7 @@ class Store:
             with session.begin():
                 yield session
         except OperationalError as exc:
-            raise StoreError(f"The store at {self.engine.url!r} failed: {_first_line(exc)}.") from exc
+            raise StoreError(f"The store at {self.engine.url!r} failed: {store_reason(exc)}.") from exc
         finally:
             session.close()
 

@@ -21,6 +21,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+#: How much of a rejected message the store keeps.
+DEAD_LETTER_KEPT_BYTES = 64 * 1024
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -150,7 +153,7 @@ class OutboxMessage(Base):
 
 
 class DeadLetter(Base):
-    """An inbound message that was rejected, kept whole with the reason."""
+    """An inbound message that was rejected, with the reason: its first bytes and its full size."""
 
     __tablename__ = "dead_letters"
 
@@ -158,8 +161,11 @@ class DeadLetter(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     subscription: Mapped[str] = mapped_column(String(200))
     topic: Mapped[str] = mapped_column(Text)
+    #: At most DEAD_LETTER_KEPT_BYTES of the message, so that a flood of huge messages stays small.
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(Text)
+    #: The size of the whole message; None on rows from before sizes were kept (kept whole then).
+    payload_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class ResultTestcase(Base):

@@ -90,7 +90,8 @@ def decision_json(row: Decision) -> dict[str, Any]:
 
 
 def dead_letter_json(row: DeadLetter) -> dict[str, Any]:
-    """A rejected inbound message, whole, with the reason."""
+    """A rejected inbound message with the reason: the part kept, and the size of the whole."""
+    size = len(row.payload) if row.payload_size is None else row.payload_size
     return {
         "id": row.id,
         "received_at": stamp(row.received_at),
@@ -98,6 +99,8 @@ def dead_letter_json(row: DeadLetter) -> dict[str, Any]:
         "topic": row.topic,
         "reason": row.reason,
         "payload": row.payload.decode("utf-8", "replace"),
+        "payload_size": size,
+        "payload_truncated": size > len(row.payload),
     }
 
 
