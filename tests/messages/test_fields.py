@@ -21,7 +21,7 @@ from ci_pipeline.messages.topics import PIPELINE_SUFFIXES
 # Keywords that fastjsonschema (the fast path) and jsonschema (the authority) read alike.
 SHARED_KEYWORDS = {
     "$schema", "$id", "$comment", "title", "description", "type", "properties", "required",
-    "additionalProperties", "pattern", "minLength", "enum", "not", "minimum",
+    "additionalProperties", "pattern", "minLength", "maxLength", "enum", "not", "minimum",
 }
 BORROWED = {
     "compose.queued": "compose.running",
