@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from ci_pipeline.errors import UnknownTopic
@@ -17,6 +20,7 @@ from ci_pipeline.messages.fields import (
     load_schema,
 )
 from ci_pipeline.messages.topics import PIPELINE_SUFFIXES
+from ci_pipeline.store.models import BuildIdSequence, Decision, OutboxMessage, Run
 
 # Keywords that fastjsonschema (the fast path) and jsonschema (the authority) read alike.
 SHARED_KEYWORDS = {
@@ -104,3 +108,79 @@ def test_unknown_names_are_unknown_topics() -> None:
         load_schema("package.exploded")
     with pytest.raises(UnknownTopic):
         body_fields(GIT_RECEIVE_SUFFIX)
+
+
+#: Store columns that hold a message field as it is, and the field's name in the schemas.
+COLUMNS = {
+    "repo": (Run.repo, Decision.repo),
+    "rev": (Run.rev, Decision.rev),
+    "namespace": (Run.namespace, Decision.namespace),
+    "branch": (Run.branch, Decision.branch),
+    "CI_NAME": (Run.ci_name, BuildIdSequence.ci_name),
+    "topic": (OutboxMessage.topic,),
+}
+
+
+def _field_specs(field: str) -> list[dict[str, Any]]:
+    """The spec of ``field`` in every schema that has it (the envelope's own, the push's commit's)."""
+    specs = []
+    for name in SCHEMA_NAMES:
+        schema = load_schema(name)
+        properties = schema["properties"]
+        if name == GIT_RECEIVE_SUFFIX:
+            properties = properties["commit"]["properties"]
+        if field in properties:
+            specs.append(properties[field])
+    return specs
+
+
+@pytest.mark.parametrize("field", sorted(COLUMNS))
+def test_every_rule_of_a_stored_field_fits_its_columns(field: str) -> None:
+    specs = _field_specs(field)
+    assert len(specs) >= len(PIPELINE_SUFFIXES), field
+    shortest_column = min(column.type.length for column in COLUMNS[field])
+    for spec in specs:
+        assert spec["maxLength"] <= shortest_column, field
+        assert f"at most {spec['maxLength']}" in spec["description"] or field == "rev", field
+
+
+def test_the_message_id_fits_its_column() -> None:
+    [spec] = _field_specs("msg_id")
+    assert spec["maxLength"] <= Decision.msg_id.type.length
+
+
+@pytest.mark.parametrize("field", ["repo", "rev", "namespace", "branch", "CI_NAME", "ref", "msg_id"])
+@settings(max_examples=60)
+@given(data=st.data())
+def test_every_pattern_stays_within_its_length_limit(field: str, data: st.DataObject) -> None:
+    specs = {json.dumps(spec, sort_keys=True): spec for spec in _field_specs(field)}
+    spec = data.draw(st.sampled_from(sorted(specs.values(), key=lambda spec: str(spec["pattern"]))))
+    # Python's $ lets a final newline through; the schemas' (?!\n) refuses it.
+    value = data.draw(st.from_regex(spec["pattern"].removesuffix("(?!\\n)"), fullmatch=True))
+    assert len(value.removesuffix("\n")) <= spec["maxLength"]
+
+
+def test_every_pipeline_topic_spells_each_shared_field_the_same_way() -> None:
+    by_field: dict[str, list[tuple[str, Any]]] = {}
+    for suffix in PIPELINE_SUFFIXES:
+        for field, spec in load_schema(suffix)["properties"].items():
+            by_field.setdefault(field, []).append((suffix, spec))
+    for field, specs in by_field.items():
+        if field == "topic":
+            # Each topic's pattern names its own suffix; the rest of the rule is shared.
+            specs = [(suffix, {**spec, "pattern": "", "description": ""}) for suffix, spec in specs]
+        first_suffix, first = specs[0]
+        for suffix, spec in specs[1:]:
+            assert spec == first, f"{field} differs between {first_suffix} and {suffix}"
+
+
+def test_the_push_schema_names_the_change_as_the_pipeline_schemas_do() -> None:
+    commit = load_schema(GIT_RECEIVE_SUFFIX)["properties"]["commit"]["properties"]
+    run = load_schema("package.queued")["properties"]
+    assert commit["repo"] == run["repo"]
+    assert commit["branch"] == run["branch"]
+    for key in ("pattern", "maxLength"):
+        assert commit["namespace"][key] == run["namespace"][key]
+    # A push may spell its commit in capitals; the trigger lowers it before any message carries it.
+    assert commit["rev"]["pattern"].lower() == run["rev"]["pattern"].replace("0-9a-f", "0-9a-fa-f")
+    assert commit["rev"]["maxLength"] == run["rev"]["maxLength"]
