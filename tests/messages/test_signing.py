@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -401,6 +402,17 @@ def test_a_window_needs_a_numeric_timestamp() -> None:
     assert message_age_problem(message, NOW, max_age=0, max_skew=0) is None
 
 
+@given(timestamp=st.integers() | st.floats(allow_nan=False))
+def test_any_numeric_timestamp_gives_a_short_answer(timestamp: float) -> None:
+    problem = message_age_problem({**envelope(), "timestamp": timestamp}, NOW, max_age=86400, max_skew=300)
+    try:
+        age = NOW.timestamp() - float(timestamp)
+    except OverflowError:
+        age = math.inf
+    assert (problem is None) == (-300 <= age <= 86400)
+    assert problem is None or (problem.isprintable() and len(problem) < 200)
+
+
 def test_the_configured_window_reaches_the_verifier(config: Config, tmp_path: Path, pki: PKI) -> None:
     signing = _configured(config, tmp_path, pki, ca=True)
     stale = pki.signer.sign(envelope())  # dated 2017
@@ -426,3 +438,16 @@ def test_a_huge_message_id_is_not_copied_into_the_reason(pki: PKI) -> None:
     with pytest.raises(SignatureError) as caught:
         pki.verifier.verify({**envelope(), "msg_id": "\x00" * 10_000_000})
     assert len(str(caught.value)) < 200 and "\\x00" in str(caught.value)
+
+
+def test_a_certificate_with_a_duplicated_extension_is_unreadable(issuer: Issuer) -> None:
+    unknown = [x509.UnrecognizedExtension(x509.ObjectIdentifier(f"1.2.3.{n}"), b"\x05\x00") for n in (4, 5)]
+    certificate_pem, _ = issuer.signer(*unknown)
+    der = x509.load_pem_x509_certificate(certificate_pem).public_bytes(serialization.Encoding.DER)
+    # Rename the second extension to the first one's OID: the same extension twice.
+    twice = x509.load_der_x509_certificate(der.replace(b"\x06\x03\x2a\x03\x05", b"\x06\x03\x2a\x03\x04"))
+    message = issuer.signed_by()
+    message["certificate"] = base64.encodebytes(_pem(twice)).decode()
+    verifier = X509Verifier(_pem(issuer.ca))
+    with pytest.raises(SignatureError, match="certificate that cannot be read"):
+        verifier.verify(message)

@@ -62,8 +62,9 @@ class X509Signer:
     def __init__(self, certificate_pem: bytes, key_pem: bytes) -> None:
         try:
             self._certificate = x509.load_pem_x509_certificate(certificate_pem)
+            self._certificate.extensions  # noqa: B018 (parsed lazily; a malformed one fails here)
             key = serialization.load_pem_private_key(key_pem, password=None)
-        except ValueError as exc:
+        except (ValueError, x509.DuplicateExtension) as exc:
             raise ConfigError(f"The signing certificate or key is not valid PEM: {exc}.") from exc
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ConfigError("The signing key is not an RSA key; fedmsg signatures need RSA.")
@@ -138,7 +139,7 @@ class X509Verifier:
             # Extensions are parsed lazily: a malformed one must fail here, not in a later check.
             certificate.extensions  # noqa: B018
             return certificate
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError, x509.DuplicateExtension) as exc:
             raise SignatureError(f"Message {msg_id} carries a certificate that cannot be read.") from exc
 
     def _check_chain(self, certificate: x509.Certificate, msg_id: str, moment: datetime) -> None:
@@ -206,24 +207,33 @@ def message_age_problem(envelope: Mapping[str, Any], now: datetime, *, max_age: 
     timestamp = envelope.get("timestamp")
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         return f"Message {msg_id} has no timestamp (epoch seconds) to check its age against."
-    age = now.timestamp() - timestamp
+    try:
+        age = now.timestamp() - float(timestamp)
+    except OverflowError:
+        return f"Message {msg_id} has a timestamp beyond any date."
     if max_age and age > max_age:
         return (
-            f"Message {msg_id} was sent {age:.0f} seconds ago, more than the {max_age:.0f} seconds"
-            " [bus] max_message_age allows."
+            f"Message {msg_id} was sent {_seconds(age)} seconds ago, more than the {_seconds(max_age)}"
+            " seconds [bus] max_message_age allows."
         )
     if max_skew and -age > max_skew:
         return (
-            f"Message {msg_id} is dated {-age:.0f} seconds ahead, more than the {max_skew:.0f} seconds"
-            " [bus] max_clock_skew allows."
+            f"Message {msg_id} is dated {_seconds(-age)} seconds ahead, more than the {_seconds(max_skew)}"
+            " seconds [bus] max_clock_skew allows."
         )
     return None
+
+
+def _seconds(value: float) -> str:
+    # Whole seconds, but a timestamp from outside may be absurd: keep such a number short.
+    return f"{value:.0f}" if abs(value) < 1e12 else f"{value:.3g}"
 
 
 def _is_authority(certificate: x509.Certificate) -> bool:
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        # A certificate whose extensions cannot be read is no authority for anything.
         return False
 
 
