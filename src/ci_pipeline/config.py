@@ -19,8 +19,8 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
     private_key = ""                           #   this unencrypted PEM RSA key
     ca = ""                                    # PEM CA: inbound messages must be signed by a cert it issued
-    max_message_age = 86400                    # with ca: a signed message older than this (seconds) is refused,
-    max_clock_skew = 300                       #   and one dated further ahead than this; 0 turns either off
+    max_message_age = 86400                    # with ca: refuse a signed message older than this (seconds)
+    max_clock_skew = 300                       #   or dated further ahead than this; 0 turns either check off
 
     [store]
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db

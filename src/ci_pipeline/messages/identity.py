@@ -60,24 +60,27 @@ def ostree_ref(branch: str, arch: str) -> str:
 
 
 def identity_problem(push: PushIdentity, arch: str) -> str | None:
-    """Why this push's fields, or the CI_NAME and ref made from them, break a rule; None if none do."""
-    checks = (
-        ("repo", push.repo, "repo", push.repo),
-        ("rev", push.rev, "rev", push.rev),
-        ("namespace", push.namespace, "namespace", push.namespace),
-        ("branch", push.branch, "branch", push.branch),
-        ("branch", push.branch, "CI_NAME", run_ci_name(push.branch)),
-        ("branch", push.branch, "ref", ostree_ref(push.branch, arch)),
+    """Why this push's fields, or the CI_NAME and ref made from them, break a rule; None if none do.
+
+    The answer is one sentence, fit to be a dead-letter's or an ignore decision's reason.
+    """
+    for field in ("repo", "rev", "namespace", "branch"):
+        value = getattr(push, field)
+        if not _field_validator(field).is_valid(value):
+            return f"The {field} {quote_value(value)} must be {_rule(field)}."
+    branch = f"the branch {quote_value(push.branch)}"
+    derived = (
+        ("CI_NAME", run_ci_name(push.branch), branch),
+        ("ref", ostree_ref(push.branch, arch), f"{branch} and the arch {quote_value(arch)}"),
     )
-    for source, value, field, derived in checks:
-        if _field_validator(field).is_valid(derived):
-            continue
-        rule = field_expectation(load_schema(RUN_SCHEMA), field)
-        if field == source:
-            return f"The {source} {quote_value(value)} must be {rule}."
-        made = f"makes the {field} {quote_value(derived)}"
-        return f"The {source} {quote_value(value)} {made}, which must be {rule}."
+    for field, value, origin in derived:
+        if not _field_validator(field).is_valid(value):
+            return f"The {field} {quote_value(value)}, made from {origin}, must be {_rule(field)}."
     return None
+
+
+def _rule(field: str) -> str | None:
+    return field_expectation(load_schema(RUN_SCHEMA), field)
 
 
 @cache
