@@ -1,5 +1,6 @@
 """Configuration: defaults < TOML file < environment; mistakes are one sentence."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,31 @@ def test_any_environment_value_is_accepted_or_one_config_error(value: str) -> No
         assert "executor.concurrency" in str(exc)
     else:
         assert config.executor.concurrency >= 0
+
+
+def test_the_message_time_window_defaults_to_a_day_back_and_five_minutes_ahead() -> None:
+    config = load_config(environ={})
+    assert (config.bus.max_message_age, config.bus.max_clock_skew) == (86400, 300)
+
+
+def test_the_message_time_window_from_file_and_environment_and_zero_turns_it_off(tmp_path: Path) -> None:
+    path = write(tmp_path, "[bus]\nmax_message_age = 3600\nmax_clock_skew = 0\n")
+    config = load_config(path, environ={"CI_PIPELINE_BUS_MAX_CLOCK_SKEW": "60"})
+    assert (config.bus.max_message_age, config.bus.max_clock_skew) == (3600, 60)
+    assert load_config(path, environ={}).bus.max_clock_skew == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[bus]\nmax_message_age = -1\n", "bus.max_message_age"),
+        ("[bus]\nmax_clock_skew = 'soon'\n", "bus.max_clock_skew"),
+        ("[pipeline]\narch = '../x86_64'\n", "pipeline.arch"),
+        ("[bus]\ntopic_prefix = 'Org.Centos'\n", "bus.topic_prefix"),
+        ("[bus]\ntopic_prefix = '" + "a" * 151 + "'\n", "bus.topic_prefix"),
+    ],
+)
+def test_window_arch_and_topic_prefix_mistakes_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=rf"'{re.escape(key)}' in .*ci-pipeline.toml is wrong"):
+        load_config(path, environ={})

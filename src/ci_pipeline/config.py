@@ -12,13 +12,15 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
 
     [bus]
     url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://
-    topic_prefix = "org.centos"
+    topic_prefix = "org.centos"                # dotted lowercase words, at most 150 characters
     environment = "prod"                       # prod | stage
     trigger_topic = "org.fedoraproject.prod.git.receive"
     subscription = "ci-pipeline-trigger"       # the trigger's durable subscription (an AMQP queue name)
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
     private_key = ""                           #   this unencrypted PEM RSA key
     ca = ""                                    # PEM CA: inbound messages must be signed by a cert it issued
+    max_message_age = 86400                    # with ca: refuse a signed message older than this (seconds)
+    max_clock_skew = 300                       #   or dated further ahead than this; 0 turns either check off
 
     [store]
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
@@ -35,7 +37,7 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
     file = ""                                  # TOML pipeline definition; empty = built-in stages
     supersede = true
     rawhide = 27                               # the fedora release number of branch master
-    arch = "x86_64"
+    arch = "x86_64"                            # letters, digits, . _ -; at most 32 characters
 
     [executor]
     kind = "local"                             # local | celery
@@ -92,13 +94,16 @@ class BusConfig(_Section):
     """Where messages go and how their topics are spelled."""
 
     url: str = ""
-    topic_prefix: str = "org.centos"
+    # A pipeline topic adds at most 60 characters to the prefix and must fit the store's 255.
+    topic_prefix: str = Field(default="org.centos", pattern=r"^[a-z0-9]+(?:\.[a-z0-9]+)*$", max_length=150)
     environment: Literal["prod", "stage"] = "prod"
     trigger_topic: str = "org.fedoraproject.prod.git.receive"
     subscription: str = Field(default="ci-pipeline-trigger", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
     certificate: str = ""
     private_key: str = ""
     ca: str = ""
+    max_message_age: int = Field(default=86400, ge=0)
+    max_clock_skew: int = Field(default=300, ge=0)
 
 
 class StoreConfig(_Section):
@@ -133,7 +138,8 @@ class PipelineConfig(_Section):
     file: str = ""
     supersede: bool = True
     rawhide: int = 27
-    arch: str = "x86_64"
+    # Part of every run's OSTree ref (fedora/<branch>/<arch>/atomic-host), which the schemas bound.
+    arch: str = Field(default="x86_64", pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$")
 
 
 class ExecutorConfig(_Section):

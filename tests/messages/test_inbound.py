@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ci_pipeline.errors import MalformedMessage, MessageError, SchemaViolation, UnknownTopic
 from ci_pipeline.messages.envelope import MAX_PAYLOAD_BYTES, encode
+from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX, load_schema
 from ci_pipeline.messages.inbound import GitPush, make_git_receive, parse_git_receive
 from ci_pipeline.messages.schema import validate_envelope
 
@@ -209,15 +210,21 @@ def test_mutated_pushes_parse_or_raise_message_errors(
         assert push.rev == push.rev.lower() and len(push.rev) == 40
 
 
-NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,30}", fullmatch=True)
+COMMIT_RULES = load_schema(GIT_RECEIVE_SUFFIX)["properties"]["commit"]["properties"]
+
+
+def _names(field: str) -> st.SearchStrategy[str]:
+    """Values the push schema's own pattern for ``field`` accepts (it owns the rule)."""
+    pattern = COMMIT_RULES[field]["pattern"].removesuffix("(?!\\n)")
+    return st.from_regex(pattern, fullmatch=True).filter(lambda value: not value.endswith("\n"))
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    repo=NAMES.filter(lambda name: name not in {".", ".."}),
+    repo=_names("repo"),
     rev=st.from_regex(r"[0-9a-f]{40}", fullmatch=True),
-    branch=NAMES,
-    namespace=NAMES,
+    branch=_names("branch"),
+    namespace=_names("namespace"),
     summary=st.text(max_size=40),
 )
 def test_every_valid_push_parses_to_its_own_fields(

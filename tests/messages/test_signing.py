@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -28,7 +29,9 @@ from ci_pipeline.messages.signing import (
     X509Signer,
     X509Verifier,
     canonical_json,
+    message_age_problem,
     signer_from_config,
+    signing_use_problem,
     verifier_from_config,
 )
 from ci_pipeline.store.db import open_store
@@ -43,11 +46,15 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _certificate(name: str, key: rsa.RSAPrivateKey, issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None,
-                 *, ca: bool = False, days: int = 30) -> x509.Certificate:
+                 *, ca: bool = False, days: int = 30,
+                 extensions: tuple[x509.ExtensionType, ...] = ()) -> x509.Certificate:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     issuer_name, issuer_key = issuer or (subject, key)
+    builder = x509.CertificateBuilder()
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     return (
-        x509.CertificateBuilder()
+        builder
         .subject_name(subject)
         .issuer_name(issuer_name)
         .public_key(key.public_key())
@@ -255,3 +262,192 @@ def test_relay_signs_what_leaves_and_the_trigger_verifies_what_arrives(
         reasons = [row.reason for row in session.scalars(select(DeadLetter).order_by(DeadLetter.id))]
     assert "not signed" in reasons[0] and "no trusted CA issued" in reasons[1]
     store.close()
+
+
+def _key_usage(*, digital_signature: bool = False, key_cert_sign: bool = False) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=key_cert_sign, crl_sign=False,
+        encipher_only=False, decipher_only=False,
+    )
+
+
+class Issuer:
+    """A trusted CA that issues signing certificates with chosen extensions, and its verifiers."""
+
+    def __init__(self) -> None:
+        self.key = _key()
+        self.ca = _certificate("usage test CA", self.key, None, ca=True)
+        self.leaf_key = _key()
+
+    def signer(self, *extensions: x509.ExtensionType, ca: bool = False) -> tuple[bytes, bytes]:
+        """The PEM certificate (issued by this CA, with ``extensions``) and PEM key of a signer."""
+        certificate = _certificate("usage-signer", self.leaf_key, (self.ca.subject, self.key), ca=ca,
+                                   extensions=extensions)
+        return _pem(certificate), _key_pem(self.leaf_key)
+
+    def signed_by(self, *extensions: x509.ExtensionType, ca: bool = False,
+                  timestamp: float | None = None) -> dict[str, Any]:
+        """An envelope signed with a certificate carrying ``extensions``, bypassing the signer's own check."""
+        certificate_pem, _ = self.signer(*extensions, ca=ca)
+        message = {**envelope(), "crypto": "x509"}
+        if timestamp is not None:
+            message["timestamp"] = timestamp
+        signature = self.leaf_key.sign(canonical_json(message), padding.PKCS1v15(), hashes.SHA256())
+        message["signature"] = base64.encodebytes(signature).decode()
+        message["certificate"] = base64.encodebytes(certificate_pem).decode()
+        return message
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Issuer:
+    return Issuer()
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        (),
+        (_key_usage(digital_signature=True),),
+        (_key_usage(digital_signature=True, key_cert_sign=True),),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]),),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION]),),
+        (_key_usage(digital_signature=True), x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING])),
+    ],
+    ids=["no-usage", "digitalSignature", "digitalSignature+keyCertSign", "eku-codeSigning",
+         "eku-clientAuth-as-fedmsg", "eku-serverAuth+emailProtection", "ku-and-eku"],
+)
+def test_certificates_meant_for_signing_are_accepted(
+    issuer: Issuer, extensions: tuple[x509.ExtensionType, ...]
+) -> None:
+    assert X509Verifier(_pem(issuer.ca)).verify(issuer.signed_by(*extensions)) == "usage-signer"
+    assert signing_use_problem(x509.load_pem_x509_certificate(issuer.signer(*extensions)[0])) is None
+
+
+@pytest.mark.parametrize(
+    ("extensions", "ca", "reason"),
+    [
+        ((_key_usage(key_cert_sign=True),), False, "its key usage lacks digitalSignature"),
+        ((x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),), False,
+         "its extended key usage allows only serverAuth"),
+        ((x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.TIME_STAMPING]),),
+         False, "allows only serverAuth, timeStamping"),
+        ((_key_usage(digital_signature=True, key_cert_sign=True),), True, "a CA certificate"),
+    ],
+    ids=["keyCertSign-only", "eku-serverAuth-only", "eku-serverAuth+timeStamping", "ca-as-signer"],
+)
+def test_certificates_not_meant_for_signing_are_refused_on_both_ends(
+    issuer: Issuer, extensions: tuple[x509.ExtensionType, ...], ca: bool, reason: str
+) -> None:
+    with pytest.raises(SignatureError, match=f"signed by 'CN=usage-signer', whose certificate is .*{reason}"):
+        X509Verifier(_pem(issuer.ca)).verify(issuer.signed_by(*extensions, ca=ca))
+    certificate_pem, key_pem = issuer.signer(*extensions, ca=ca)
+    with pytest.raises(ConfigError, match=reason):
+        X509Signer(certificate_pem, key_pem)
+
+
+def test_the_trusted_ca_itself_is_not_a_message_signer(issuer: Issuer) -> None:
+    message = {**envelope(), "crypto": "x509"}
+    signature = issuer.key.sign(canonical_json(message), padding.PKCS1v15(), hashes.SHA256())
+    message["signature"] = base64.encodebytes(signature).decode()
+    message["certificate"] = base64.encodebytes(_pem(issuer.ca)).decode()
+    with pytest.raises(SignatureError, match="a CA certificate"):
+        X509Verifier(_pem(issuer.ca)).verify(message)
+
+
+WINDOW = {"max_age": 86400, "max_skew": 300}
+
+
+@pytest.mark.parametrize(
+    ("offset", "window", "reason"),
+    [
+        (-86400 - 60, WINDOW, "was sent 86460 seconds ago, more than the 86400 seconds"),
+        (3600, WINDOW, "is dated 3600 seconds ahead, more than the 300 seconds"),
+        (-86400 * 365, {"max_age": 60, "max_skew": 0}, "more than the 60 seconds"),
+        (600, {"max_age": 0, "max_skew": 30}, "more than the 30 seconds"),
+    ],
+)
+def test_messages_outside_the_time_window_are_refused(
+    issuer: Issuer, offset: int, window: dict[str, int], reason: str
+) -> None:
+    message = issuer.signed_by(timestamp=NOW.timestamp() + offset)
+    with pytest.raises(SignatureError, match=reason):
+        X509Verifier(_pem(issuer.ca), **window).verify(message, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("offset", "window"),
+    [
+        (-86400 + 60, WINDOW),
+        (240, WINDOW),
+        (0, WINDOW),
+        (-86400 * 3650, {"max_age": 0, "max_skew": 300}),
+        (86400 * 3650, {"max_age": 86400, "max_skew": 0}),
+        (-86400 * 3650, {"max_age": 0, "max_skew": 0}),
+    ],
+)
+def test_messages_inside_the_window_or_with_checks_off_are_accepted(
+    issuer: Issuer, offset: int, window: dict[str, int]
+) -> None:
+    message = issuer.signed_by(timestamp=NOW.timestamp() + offset)
+    assert X509Verifier(_pem(issuer.ca), **window).verify(message, now=NOW) == "usage-signer"
+
+
+def test_a_window_needs_a_numeric_timestamp() -> None:
+    message = {**envelope(), "timestamp": "yesterday"}
+    problem = message_age_problem(message, NOW, max_age=86400, max_skew=300)
+    assert problem is not None and "no timestamp" in problem
+    assert message_age_problem({**message, "timestamp": True}, NOW, max_age=1, max_skew=0) is not None
+    assert message_age_problem(message, NOW, max_age=0, max_skew=0) is None
+
+
+@given(timestamp=st.integers() | st.floats(allow_nan=False))
+def test_any_numeric_timestamp_gives_a_short_answer(timestamp: float) -> None:
+    problem = message_age_problem({**envelope(), "timestamp": timestamp}, NOW, max_age=86400, max_skew=300)
+    try:
+        age = NOW.timestamp() - float(timestamp)
+    except OverflowError:
+        age = math.inf
+    assert (problem is None) == (-300 <= age <= 86400)
+    assert problem is None or (problem.isprintable() and len(problem) < 200)
+
+
+def test_the_configured_window_reaches_the_verifier(config: Config, tmp_path: Path, pki: PKI) -> None:
+    signing = _configured(config, tmp_path, pki, ca=True)
+    stale = pki.signer.sign(envelope())  # dated 2017
+    default = verifier_from_config(signing.bus)
+    assert default is not None
+    with pytest.raises(SignatureError, match="max_message_age"):
+        default.verify(stale)
+    off = verifier_from_config(signing.bus.model_copy(update={"max_message_age": 0}))
+    assert off is not None and off.verify(stale) == "ci-pipeline.example.org"
+
+
+@given(msg_id=st.text(max_size=300) | st.integers() | st.lists(st.text(), max_size=3))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_reasons_quote_message_values_escaped_and_short(pki: PKI, msg_id: Any) -> None:
+    for message in ({**envelope(), "msg_id": msg_id}, pki.rogue.sign({**envelope(), "msg_id": msg_id})):
+        with pytest.raises(SignatureError) as caught:
+            pki.verifier.verify(message)
+        reason = str(caught.value)
+        assert reason.isprintable() and len(reason) < 300
+
+
+def test_a_huge_message_id_is_not_copied_into_the_reason(pki: PKI) -> None:
+    with pytest.raises(SignatureError) as caught:
+        pki.verifier.verify({**envelope(), "msg_id": "\x00" * 10_000_000})
+    assert len(str(caught.value)) < 200 and "\\x00" in str(caught.value)
+
+
+def test_a_certificate_with_a_duplicated_extension_is_unreadable(issuer: Issuer) -> None:
+    unknown = [x509.UnrecognizedExtension(x509.ObjectIdentifier(f"1.2.3.{n}"), b"\x05\x00") for n in (4, 5)]
+    certificate_pem, _ = issuer.signer(*unknown)
+    der = x509.load_pem_x509_certificate(certificate_pem).public_bytes(serialization.Encoding.DER)
+    # Rename the second extension to the first one's OID: the same extension twice.
+    twice = x509.load_der_x509_certificate(der.replace(b"\x06\x03\x2a\x03\x05", b"\x06\x03\x2a\x03\x04"))
+    message = issuer.signed_by()
+    message["certificate"] = base64.encodebytes(_pem(twice)).decode()
+    verifier = X509Verifier(_pem(issuer.ca))
+    with pytest.raises(SignatureError, match="certificate that cannot be read"):
+        verifier.verify(message)

@@ -13,6 +13,7 @@ from typing import Any
 from ci_pipeline.errors import UnknownTopic
 from ci_pipeline.messages.envelope import Signer, encode, make_envelope
 from ci_pipeline.messages.fields import MESSAGE_CONTENT, PLACEHOLDER, body_fields
+from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.schema import validate_envelope
 from ci_pipeline.messages.topics import PIPELINE_SUFFIXES, topic_suffix
 
@@ -24,7 +25,7 @@ def build_body(topic: str, fields: Mapping[str, str]) -> dict[str, str]:
     """The body of a message on the pipeline ``topic``: exactly that topic's fields, from ``fields``."""
     suffix = topic_suffix(topic)
     if suffix is None:
-        raise UnknownTopic(f"Topic '{topic[:100]}' is not a topic ci-pipeline sends.")
+        raise UnknownTopic(f"Topic {quote_value(topic)} is not a topic ci-pipeline sends.")
     body: dict[str, str] = {}
     for name in FIELDS[suffix]:
         if name == "topic":

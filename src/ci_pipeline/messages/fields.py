@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from ci_pipeline.errors import UnknownTopic
+from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.topics import PIPELINE_SUFFIXES
 
 #: The value the seed shows for a field that is not known yet (two single quotes).
@@ -32,7 +33,7 @@ SCHEMA_NAMES: tuple[str, ...] = (*PIPELINE_SUFFIXES, GIT_RECEIVE_SUFFIX, ENVELOP
 def load_schema(name: str) -> dict[str, Any]:
     """The parsed JSON Schema called ``name`` (a topic suffix, ``git.receive`` or ``envelope``)."""
     if name not in SCHEMA_NAMES:
-        raise UnknownTopic(f"No message schema is defined for '{name[:100]}'.")
+        raise UnknownTopic(f"No message schema is defined for {quote_value(name)}.")
     text = resources.files("ci_pipeline.messages").joinpath("schemas", f"{name}.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -41,7 +42,7 @@ def load_schema(name: str) -> dict[str, Any]:
 def body_fields(suffix: str) -> tuple[str, ...]:
     """The exact field names of the body of the pipeline topic ``suffix``, in seed order."""
     if suffix not in PIPELINE_SUFFIXES:
-        raise UnknownTopic(f"'{suffix[:100]}' is not a topic suffix ci-pipeline sends.")
+        raise UnknownTopic(f"{quote_value(suffix)} is not a topic suffix ci-pipeline sends.")
     return tuple(load_schema(suffix)["required"])
 
 

@@ -20,6 +20,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from ci_pipeline.errors import SchemaViolation, UnknownTopic
 from ci_pipeline.messages.fields import ENVELOPE_SCHEMA, GIT_RECEIVE_SUFFIX, load_schema
+from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.topics import topic_suffix
 
 _GIT_RECEIVE_TOPIC = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*\.git\.receive")
@@ -53,7 +54,7 @@ def suffix_of(topic: str) -> str:
         return suffix
     if _GIT_RECEIVE_TOPIC.fullmatch(topic):
         return GIT_RECEIVE_SUFFIX
-    raise UnknownTopic(f"Topic '{_printable(topic)}' is neither a ci-pipeline topic nor a git.receive topic.")
+    raise UnknownTopic(f"Topic {quote_value(topic)} is neither a ci-pipeline topic nor a git.receive topic.")
 
 
 def validate_body(suffix: str, body: Any) -> None:
@@ -86,29 +87,25 @@ def describe_violation(error: ValidationError, what: str = "message body") -> st
     instance = error.instance
     if error.validator == "required" and isinstance(instance, Mapping):
         missing = next((name for name in error.validator_value if name not in instance), "?")
-        return f"Field '{_field_name([*path, str(missing)])}' is missing."
+        return f"Field {_field_name([*path, str(missing)])} is missing."
     if error.validator == "additionalProperties" and isinstance(instance, Mapping):
         allowed = error.schema.get("properties", {})
         extra = next((name for name in instance if name not in allowed), "?")
-        return f"Field '{_field_name([*path, str(extra)])}' is not allowed."
+        return f"Field {_field_name([*path, str(extra)])} is not allowed."
     if error.validator == "type":
         expected = error.validator_value
         kinds = expected if isinstance(expected, list) else [expected]
         kind = " or ".join(_TYPE_NAMES.get(str(k), str(k)) for k in kinds)
         if not path:
             return f"The {what} must be {kind}."
-        return f"Field '{_field_name(path)}' must be {kind}."
+        return f"Field {_field_name(path)} must be {kind}."
     description = error.schema.get("description") if isinstance(error.schema, Mapping) else None
     if path and isinstance(description, str):
-        return f"Field '{_field_name(path)}' must be {description}."
-    return f"The {what} is not valid: {_printable(error.message)}."
+        return f"Field {_field_name(path)} must be {description}."
+    # jsonschema's own text quotes the whole value, which may be megabytes from outside.
+    return f"The {what} is not valid: {quote_value(error.message)}."
 
 
 def _field_name(path: list[str]) -> str:
-    return _printable(".".join(path))
-
-
-def _printable(text: str, limit: int = 80) -> str:
-    # Field names and topics come from outside: keep the sentence on one line and short.
-    shortened = text if len(text) <= limit else text[:limit] + "..."
-    return "".join(char if char.isprintable() else "?" for char in shortened)
+    # Field names come from outside too: an extra key may be anything.
+    return quote_value(".".join(path))

@@ -6,6 +6,13 @@ over the canonical JSON of the envelope (keys sorted, no spaces) without its ``s
 signer's PEM certificate in base64, both in lines of 76 characters ending in a newline as fedmsg
 wrote them. fedmsg used SHA-1; this module signs with SHA-256 and verifies SHA-1 signatures only when
 asked to (``accept_sha1``), for messages from old fedmsg senders.
+
+A signer's certificate must be meant for signing: not a CA certificate, ``digitalSignature`` in its
+key usage when it has one, and a signing purpose in its extended key usage when it has one
+(``clientAuth`` counts: fedmsg's certificates were easy-rsa client certificates). A verified message
+must also be recent: its signed ``timestamp`` at most ``[bus] max_message_age`` seconds old and at
+most ``[bus] max_clock_skew`` seconds ahead (0 turns either check off), so an old signed message
+cannot be replayed.
 """
 
 from __future__ import annotations
@@ -22,11 +29,25 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ci_pipeline.config import BusConfig
 from ci_pipeline.errors import ConfigError, SignatureError
+from ci_pipeline.messages.quoting import quote_value
 
 CREDENTIAL_FIELDS = ("signature", "certificate")
+#: Extended key usages that include signing messages; a certificate naming none of them is refused.
+SIGNING_PURPOSES = frozenset({
+    ExtendedKeyUsageOID.CODE_SIGNING,
+    ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    ExtendedKeyUsageOID.CLIENT_AUTH,
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+})
+_PURPOSE_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+}
 
 
 def canonical_json(envelope: Mapping[str, Any]) -> bytes:
@@ -41,11 +62,15 @@ class X509Signer:
     def __init__(self, certificate_pem: bytes, key_pem: bytes) -> None:
         try:
             self._certificate = x509.load_pem_x509_certificate(certificate_pem)
+            self._certificate.extensions  # noqa: B018 (parsed lazily; a malformed one fails here)
             key = serialization.load_pem_private_key(key_pem, password=None)
-        except ValueError as exc:
+        except (ValueError, x509.DuplicateExtension) as exc:
             raise ConfigError(f"The signing certificate or key is not valid PEM: {exc}.") from exc
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ConfigError("The signing key is not an RSA key; fedmsg signatures need RSA.")
+        problem = signing_use_problem(self._certificate)
+        if problem is not None:
+            raise ConfigError(f"The signing certificate is {problem}; receivers would refuse its messages.")
         self._key = key
         self._certificate_field = _base64_lines(self._certificate.public_bytes(serialization.Encoding.PEM))
 
@@ -70,7 +95,9 @@ class X509Signer:
 class X509Verifier:
     """Checks that envelopes are signed by a certificate a trusted CA issued directly (no intermediates)."""
 
-    def __init__(self, ca_pem: bytes, *, accept_sha1: bool = False) -> None:
+    def __init__(
+        self, ca_pem: bytes, *, accept_sha1: bool = False, max_age: int = 0, max_skew: int = 0
+    ) -> None:
         try:
             authorities = x509.load_pem_x509_certificates(ca_pem)
         except ValueError as exc:
@@ -81,29 +108,42 @@ class X509Verifier:
         self._hashes: tuple[hashes.HashAlgorithm, ...] = (
             (hashes.SHA256(), hashes.SHA1()) if accept_sha1 else (hashes.SHA256(),)
         )
+        self._max_age = max_age
+        self._max_skew = max_skew
 
     def verify(self, envelope: Mapping[str, Any], *, now: datetime | None = None) -> str:
-        """The signer's common name; raises SignatureError if unsigned, tampered with or untrusted."""
-        msg_id = envelope.get("msg_id", "?")
+        """The signer's common name; SignatureError if unsigned, tampered with, untrusted or stale."""
+        moment = now or datetime.now(UTC)
+        msg_id = quote_value(envelope.get("msg_id", "?"))
         if envelope.get("crypto") != "x509" or not all(
             isinstance(envelope.get(field), str) for field in CREDENTIAL_FIELDS
         ):
             raise SignatureError(f"Message {msg_id} is not signed (no x509 signature and certificate).")
         certificate = self._certificate(envelope, msg_id)
-        self._check_chain(certificate, msg_id, now)
+        self._check_chain(certificate, msg_id, moment)
+        problem = signing_use_problem(certificate)
+        if problem is not None:
+            signer = quote_value(certificate.subject.rfc4514_string())
+            raise SignatureError(f"Message {msg_id} is signed by {signer}, whose certificate is {problem}.")
         self._check_signature(certificate, envelope, msg_id)
+        # After the signature: the timestamp is the sender's own, not a value changed on the way.
+        age_problem = message_age_problem(envelope, moment, max_age=self._max_age, max_skew=self._max_skew)
+        if age_problem is not None:
+            raise SignatureError(age_problem)
         names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         return str(names[0].value) if names else certificate.subject.rfc4514_string()
 
-    def _certificate(self, envelope: Mapping[str, Any], msg_id: object) -> x509.Certificate:
+    def _certificate(self, envelope: Mapping[str, Any], msg_id: str) -> x509.Certificate:
         try:
-            return x509.load_pem_x509_certificate(base64.b64decode(envelope["certificate"]))
-        except (binascii.Error, ValueError) as exc:
+            certificate = x509.load_pem_x509_certificate(base64.b64decode(envelope["certificate"]))
+            # Extensions are parsed lazily: a malformed one must fail here, not in a later check.
+            certificate.extensions  # noqa: B018
+            return certificate
+        except (binascii.Error, ValueError, x509.DuplicateExtension) as exc:
             raise SignatureError(f"Message {msg_id} carries a certificate that cannot be read.") from exc
 
-    def _check_chain(self, certificate: x509.Certificate, msg_id: object, now: datetime | None) -> None:
-        moment = now or datetime.now(UTC)
-        signer = certificate.subject.rfc4514_string()
+    def _check_chain(self, certificate: x509.Certificate, msg_id: str, moment: datetime) -> None:
+        signer = quote_value(certificate.subject.rfc4514_string())
         if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
             raise SignatureError(
                 f"Message {msg_id} is signed by {signer}, whose certificate is invalid on {moment:%Y-%m-%d}."
@@ -117,7 +157,7 @@ class X509Verifier:
         raise SignatureError(f"Message {msg_id} is signed by {signer}, which no trusted CA issued.")
 
     def _check_signature(self, certificate: x509.Certificate, envelope: Mapping[str, Any],
-                         msg_id: object) -> None:
+                         msg_id: str) -> None:
         key = certificate.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise SignatureError(f"Message {msg_id} is signed with a certificate whose key is not RSA.")
@@ -135,10 +175,65 @@ class X509Verifier:
         raise SignatureError(f"Message {msg_id} does not match its signature: it was changed after signing.")
 
 
+def signing_use_problem(certificate: x509.Certificate) -> str | None:
+    """Why ``certificate`` may not sign messages (words completing "the certificate is ..."), or None."""
+    extensions = certificate.extensions
+    if _is_authority(certificate):
+        return "a CA certificate, which issues certificates rather than signing messages"
+    try:
+        key_usage = extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        pass
+    else:
+        if not key_usage.digital_signature:
+            return "not for signing: its key usage lacks digitalSignature"
+    try:
+        purposes = set(extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return None
+    if purposes & SIGNING_PURPOSES:
+        return None
+    named = ", ".join(sorted(_PURPOSE_NAMES.get(oid, oid.dotted_string) for oid in purposes))
+    return f"not for signing: its extended key usage allows only {named}"
+
+
+def message_age_problem(envelope: Mapping[str, Any], now: datetime, *, max_age: float,
+                        max_skew: float) -> str | None:
+    """Why the envelope's ``timestamp`` is outside the window (older than ``max_age`` seconds, or more
+    than ``max_skew`` seconds ahead of ``now``; 0 turns either check off), or None when it is inside."""
+    if not max_age and not max_skew:
+        return None
+    msg_id = quote_value(envelope.get("msg_id", "?"))
+    timestamp = envelope.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        return f"Message {msg_id} has no timestamp (epoch seconds) to check its age against."
+    try:
+        age = now.timestamp() - float(timestamp)
+    except OverflowError:
+        return f"Message {msg_id} has a timestamp beyond any date."
+    if max_age and age > max_age:
+        return (
+            f"Message {msg_id} was sent {_seconds(age)} seconds ago, more than the {_seconds(max_age)}"
+            " seconds [bus] max_message_age allows."
+        )
+    if max_skew and -age > max_skew:
+        return (
+            f"Message {msg_id} is dated {_seconds(-age)} seconds ahead, more than the {_seconds(max_skew)}"
+            " seconds [bus] max_clock_skew allows."
+        )
+    return None
+
+
+def _seconds(value: float) -> str:
+    # Whole seconds, but a timestamp from outside may be absurd: keep such a number short.
+    return f"{value:.0f}" if abs(value) < 1e12 else f"{value:.3g}"
+
+
 def _is_authority(certificate: x509.Certificate) -> bool:
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        # A certificate whose extensions cannot be read is no authority for anything.
         return False
 
 
@@ -161,6 +256,7 @@ def verifier_from_config(bus: BusConfig) -> X509Verifier | None:
     if not bus.ca:
         return None
     try:
-        return X509Verifier(Path(bus.ca).read_bytes())
+        ca_pem = Path(bus.ca).read_bytes()
     except OSError as exc:
         raise ConfigError(f"The CA certificate {bus.ca} cannot be read: {exc.strerror}.") from exc
+    return X509Verifier(ca_pem, max_age=bus.max_message_age, max_skew=bus.max_clock_skew)
