@@ -126,3 +126,23 @@ def test_a_refused_message_is_dead_lettered_and_the_rest_of_the_batch_decided(
     assert reasons == [refusal] * refused_count
     # Halving finds the refused ones in a few transactions, not one per message.
     assert trigger.transactions <= 1 + 2 * refused_count * 7
+
+
+def test_a_branch_whose_ci_name_would_be_too_long_is_dead_lettered_with_the_rule(
+    config: Config, store: Store
+) -> None:
+    decided, dead = Trigger(config, store).handle_deliveries([push(branch="f" + "9" * 99), push()])
+
+    assert (decided, dead) == (1, 1)
+    with store.session() as session:
+        [reason] = session.scalars(select(DeadLetter.reason)).all()
+    assert reason.startswith("The CI_NAME 'ci-pipeline-f999") and "made from the branch 'f999" in reason
+
+
+def test_a_push_to_a_fork_names_the_path_quoted(config: Config, store: Store) -> None:
+    path = "/srv/git/repositories/forks/user/rpms/vim.git\x00" + "x" * 5000
+    Trigger(config, store).handle_deliveries([push(path=path)])
+
+    with store.session() as session:
+        [reason] = session.scalars(select(Decision.reason)).all()
+    assert "forks/user/rpms/vim.git\\x00" in reason and len(reason) < 300

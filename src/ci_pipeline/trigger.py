@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
-from ci_pipeline.errors import ConfigError, MessageError, StoreError
+from ci_pipeline.errors import ConfigError, MessageError, SchemaViolation, StoreError
 from ci_pipeline.messages.builders import encode_message
 from ci_pipeline.messages.envelope import decode
+from ci_pipeline.messages.identity import identity_problem, ostree_ref, run_ci_name
 from ci_pipeline.messages.inbound import GitPush, parse_git_receive, parse_git_receive_document
+from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
 from ci_pipeline.run_options import checked_options
@@ -100,7 +102,8 @@ class TrackingRules:
     def ignore_reason(self, push: GitPush) -> str | None:
         """Why this push is not tracked, or None when it is."""
         if "/forks/" in (push.path or ""):
-            return f"The push went to a fork ({push.path}), not to the package's dist-git repository."
+            fork = quote_value(push.path)
+            return f"The push went to a fork ({fork}), not to the package's dist-git repository."
         if push.namespace not in self.namespaces:
             tracked = ", ".join(sorted(self.namespaces))
             return f"The namespace '{push.namespace}' is not tracked (tracked: {tracked})."
@@ -142,17 +145,9 @@ class Trigger:
         self.rules = TrackingRules(config)
         self.verifier = verifier_from_config(config.bus)
 
-    def ci_name(self, branch: str) -> str:
-        """The CI_NAME of a branch's runs, as the seed spells it (``ci-pipeline-f26``)."""
-        return f"ci-pipeline-{branch}"
-
     def build_url(self, ci_name: str, build_id: int) -> str:
         """The dashboard URL of one job run, mirroring the seed's ``.../job/<CI_NAME>/<id>/``."""
         return f"{self.config.web_base_url}/job/{ci_name}/{build_id}/"
-
-    def ref(self, branch: str) -> str:
-        """The OSTree ref a branch composes to."""
-        return f"fedora/{branch}/{self.config.pipeline.arch}/atomic-host"
 
     def _topic(self, suffix: str) -> str:
         bus = self.config.bus
@@ -170,7 +165,7 @@ class Trigger:
             "rev": push.rev,
             "namespace": push.namespace,
             "branch": push.branch,
-            "ref": self.ref(push.branch),
+            "ref": ostree_ref(push.branch, self.config.pipeline.arch),
             "status": Status.SUCCESS,
             "message-content": "",
         }
@@ -228,7 +223,7 @@ class Trigger:
         """Create the runs of these pushes in one statement; return (run id, fields) for each."""
         by_ci_name: dict[str, list[int]] = {}
         for index, push in enumerate(pushes):
-            by_ci_name.setdefault(self.ci_name(push.branch), []).append(index)
+            by_ci_name.setdefault(run_ci_name(push.branch), []).append(index)
         rows: list[dict[str, Any]] = [{} for _ in pushes]
         for ci_name, indexes in by_ci_name.items():
             build_ids = allocate_build_ids(session, ci_name, len(indexes))
@@ -306,10 +301,19 @@ class Trigger:
     def parse(self, payload: bytes) -> GitPush:
         """The push a message carries; with a CA configured, only from a trusted signer."""
         if self.verifier is None:
-            return parse_git_receive(payload)
+            return self.checked(parse_git_receive(payload))
         document = decode(payload)
         self.verifier.verify(document)
-        return parse_git_receive_document(document)
+        return self.checked(parse_git_receive_document(document))
+
+    def checked(self, push: GitPush) -> GitPush:
+        """``push``, if its fields and the CI_NAME and ref made of them fit every rule.
+
+        Raises SchemaViolation with the rule it breaks otherwise."""
+        problem = identity_problem(push, self.config.pipeline.arch)
+        if problem is not None:
+            raise SchemaViolation(problem)
+        return push
 
     def handle_deliveries(self, deliveries: Iterable[Delivery]) -> tuple[int, int]:
         """Decide a batch of bus deliveries; dead-letter the invalid ones. Returns (decided, dead).
@@ -394,5 +398,6 @@ class Trigger:
     ) -> Verdict:
         """Decide one push given by hand (``ci-pipeline trigger``); a queued run gets ``options``."""
         checked = checked_options(options or {})
+        self.checked(push)
         with self.store.session() as session:
             return self.decide_pushes(session, [push], force, checked)[0]

@@ -90,6 +90,7 @@ def test_validate_reports_the_reason(
         (["trigger", "--repo=--upload-pack=touch /tmp/x", "--rev", REV, "--branch", "f26"], "'commit.repo'"),
         (["trigger", "--repo", "vim", "--rev", REV, "--branch=-f26"], "'commit.branch'"),
         (["trigger", "--repo", "vim", "--rev", REV, "--branch", "f26", "--namespace=-x"], "namespace"),
+        (["trigger", "--repo", "vim", "--rev", REV, "--branch", "f" + "9" * 99], "made from the branch"),
         (["publish", "/nonexistent/file.json"], "Cannot read"),
         (["--config", "/nonexistent.toml", "decisions"], "does not exist"),
         (["trigger", "--repo", "vim"], "required"),

@@ -15,15 +15,15 @@ from ci_pipeline.trigger import Trigger
 
 def trigger(args: argparse.Namespace, app: App) -> int:
     """Record the decision for one change; a queued change becomes a run."""
+    options = run_options(args.option, force_image=args.force_image)
     try:
         message = make_git_receive(
             repo=args.repo, rev=args.rev, branch=args.branch, namespace=args.namespace, username="ci-pipeline"
         )
         push = parse_git_receive(encode(message))
+        verdict = Trigger(app.config, app.store).trigger_change(push, force=args.force, options=options)
     except MessageError as exc:
         raise UsageError(str(exc)) from exc
-    options = run_options(args.option, force_image=args.force_image)
-    verdict = Trigger(app.config, app.store).trigger_change(push, force=args.force, options=options)
     print(f"{verdict.decision}: {verdict.reason}")
     return 0
 

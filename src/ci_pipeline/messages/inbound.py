@@ -21,6 +21,7 @@ from typing import Any
 from ci_pipeline.errors import SchemaViolation, UnknownTopic
 from ci_pipeline.messages.envelope import decode, make_envelope
 from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX
+from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.schema import suffix_of, validate_body, validate_envelope
 
 #: The topic dist-git pushes are announced on in Fedora's production environment.
@@ -98,7 +99,7 @@ def _push_from_dump(document: Mapping[str, Any]) -> GitPush:
 
 def _require_git_receive(suffix: str, topic: str) -> None:
     if suffix != GIT_RECEIVE_SUFFIX:
-        raise UnknownTopic(f"Topic '{topic[:100]}' is not a dist-git push (git.receive) topic.")
+        raise UnknownTopic(f"Topic {quote_value(topic)} is not a dist-git push (git.receive) topic.")
 
 
 def _push_from_body(body: Mapping[str, Any], *, msg_id: str, topic: str) -> GitPush:

@@ -212,9 +212,9 @@ def trigger_change(body: TriggerIn, request: Request) -> dict[str, Any]:
             repo=body.repo, rev=body.rev, branch=body.branch, namespace=body.namespace, username="ci-pipeline"
         )
         push = parse_git_receive(encode(message))
+        verdict = Trigger(web.config, web.store).trigger_change(push, force=body.force, options=body.options)
     except MessageError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    verdict = Trigger(web.config, web.store).trigger_change(push, force=body.force, options=body.options)
     return {
         "decision": verdict.decision,
         "reason": verdict.reason,
