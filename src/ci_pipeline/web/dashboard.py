@@ -22,7 +22,7 @@ from ci_pipeline.store.records import (
 )
 from ci_pipeline.web.api_runs import stages_by_run
 from ci_pipeline.web.metrics import metrics_text
-from ci_pipeline.web.state import RowId, web_state
+from ci_pipeline.web.state import BuildId, RowId, web_state
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("ci_pipeline.web").joinpath("templates")))
@@ -137,7 +137,7 @@ def decision_page(decision_id: RowId, request: Request) -> Response:
 
 @router.get("/job/{ci_name}/{build_id}/")
 @router.get("/job/{ci_name}/{build_id}")
-def job_page(ci_name: str, build_id: RowId, request: Request) -> Response:
+def job_page(ci_name: str, build_id: BuildId, request: Request) -> Response:
     """A ``build_url``: a run's page, or for the trigger's own build ids its decision."""
     with web_state(request).store.session() as session:
         if ci_name == TRIGGER_CI_NAME:

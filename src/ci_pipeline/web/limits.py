@@ -11,19 +11,27 @@ answered 400: no store column can keep one (PostgreSQL refuses it outright).
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_PREFIX = "/artifacts/"
+#: A Content-Length this middleware trusts; anything else is left to the byte count.
+LENGTH = re.compile(rb"[0-9]{1,19}")
 
 
 class BodyTooLarge(HTTPException):
     """A request body over its limit (HTTP 413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=f"The request body is larger than {limit} bytes.")
+        # The rest of the body is never read, so the connection cannot carry another request.
+        super().__init__(
+            status_code=413,
+            detail=f"The request body is larger than {limit} bytes.",
+            headers={"Connection": "close"},
+        )
 
 
 def body_limit(method: str, path: str, request_limit: int, upload_limit: int) -> int:
@@ -35,8 +43,7 @@ def declared_length(scope: Scope) -> int | None:
     """The request's Content-Length, or None when it has none (chunked) or an unreadable one."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() and len(text) < 20 else None
+            return int(value) if LENGTH.fullmatch(value.strip()) else None
     return None
 
 

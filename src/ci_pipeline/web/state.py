@@ -27,6 +27,8 @@ SYNC_INTERVAL = 1.0
 MAX_ROW_ID = 2**63 - 1
 #: An id in a URL path; one no store could hold is a 400, never a database error.
 RowId = Annotated[int, PathParam(ge=0, le=MAX_ROW_ID, description="a row id")]
+#: A build id in a URL path: a 32-bit column (PostgreSQL's INTEGER).
+BuildId = Annotated[int, PathParam(ge=0, le=2**31 - 1, description="a build id")]
 
 
 @dataclass
