@@ -59,6 +59,10 @@ class Readable(Protocol):
         ...
 
 
+class PathConflict(StageFailure):
+    """A file or link already stands where a tarball needs a directory."""
+
+
 class _BoundedReader:
     """A readable stream that refuses to yield more than a limit, and less within a header window."""
 
@@ -177,9 +181,9 @@ def _move_into(scratch: Path, target: Path) -> None:
     for root, _dirs, files in os.walk(scratch):
         destination = target / Path(root).relative_to(scratch)
         if destination.is_symlink() or (destination.exists() and not destination.is_dir()):
-            raise TarballRefused(f"The artifact {destination.name} already exists and is not a directory.")
+            raise PathConflict(f"The artifact {destination.name} already exists and is not a directory.")
         if not destination.resolve().is_relative_to(top):
-            raise TarballRefused(f"The artifact directory {destination.name} leads outside its tree.")
+            raise PathConflict(f"The artifact directory {destination.name} leads outside its tree.")
         destination.mkdir(exist_ok=True)
         for name in files:
             os.replace(Path(root) / name, destination / name)
@@ -197,9 +201,9 @@ def unpack_into(source: BinaryIO, target: Path, limits: UnpackLimits | None = No
         try:
             with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
                 _extract(archive, reader, Path(scratch), budget, limits, what)
-        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
             raise StageFailure(f"The upload {what} is not a readable tarball: {exc}.") from exc
-        except OSError as exc:  # gzip's BadGzipFile and bz2's errors are OSErrors
+        except OSError as exc:  # bz2's bad data, or the disk
             raise StageFailure(f"The upload {what} could not be unpacked: {exc}.") from exc
         _move_into(Path(scratch), target)
 

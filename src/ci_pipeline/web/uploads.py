@@ -24,7 +24,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ci_pipeline.artifacts_http import ARCHIVE_PREFIX, TAR_TYPE
-from ci_pipeline.artifacts_tar import UnpackLimits, pack_directory, safe_relative, unpack_into
+from ci_pipeline.artifacts_tar import PathConflict, UnpackLimits, pack_directory, safe_relative, unpack_into
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.web.state import require_token, web_state
 
@@ -93,6 +93,8 @@ async def upload_artifact(path: str, request: Request) -> dict[str, str]:
     is_tar = request.headers.get("content-type", "").split(";")[0].strip() == TAR_TYPE
     try:
         await _store(request, target, is_tar)
+    except PathConflict as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
     except StageFailure as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     except CONFLICTS as exc:
