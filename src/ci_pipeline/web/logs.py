@@ -2,8 +2,9 @@
 
 ``read_window`` answers a whole log only when it is small, else its end after a note saying how
 much was left out. ``LogFollower`` reads a growing log by offset, at most ``LOG_WINDOW`` bytes at a
-time; when the log has run more than a window ahead of it, it jumps to the last window (a note says
-so) rather than reading everything between.
+time; when the log is more than ``MAX_BEHIND`` bytes ahead of it (a huge or sparse log when a stream
+starts, or a stage writing faster than anyone reads), it jumps to the last window, and a note says
+how much it left out, rather than reading everything between.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 #: The most of a log one answer carries, and how far behind its end a stream may fall.
 LOG_WINDOW = 1024 * 1024
+#: How far behind a log's end a stream may fall before it jumps to the last window.
+MAX_BEHIND = 4 * LOG_WINDOW
 #: A line longer than this is sent in pieces, so a log without newlines cannot fill the memory.
 MAX_LINE = 64 * 1024
 
@@ -59,7 +62,7 @@ class LogFollower:
             size = handle.seek(0, os.SEEK_END)
             if size < self.offset:  # truncated or replaced in place: start over
                 self.offset, self.pending = 0, b""
-            if size - self.offset > LOG_WINDOW:
+            if size - self.offset > MAX_BEHIND:
                 lines.append(skipped_note(size - LOG_WINDOW - self.offset + len(self.pending)))
                 self.offset, self.pending = size - LOG_WINDOW, b""
             handle.seek(self.offset)
