@@ -11,15 +11,16 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import httpx
 
+from ci_pipeline.artifacts_tar import pack_directory, unpack_into
+from ci_pipeline.artifacts_tar import safe_relative as safe_relative  # the path rule, re-exported
 from ci_pipeline.config import Config
-from ci_pipeline.errors import InfrastructureError, StageFailure
+from ci_pipeline.errors import InfrastructureError
 
 log = logging.getLogger(__name__)
 
@@ -28,46 +29,12 @@ ARCHIVE_PREFIX = "/artifacts-archive"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
-def safe_relative(path: str) -> PurePosixPath:
-    """``path`` as a relative path inside the artifact root; StageFailure when it could leave it."""
-    parts = path.strip("/").split("/")
-    if (not path or path.startswith("/") or "\\" in path or "\0" in path
-            or any(part in ("", ".", "..") for part in parts)):
-        raise StageFailure(f"The artifact path {path[:200]!r} is not a plain relative path.")
-    return PurePosixPath(*parts)
-
-
 def relative_to_base(url: str, base_url: str) -> str | None:
     """The part of ``url`` under ``base_url`` (keeping a trailing '/'), or None when it is elsewhere."""
     base = base_url.rstrip("/") + "/"
     if not base_url or not url.startswith(base) or url == base:
         return None
     return url[len(base):]
-
-
-def pack_directory(directory: Path) -> bytes:
-    """``directory``'s contents as a gzipped tarball (paths relative to it)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for child in sorted(directory.iterdir()):
-            archive.add(child, arcname=child.name)
-    return buffer.getvalue()
-
-
-def unpack_into(data: bytes, target: Path) -> None:
-    """Extract a tarball into ``target``; each file lands by an atomic rename, links and devices refused."""
-    target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as scratch:
-        try:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-                archive.extractall(scratch, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise StageFailure(f"The upload for {target.name} is not a readable tarball: {exc}.") from exc
-        for root, _dirs, files in os.walk(scratch):
-            destination = target / Path(root).relative_to(scratch)
-            destination.mkdir(parents=True, exist_ok=True)
-            for name in files:
-                os.replace(Path(root) / name, destination / name)
 
 
 def write_atomically(data: bytes, target: Path) -> None:
@@ -109,7 +76,7 @@ class ArtifactClient:
         local = self.root / safe_relative(relative)
         if relative.endswith("/"):
             data = self._get(f"{self.archive_url}/{safe_relative(relative)}")
-            unpack_into(data, local)
+            unpack_into(io.BytesIO(data), local)
         else:
             write_atomically(self._get(f"{self.base_url}/{safe_relative(relative)}"), local)
         log.info("fetched %s into %s", relative, local)
@@ -119,7 +86,9 @@ class ArtifactClient:
         """Upload the local file or directory at ``relative`` to the artifact server."""
         local = self.root / safe_relative(relative)
         if local.is_dir():
-            self._put(relative, pack_directory(local), TAR_TYPE)
+            packed = io.BytesIO()
+            pack_directory(local, packed)
+            self._put(relative, packed.getvalue(), TAR_TYPE)
         elif local.is_file():
             self._put(relative, local.read_bytes(), "application/octet-stream")
 

@@ -53,6 +53,8 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
     gated_packages = []                        # packages opted in to gating (build + functional must pass)
     forward_url = ""                           # forward every result to this ResultsDB API
     forward_token = ""                         # bearer token for forward_url
+    max_request_bytes = 10485760               # largest request body (uploads aside); larger is 413
+    max_upload_bytes = 4294967296              # largest artifact upload, and largest unpacked tarball
 
     [build]
     mock_config = ""                           # build in mock with this config, where mock is installed
@@ -161,6 +163,8 @@ class WebConfig(_Section):
     gated_packages: list[str] = Field(default_factory=list)
     forward_url: str = ""
     forward_token: str = ""
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1)
 
 
 class BuildConfig(_Section):

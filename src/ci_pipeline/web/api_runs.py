@@ -22,7 +22,8 @@ from ci_pipeline.store import runs as q
 from ci_pipeline.store.models import OutboxMessage, Result, Run, StageRun
 from ci_pipeline.store.records import artifact_files, message_json, read_tail, run_json, stage_json
 from ci_pipeline.trigger import Trigger
-from ci_pipeline.web.state import WebState, require_token, web_state
+from ci_pipeline.web.logs import LogFollower, read_window
+from ci_pipeline.web.state import RowId, WebState, require_token, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 STREAM_POLL = 0.5
@@ -73,7 +74,7 @@ def _run_or_404(session: Any, run_id: int) -> Run:
 
 
 @router.get("/runs/{run_id}", summary="a run with its stages")
-def get_run(run_id: int, request: Request) -> dict[str, Any]:
+def get_run(run_id: RowId, request: Request) -> dict[str, Any]:
     """One run with its fields and stages."""
     web = web_state(request)
     with web.store.session() as session:
@@ -83,7 +84,7 @@ def get_run(run_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}/messages", summary="the messages a run sent")
-def run_messages(run_id: int, request: Request) -> dict[str, Any]:
+def run_messages(run_id: RowId, request: Request) -> dict[str, Any]:
     """Every message of one run, oldest first."""
     with web_state(request).store.session() as session:
         _run_or_404(session, run_id)
@@ -92,7 +93,7 @@ def run_messages(run_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}/tests", summary="the test results of a run")
-def run_tests(run_id: int, request: Request) -> dict[str, Any]:
+def run_tests(run_id: RowId, request: Request) -> dict[str, Any]:
     """The tests the run's test stages ran, latest attempt last."""
     with web_state(request).store.session() as session:
         _run_or_404(session, run_id)
@@ -115,7 +116,7 @@ def run_tests(run_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}/artifacts", summary="the files a run produced")
-def run_artifacts(run_id: int, request: Request) -> dict[str, Any]:
+def run_artifacts(run_id: RowId, request: Request) -> dict[str, Any]:
     """The run's artifacts with their public URLs."""
     web = web_state(request)
     with web.store.session() as session:
@@ -146,18 +147,18 @@ def _log_file(row: StageRun, run_id: int) -> Path:
 
 @router.get("/runs/{run_id}/stages/{stage}/log", response_class=PlainTextResponse, summary="a stage's log")
 def stage_log(
-    run_id: int,
+    run_id: RowId,
     stage: str,
     request: Request,
     tail: Annotated[int, Query(ge=0, le=100000, description="last N lines; 0 = all")] = 0,
 ) -> str:
-    """The stage's latest log, whole or its last ``tail`` lines."""
+    """The stage's latest log: its last ``tail`` lines, or with no ``tail`` at most its last mebibyte."""
     path = _log_file(stage_row(web_state(request), run_id, stage), run_id)
-    return read_tail(path, tail) if tail else path.read_text("utf-8", "replace")
+    return read_tail(path, tail) if tail else read_window(path)
 
 
 @router.get("/runs/{run_id}/stages/{stage}/log/stream", summary="a stage's log as Server-Sent Events")
-async def stage_log_stream(run_id: int, stage: str, request: Request) -> StreamingResponse:
+async def stage_log_stream(run_id: RowId, stage: str, request: Request) -> StreamingResponse:
     """The log so far and then each new line while the stage runs; an ``end`` event when it is done."""
     web = web_state(request)
     row = await run_in_threadpool(stage_row, web, run_id, stage)
@@ -168,24 +169,28 @@ async def stage_log_stream(run_id: int, stage: str, request: Request) -> Streami
     )
 
 
+ACTIVE_STATES = ("queued", "running", "pending")
+
+
+def _event(line: str) -> str:
+    return f"data: {json.dumps(line)}\n\n"
+
+
 async def _follow(web: WebState, row: StageRun, request: Request) -> AsyncIterator[str]:
-    offset, pending, path = 0, b"", Path(row.log_path) if row.log_path else None
+    follower = LogFollower()
+    path = Path(row.log_path) if row.log_path else None
     while True:
         current = await run_in_threadpool(stage_row, web, row.run_id, row.stage)
-        if current.log_path:
-            path = Path(current.log_path)
-        if path is not None and path.is_file():
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-            offset += len(chunk)
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                yield f"data: {json.dumps(line.decode('utf-8', 'replace'))}\n\n"
-        if current.state not in ("queued", "running", "pending") or await request.is_disconnected():
-            if pending:
-                yield f"data: {json.dumps(pending.decode('utf-8', 'replace'))}\n\n"
+        done = current.state not in ACTIVE_STATES  # read before the log, so the log read is complete
+        path = Path(current.log_path) if current.log_path else path
+        for line in await run_in_threadpool(follower.read, path):
+            yield _event(line)
+        gone = await request.is_disconnected()
+        if follower.behind and not gone:
+            continue
+        if done or gone:
+            for line in follower.rest():
+                yield _event(line)
             yield f"event: end\ndata: {json.dumps({'state': current.state, 'status': current.status})}\n\n"
             return
         await asyncio.sleep(STREAM_POLL)
@@ -224,7 +229,7 @@ def trigger_change(body: TriggerIn, request: Request) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/cancel", dependencies=[Depends(require_token)], summary="abort a run")
-def cancel(run_id: int, request: Request) -> dict[str, Any]:
+def cancel(run_id: RowId, request: Request) -> dict[str, Any]:
     """Ask for a run to be aborted; 409 when it is already complete."""
     try:
         accepted = cancel_run(web_state(request).store, run_id)
@@ -242,7 +247,7 @@ class RerunIn(BaseModel):
 
 
 @router.post("/runs/{run_id}/rerun", dependencies=[Depends(require_token)], summary="run again from a stage")
-def rerun(run_id: int, body: RerunIn, request: Request) -> dict[str, Any]:
+def rerun(run_id: RowId, body: RerunIn, request: Request) -> dict[str, Any]:
     """Run a complete run again from ``stage`` with the same inputs."""
     try:
         rerun_from(web_state(request).store, run_id, body.stage)

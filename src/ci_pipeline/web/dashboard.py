@@ -22,7 +22,7 @@ from ci_pipeline.store.records import (
 )
 from ci_pipeline.web.api_runs import stages_by_run
 from ci_pipeline.web.metrics import metrics_text
-from ci_pipeline.web.state import web_state
+from ci_pipeline.web.state import BuildId, RowId, web_state
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("ci_pipeline.web").joinpath("templates")))
@@ -72,7 +72,7 @@ def runs_page(
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(run_id: int, request: Request) -> Response:
+def run_page(run_id: RowId, request: Request) -> Response:
     """One run: stage timeline, durations, test results, messages, logs and artifacts."""
     web = web_state(request)
     with web.store.session() as session:
@@ -123,7 +123,7 @@ def decisions_page(request: Request, repo: Word = None, decision: Word = None) -
 
 
 @router.get("/decisions/{decision_id}", response_class=HTMLResponse)
-def decision_page(decision_id: int, request: Request) -> Response:
+def decision_page(decision_id: RowId, request: Request) -> Response:
     """One trigger decision."""
     with web_state(request).store.session() as session:
         row = session.get(Decision, decision_id)
@@ -137,7 +137,7 @@ def decision_page(decision_id: int, request: Request) -> Response:
 
 @router.get("/job/{ci_name}/{build_id}/")
 @router.get("/job/{ci_name}/{build_id}")
-def job_page(ci_name: str, build_id: int, request: Request) -> Response:
+def job_page(ci_name: str, build_id: BuildId, request: Request) -> Response:
     """A ``build_url``: a run's page, or for the trigger's own build ids its decision."""
     with web_state(request).store.session() as session:
         if ci_name == TRIGGER_CI_NAME:

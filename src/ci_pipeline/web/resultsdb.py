@@ -24,7 +24,7 @@ from ci_pipeline.web.resultsdb_query import (
     result_json,
     results_query,
 )
-from ci_pipeline.web.state import check_token, web_state
+from ci_pipeline.web.state import RowId, check_token, web_state
 
 router = APIRouter(prefix="/api/v2.0", tags=["resultsdb"])
 
@@ -105,7 +105,7 @@ def list_latest(request: Request) -> dict[str, Any]:
 
 
 @router.get("/results/{result_id}", summary="one result")
-def get_result(result_id: int, request: Request) -> dict[str, Any]:
+def get_result(result_id: RowId, request: Request) -> dict[str, Any]:
     """One result by id."""
     state = web_state(request)
     with state.store.session() as session:

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -28,6 +29,7 @@ from ci_pipeline.store.db import Store
 from ci_pipeline.web import api_gating, api_records, api_runs, dashboard, resultsdb, uploads
 from ci_pipeline.web.forward import Forwarder
 from ci_pipeline.web.gating import load_policies
+from ci_pipeline.web.limits import RequestLimits
 from ci_pipeline.web.state import WebState
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = 404 if isinstance(exc, NotFound) else 503 if isinstance(exc, StoreError) else 400
         return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=status)
 
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the request carried (out of range, a NUL byte, ...).
+        log.info("request refused by the store: %s", exc.orig)
+        text = "The request holds a value the store cannot keep (a number out of range or a NUL byte)."
+        return JSONResponse({"detail": text, "message": text}, status_code=400)
+
 
 def create_app(config: Config, store: Store, *, policy_file: str | Path | None = None) -> FastAPI:
     """The FastAPI app of the service; ``policy_file`` holds Greenwave-style gating policies."""
@@ -97,6 +106,11 @@ def create_app(config: Config, store: Store, *, policy_file: str | Path | None =
     )
     app.state.web = WebState(config=config, store=store, policies=load_policies(policy_file))
     _install_error_handlers(app)
+    app.add_middleware(
+        RequestLimits,
+        request_limit=config.web.max_request_bytes,
+        upload_limit=config.web.max_upload_bytes,
+    )
     # uploads comes before the static /artifacts mount, which would otherwise answer its PUTs.
     for module in (api_runs, api_records, api_gating, resultsdb, dashboard, uploads):
         app.include_router(module.router)

@@ -7,8 +7,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import HTTPException, Request
+from fastapi import Path as PathParam
 
 from ci_pipeline.config import Config
 from ci_pipeline.store.db import Store
@@ -21,6 +23,12 @@ WRITES_DISABLED = (
     "(or CI_PIPELINE_WEB_TOKEN) and send it as 'Authorization: Bearer <token>'."
 )
 SYNC_INTERVAL = 1.0
+#: The largest id a store row can have (a signed 64-bit integer, on SQLite and PostgreSQL alike).
+MAX_ROW_ID = 2**63 - 1
+#: An id in a URL path; one no store could hold is a 400, never a database error.
+RowId = Annotated[int, PathParam(ge=0, le=MAX_ROW_ID, description="a row id")]
+#: A build id in a URL path: a 32-bit column (PostgreSQL's INTEGER).
+BuildId = Annotated[int, PathParam(ge=0, le=2**31 - 1, description="a build id")]
 
 
 @dataclass
