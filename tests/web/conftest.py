@@ -9,9 +9,8 @@ import pytest
 from web_fixtures import TOKEN, add_finished_run
 
 from ci_pipeline.config import Config
-from ci_pipeline.store.db import Store, open_store
+from ci_pipeline.store.db import Store
 from ci_pipeline.web.server import start_web_server
-from engine.helpers import postgres_store
 
 
 @pytest.fixture
@@ -39,23 +38,11 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, config: Config) -> Iterator[Store]:
-    """A migrated store, on SQLite and on PostgreSQL (a fresh schema per test)."""
-    if request.param == "sqlite":
-        store = open_store(config.store.url)
-        yield store
-        store.close()
-    else:
-        with postgres_store() as store:
-            yield store
-
-
 @pytest.fixture
-def any_client(web_config: Config, any_store: Store) -> Iterator[httpx.Client]:
+def any_client(web_config: Config, store: Store) -> Iterator[httpx.Client]:
     """A client of the served app on SQLite and on PostgreSQL, the store holding one finished run."""
-    add_finished_run(any_store, web_config)
-    server = start_web_server(web_config, any_store)
+    add_finished_run(store, web_config)
+    server = start_web_server(web_config, store)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as http:
             yield http
