@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,18 +19,7 @@ from ci_pipeline.store.models import Run, StageRun, utcnow
 from ci_pipeline.store.results import record_test_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from helpers import add_run, postgres_store, sqlite_store_at
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated store, on SQLite and on PostgreSQL (a fresh schema per test)."""
-    if request.param == "sqlite":
-        with sqlite_store_at(tmp_path / "runs.sqlite") as store:
-            yield store
-    else:
-        with postgres_store() as store:
-            yield store
+from helpers import add_run
 
 
 def add_stage(store: Store, run_id: int, stage: str, state: str, status: str | None = None,
