@@ -117,6 +117,8 @@ class Engine:
         worked = self._drive_waiting() or worked
         if not worked and self.executor.running() and wait > 0:
             self._record(self.executor.wait(wait))
+        elif not worked and self._unrecorded and wait > 0:
+            time.sleep(min(wait, max(0.0, self._next_record_retry - time.monotonic())))
         return worked or bool(self.executor.running())
 
     def idle(self) -> bool:
