@@ -12,6 +12,7 @@
     │   └── SignatureError          an X.509 signature that is missing, wrong or from an untrusted signer
     ├── BusError                    the bus cannot be reached or used
     ├── StoreError                  the results store cannot be reached or used
+    │   ├── StoreUnavailable        a transaction could not finish now (connection, lock): try again
     │   └── NotFound                a run, stage or record that does not exist
     └── StageError                  a pipeline stage could not do its work
         ├── StageFailure            the work itself failed (FAILURE): a test, a build, a checksum
@@ -63,6 +64,10 @@ class BusError(CIPipelineError):
 
 class StoreError(CIPipelineError):
     """The results store cannot be reached or used."""
+
+
+class StoreUnavailable(StoreError):
+    """A transaction could not finish now (the connection, a lock, a conflict); it may be tried again."""
 
 
 class NotFound(StoreError):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
-from ci_pipeline.errors import ConfigError, MessageError, SchemaViolation, StoreError
+from ci_pipeline.errors import ConfigError, MessageError, SchemaViolation, StoreUnavailable
 from ci_pipeline.messages.builders import encode_message
 from ci_pipeline.messages.envelope import decode
 from ci_pipeline.messages.identity import identity_problem, ostree_ref, run_ci_name
@@ -33,7 +33,7 @@ from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
 from ci_pipeline.run_options import checked_options
-from ci_pipeline.store.db import Store, store_reason
+from ci_pipeline.store.db import Store, store_error_reason
 from ci_pipeline.store.models import (
     DEAD_LETTER_KEPT_BYTES,
     Base,
@@ -321,7 +321,7 @@ class Trigger:
         The batch is decided in one transaction. When the store refuses it (a value it cannot hold
         got past the checks), the batch is halved until the message it refuses stands alone; that
         one is dead-lettered with the store's reason and every other message is decided. Only an
-        unreachable store (StoreError) leaves the batch unacked, to be tried again.
+        unreachable store (StoreUnavailable) leaves the batch unacked, to be tried again.
         """
         pushes: list[tuple[Delivery, GitPush]] = []
         dead: list[dict[str, Any]] = []
@@ -339,11 +339,11 @@ class Trigger:
                 self.decide_pushes(session, [push for _, push in pushes])
                 self._insert_dead_letters(session, dead)
             return len(pushes), len(dead)
-        except StoreError:
+        except StoreUnavailable:
             raise
         except Exception as exc:  # one bad message must never stop the consumer
             log.warning("the store refused a batch of %d pushes; deciding it in parts: %s",
-                        len(pushes), store_reason(exc))
+                        len(pushes), store_error_reason(exc))
             decided = self._decide_halves(pushes, dead, exc)
         with self.store.session() as session:
             self._insert_dead_letters(session, dead)
@@ -357,7 +357,7 @@ class Trigger:
             with self.store.session() as session:
                 self.decide_pushes(session, [push for _, push in pushes])
             return len(pushes)
-        except StoreError:
+        except StoreUnavailable:
             raise
         except Exception as exc:  # see handle_deliveries
             return self._decide_halves(pushes, dead, exc)
@@ -375,7 +375,8 @@ class Trigger:
         else:
             if not isinstance(exc, SQLAlchemyError):
                 log.error("deciding the push at %d failed", delivery.position, exc_info=exc)
-            dead.append(self._dead_letter(delivery, f"The store refused the message: {store_reason(exc)}."))
+            reason = f"The store refused the message: {store_error_reason(exc)}."
+            dead.append(self._dead_letter(delivery, reason))
         return 0
 
     def _dead_letter(self, delivery: Delivery, reason: str) -> dict[str, Any]:

@@ -28,6 +28,10 @@ which :mod:`.relay` publishes in order, at least once):
   that was running starts again as its next attempt (no second running message).
 - An infrastructure failure (InfrastructureError, or exit status 75 of a command stage) is retried
   up to the stage's ``retries`` as a new attempt of the same running stage.
+- Whatever a stage reports (reason, outputs, test names and logs) is stored: the store's column
+  types make any text storable (:mod:`ci_pipeline.store.safe_types`). When the store still refuses
+  a stage's end, that stage is recorded FAILURE with the store's reason and the run ends; when the
+  store cannot be reached, the end is kept and recorded once it can. The scheduler goes on either way.
 """
 
 from ci_pipeline.engine.core import Engine, run_engine

@@ -7,6 +7,8 @@ run up where the store says it is: a stage that was running starts again as its 
 
 A stage's end is one transaction: the lease renewal (which reads a cancel request), the stage's
 completion with its tests, the next stage queued and started, and their messages in one INSERT.
+When the store refuses it, the stage ends FAILURE with the store's reason instead; when the store
+cannot be reached, the end is recorded later. Either way the scheduler goes on with other runs.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from ci_pipeline.engine.definition import (
     pipeline_for,
 )
 from ci_pipeline.engine.relay import relay_outbox
+from ci_pipeline.errors import StoreUnavailable
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
 from ci_pipeline.executors.process import kill_group
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.store import runs as q
-from ci_pipeline.store.db import Store
+from ci_pipeline.store.db import STORE_ERRORS, Store, store_error_reason
 from ci_pipeline.store.models import Run, StageRun, utcnow
+from ci_pipeline.store.safe_types import storable_json
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ LEASE_SECONDS = 30.0
 MAINTENANCE_INTERVAL = 0.25
 CLAIM_INTERVAL = 0.1
 POLL_SECONDS = 0.05
+#: How long a stage end the store could not take waits before it is recorded again.
+RECORD_RETRY_SECONDS = 1.0
 
 
 class _Next(enum.Enum):
@@ -90,6 +96,9 @@ class Engine:
         #: The run and stage rows of each held run, as the last committed transaction left them.
         self._cache: dict[int, tuple[Run, list[StageRun]]] = {}
         self._removals: list[Path] = []
+        #: Stage ends the store could not take yet, and when to try them again.
+        self._unrecorded: list[StageOutcome] = []
+        self._next_record_retry = 0.0
         # Worked out once: resolving the state directory costs system calls on every stage start.
         self._state_path = config.state_path
         self._artifacts_url = config.artifacts_base_url
@@ -108,6 +117,8 @@ class Engine:
         worked = self._drive_waiting() or worked
         if not worked and self.executor.running() and wait > 0:
             self._record(self.executor.wait(wait))
+        elif not worked and self._unrecorded and wait > 0:
+            time.sleep(min(wait, max(0.0, self._next_record_retry - time.monotonic())))
         return worked or bool(self.executor.running())
 
     def idle(self) -> bool:
@@ -257,6 +268,8 @@ class Engine:
         if row is None or row.state != "running" or row.attempt != outcome.attempt:
             return True  # a stale report: the stage moved on without it
         spec = self._spec(row.stage)
+        # Outputs become message fields and later stages' environment: their stored form throughout.
+        outcome = replace(outcome, outputs=storable_json(dict(outcome.outputs)))
         problem = t.outputs_violation(self.config, run, outcome.outputs) if outcome.outputs else None
         if problem is not None:
             reason = f"The stage's outputs break the message contract: {problem}"
@@ -355,10 +368,44 @@ class Engine:
             return StageSpec(name=Stage(stage))
 
     def _record(self, outcomes: list[StageOutcome]) -> bool:
-        for outcome in outcomes:
-            if outcome.run_id in self._held:
-                self._drive(outcome.run_id, outcome)
+        pending = outcomes
+        if self._unrecorded and time.monotonic() >= self._next_record_retry:
+            pending, self._unrecorded = [*self._unrecorded, *outcomes], []
+        for outcome in pending:
+            if outcome.run_id not in self._held:
+                continue
+            kept = self._record_outcome(outcome)
+            if kept is not None:
+                self._unrecorded.append(kept)
+                self._next_record_retry = time.monotonic() + RECORD_RETRY_SECONDS
         return bool(outcomes)
+
+    def _record_outcome(self, outcome: StageOutcome) -> StageOutcome | None:
+        """Record an attempt's end; return what is left to record later, if anything.
+
+        When the store refuses the values (too long, NUL, a constraint), the stage is recorded as
+        FAILURE with the store's reason instead, so the run goes on to its end. When the store
+        cannot be used now, the outcome is kept and recorded at a later tick.
+        """
+        try:
+            self._drive(outcome.run_id, outcome)
+            return None
+        except StoreUnavailable as exc:
+            log.warning("run %d: the %s stage's end waits for the store: %s",
+                        outcome.run_id, outcome.stage, exc)
+            return outcome
+        except STORE_ERRORS as exc:
+            reason = f"The store refused the {outcome.stage} stage's end: {store_error_reason(exc)}."
+            log.error("run %d: %s", outcome.run_id, reason)
+        failed = replace(outcome, status=Status.FAILURE, reason=reason, outputs={}, tests=(),
+                         infrastructure=False)
+        try:
+            self._drive(outcome.run_id, failed)
+            return None
+        except STORE_ERRORS as exc:
+            log.error("run %d: recording the %s stage as failed waits for the store: %s",
+                      outcome.run_id, outcome.stage, store_error_reason(exc))
+            return failed
 
 
 

@@ -6,6 +6,7 @@ commit together. Stage states: pending > queued > running > complete, or skipped
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -123,17 +124,26 @@ def record_tests(session: Session, run: Run, row: StageRun, tests: Sequence[Mapp
     """Store the tests a completed attempt reported (the stage worker's TestCaseResult dicts)."""
     if not tests:
         return 0
-    cases = [
-        TestCaseResult(
-            name=str(test.get("name", "")),
-            outcome=str(test.get("outcome", "ERROR")),
-            duration=float(test.get("duration", 0.0) or 0.0),
-            log=str(test.get("log", "")),
-        )
-        for test in tests
-    ]
+    cases = [_test_case(test) for test in tests]
     session.flush()  # the stage row's id and attempt must be in the store for the results to refer to
     return record_test_results(session, row.id, run.id, cases)
+
+
+def _test_case(test: Mapping[str, Any] | object) -> TestCaseResult:
+    """A reported test as a TestCaseResult; what a stage got wrong in it becomes visible, not fatal."""
+    if not isinstance(test, Mapping):
+        log = f"The stage reported a {type(test).__name__} instead of a test record."
+        return TestCaseResult(name=str(test), outcome="ERROR", log=log)
+    try:
+        duration = float(test.get("duration", 0.0) or 0.0)
+    except (TypeError, ValueError):
+        duration = 0.0
+    return TestCaseResult(
+        name=str(test.get("name", "")),
+        outcome=str(test.get("outcome", "ERROR")),
+        duration=duration if math.isfinite(duration) else 0.0,
+        log=str(test.get("log", "")),
+    )
 
 
 def finish_run(session: Session, config: Config, run: Run, status: Status, reason: str = "") -> None:

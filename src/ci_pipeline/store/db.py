@@ -12,11 +12,12 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ci_pipeline.errors import ConfigError, StoreError
+from ci_pipeline.errors import ConfigError, StoreError, StoreUnavailable
 from ci_pipeline.sqlite_wal import enable_wal
+from ci_pipeline.store.safe_types import storable_text
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,28 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
-def store_reason(exc: BaseException) -> str:
-    """The driver's own message, first line only (psycopg adds hints on more lines), shortened."""
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    lines = str(cause).strip().splitlines()
-    first = lines[0].rstrip(".") if lines else type(cause).__name__
-    return first if len(first) <= 300 else first[:300] + "..."
+#: What a failed store operation raises: the store's own errors and SQLAlchemy's.
+STORE_ERRORS = (StoreError, SQLAlchemyError)
+REASON_LENGTH = 200
+
+
+def _first_line(exc: DBAPIError) -> str:
+    """The driver's own message, first line only (psycopg adds hints on more lines)."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0].rstrip(".") if lines else type(exc.orig).__name__
+
+
+def store_error_reason(exc: BaseException) -> str:
+    """One short line saying why the store failed, without the statement or its values."""
+    if isinstance(exc, DBAPIError):
+        text = _first_line(exc)
+    elif isinstance(exc, SQLAlchemyError):
+        # A statement error's text carries the SQL and parameters: name only what went wrong.
+        orig = getattr(exc, "orig", None)
+        text = f"{type(orig).__name__}: {orig}" if orig is not None else type(exc).__name__
+    else:
+        text = str(exc) or type(exc).__name__
+    return storable_text(" ".join(text.split()).rstrip("."), REASON_LENGTH)
 
 
 class Store:
@@ -105,7 +122,7 @@ class Store:
         try:
             command.upgrade(alembic_config(self.engine), "head")
         except OperationalError as exc:
-            reason = store_reason(exc)
+            reason = _first_line(exc)
             raise StoreError(f"The store at {self.engine.url!r} cannot be migrated: {reason}.") from exc
 
     def is_current(self) -> bool:
@@ -120,7 +137,7 @@ class Store:
             with session.begin():
                 yield session
         except OperationalError as exc:
-            raise StoreError(f"The store at {self.engine.url!r} failed: {store_reason(exc)}.") from exc
+            raise StoreUnavailable(f"The store at {self.engine.url!r} failed: {_first_line(exc)}.") from exc
         finally:
             session.close()
 

@@ -10,7 +10,8 @@
     dead_letters   every inbound message that was rejected, with the reason
 
 The schema itself is owned by the Alembic migrations in ``store/migrations``; these models must
-match them.
+match them. Every text and JSON column has a type of ``store/safe_types.py``, so any value a writer
+hands in is stored on SQLite and PostgreSQL alike (NUL replaced, too long shortened).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ci_pipeline.store.safe_types import SafeJSON, SafeString, SafeText
 
 #: How much of a rejected message the store keeps.
 DEAD_LETTER_KEPT_BYTES = 64 * 1024
@@ -30,6 +33,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: The longest text kept in a column that an index shares with a String(255).
+INDEXED_TEXT_LENGTH = 400
+
 # SQLite only makes an INTEGER PRIMARY KEY an alias of the rowid (and so auto-incrementing).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -37,7 +43,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class Base(DeclarativeBase):
     """Declarative base of the store's models."""
 
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: SafeJSON(), datetime: DateTime(timezone=True)}
 
 
 class Decision(Base):
@@ -47,13 +53,13 @@ class Decision(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    msg_id: Mapped[str] = mapped_column(String(100), default="")
-    repo: Mapped[str] = mapped_column(String(255))
-    rev: Mapped[str] = mapped_column(String(40))
-    namespace: Mapped[str] = mapped_column(String(100))
-    branch: Mapped[str] = mapped_column(String(100))
-    decision: Mapped[str] = mapped_column(String(16))  # queued | ignore
-    reason: Mapped[str] = mapped_column(Text)
+    msg_id: Mapped[str] = mapped_column(SafeString(100), default="")
+    repo: Mapped[str] = mapped_column(SafeString(255))
+    rev: Mapped[str] = mapped_column(SafeString(40))
+    namespace: Mapped[str] = mapped_column(SafeString(100))
+    branch: Mapped[str] = mapped_column(SafeString(100))
+    decision: Mapped[str] = mapped_column(SafeString(16))  # queued | ignore
+    reason: Mapped[str] = mapped_column(SafeText())
     build_id: Mapped[int] = mapped_column(Integer)  # the trigger's own build_id
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
     forced: Mapped[bool] = mapped_column(default=False)
@@ -67,29 +73,29 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    repo: Mapped[str] = mapped_column(String(255))
-    rev: Mapped[str] = mapped_column(String(40))
-    namespace: Mapped[str] = mapped_column(String(100))
-    branch: Mapped[str] = mapped_column(String(100))
+    repo: Mapped[str] = mapped_column(SafeString(255))
+    rev: Mapped[str] = mapped_column(SafeString(40))
+    namespace: Mapped[str] = mapped_column(SafeString(100))
+    branch: Mapped[str] = mapped_column(SafeString(100))
     #: 0 for the change's first run; a forced re-run of the same change takes the next number.
     generation: Mapped[int] = mapped_column(Integer, default=0)
-    ci_name: Mapped[str] = mapped_column(String(100))
+    ci_name: Mapped[str] = mapped_column(SafeString(100))
     build_id: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | complete
-    status: Mapped[str] = mapped_column(String(16), default="SUCCESS")  # SUCCESS | FAILURE | ABORTED
-    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(SafeString(16), default="queued")  # queued | running | complete
+    status: Mapped[str] = mapped_column(SafeString(16), default="SUCCESS")  # SUCCESS | FAILURE | ABORTED
+    reason: Mapped[str] = mapped_column(SafeText(), default="")
     #: The message fields known so far (repo, rev, ..., nvr, package_url, compose_rev, ...).
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fields: Mapped[dict[str, Any]] = mapped_column(SafeJSON(), default=dict)
     #: Per-run options such as force_image.
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(SafeJSON(), default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     #: Which scheduler drives the run, and until when (a lease; another takes over after it).
-    owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    owner: Mapped[str | None] = mapped_column(SafeString(200), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     #: Set by a cancel or a supersede; the scheduler driving the run aborts it with this reason.
-    cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(SafeText(), default=None)
 
     __table_args__ = (
         Index("ux_runs_change", "repo", "rev", "namespace", "generation", unique=True),
@@ -108,14 +114,14 @@ class StageRun(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     position: Mapped[int] = mapped_column(Integer)
-    stage: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(SafeString(32))
     #: pending | queued | running | complete | skipped
-    state: Mapped[str] = mapped_column(String(16), default="pending")
-    status: Mapped[str | None] = mapped_column(String(16), default=None)
+    state: Mapped[str] = mapped_column(SafeString(16), default="pending")
+    status: Mapped[str | None] = mapped_column(SafeString(16), default=None)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    log_path: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(SafeText(), default="")
+    outputs: Mapped[dict[str, Any]] = mapped_column(SafeJSON(), default=dict)
+    log_path: Mapped[str] = mapped_column(SafeText(), default="")
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -133,7 +139,7 @@ class BuildIdSequence(Base):
 
     __tablename__ = "build_ids"
 
-    ci_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ci_name: Mapped[str] = mapped_column(SafeString(100), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -144,7 +150,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    topic: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(SafeString(255))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -159,11 +165,11 @@ class DeadLetter(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    subscription: Mapped[str] = mapped_column(String(200))
-    topic: Mapped[str] = mapped_column(Text)
+    subscription: Mapped[str] = mapped_column(SafeString(200))
+    topic: Mapped[str] = mapped_column(SafeText())
     #: At most DEAD_LETTER_KEPT_BYTES of the message, so that a flood of huge messages stays small.
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SafeText())
     #: The size of the whole message; None on rows from before sizes were kept (kept whole then).
     payload_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
@@ -173,8 +179,8 @@ class ResultTestcase(Base):
 
     __tablename__ = "testcases"
 
-    name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    ref_url: Mapped[str | None] = mapped_column(Text, default=None)
+    name: Mapped[str] = mapped_column(SafeString(255), primary_key=True)
+    ref_url: Mapped[str | None] = mapped_column(SafeText(), default=None)
 
 
 class ResultGroup(Base):
@@ -182,9 +188,9 @@ class ResultGroup(Base):
 
     __tablename__ = "result_groups"
 
-    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
-    description: Mapped[str | None] = mapped_column(Text, default=None)
-    ref_url: Mapped[str | None] = mapped_column(Text, default=None)
+    uuid: Mapped[str] = mapped_column(SafeString(36), primary_key=True)
+    description: Mapped[str | None] = mapped_column(SafeText(), default=None)
+    ref_url: Mapped[str | None] = mapped_column(SafeText(), default=None)
     run_id: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -195,21 +201,21 @@ class Result(Base):
     __tablename__ = "results"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    testcase: Mapped[str] = mapped_column(String(255))
-    outcome: Mapped[str] = mapped_column(String(32))
-    item: Mapped[str] = mapped_column(String(255), default="")
-    type: Mapped[str] = mapped_column(String(64), default="")
+    testcase: Mapped[str] = mapped_column(SafeString(255))
+    outcome: Mapped[str] = mapped_column(SafeString(32))
+    item: Mapped[str] = mapped_column(SafeString(255), default="")
+    type: Mapped[str] = mapped_column(SafeString(64), default="")
     submit_time: Mapped[datetime] = mapped_column(default=utcnow)
-    ref_url: Mapped[str | None] = mapped_column(Text, default=None)
-    note: Mapped[str | None] = mapped_column(Text, default=None)
-    group_uuid: Mapped[str | None] = mapped_column(String(36), default=None)
+    ref_url: Mapped[str | None] = mapped_column(SafeText(), default=None)
+    note: Mapped[str | None] = mapped_column(SafeText(), default=None)
+    group_uuid: Mapped[str | None] = mapped_column(SafeString(36), default=None)
     #: Every data key with its values (lists), as ResultsDB returns them.
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(SafeJSON(), default=dict)
     run_id: Mapped[int | None] = mapped_column(Integer, default=None)
     stage_run_id: Mapped[int | None] = mapped_column(Integer, default=None)
     attempt: Mapped[int | None] = mapped_column(Integer, default=None)
     #: stage | test | api: who wrote the result.
-    source: Mapped[str] = mapped_column(String(8), default="api")
+    source: Mapped[str] = mapped_column(SafeString(8), default="api")
 
     __table_args__ = (
         Index("ix_results_item_testcase", "item", "testcase", "submit_time"),
@@ -227,8 +233,10 @@ class ResultData(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     result_id: Mapped[int] = mapped_column(ForeignKey("results.id"))
-    key: Mapped[str] = mapped_column(String(255))
-    value: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(SafeString(255))
+    #: Shortened so that an entry of the (key, value) index fits PostgreSQL's 2704-byte B-tree
+    #: limit even when every character takes four bytes; ``results.data`` keeps the whole value.
+    value: Mapped[str] = mapped_column(SafeText(INDEXED_TEXT_LENGTH))
 
     __table_args__ = (
         Index("ix_result_data_key_value", "key", "value", "result_id"),
@@ -241,9 +249,9 @@ class GatedPackage(Base):
 
     __tablename__ = "gated_packages"
 
-    package: Mapped[str] = mapped_column(String(255), primary_key=True)
-    decision_context: Mapped[str] = mapped_column(String(100))
-    test_cases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    package: Mapped[str] = mapped_column(SafeString(255), primary_key=True)
+    decision_context: Mapped[str] = mapped_column(SafeString(100))
+    test_cases: Mapped[list[str]] = mapped_column(SafeJSON(), default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -252,8 +260,8 @@ class ForwardCursor(Base):
 
     __tablename__ = "forward_cursors"
 
-    target: Mapped[str] = mapped_column(String(500), primary_key=True)
+    target: Mapped[str] = mapped_column(SafeString(500), primary_key=True)
     last_result_id: Mapped[int] = mapped_column(BigInteger, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str] = mapped_column(SafeText(), default="")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ci_pipeline.errors import NotFound
 from ci_pipeline.stages.base import TestCaseResult
 from ci_pipeline.store.models import Result, ResultData, ResultGroup, ResultTestcase, Run, StageRun, utcnow
+from ci_pipeline.store.safe_types import stored_form
 
 TESTCASE_PREFIX = "ci-pipeline"
 ITEM_TYPE = "koji_build"
@@ -70,7 +71,8 @@ def run_data(run: Run, stage: str) -> dict[str, str]:
 
 def ensure_testcases(session: Session, names: Iterable[str]) -> None:
     """Create the test cases among ``names`` that do not exist yet."""
-    wanted = set(names)
+    # Compared in their stored form: two long names may be one test case once shortened.
+    wanted = {stored_form(ResultTestcase.name, name) for name in names}
     if not wanted:
         return
     known = set(session.execute(select(ResultTestcase.name).where(ResultTestcase.name.in_(wanted))).scalars())
