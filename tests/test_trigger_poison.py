@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from ci_pipeline.messages.inbound import GitPush, make_git_receive
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import DEAD_LETTER_KEPT_BYTES, DeadLetter, Decision
 from ci_pipeline.trigger import Trigger
+from messages.test_signing import PKI, _pem
 
 TOPIC = "org.fedoraproject.prod.git.receive"
 
@@ -146,3 +148,19 @@ def test_a_push_to_a_fork_names_the_path_quoted(config: Config, store: Store) ->
     with store.session() as session:
         [reason] = session.scalars(select(Decision.reason)).all()
     assert "forks/user/rpms/vim.git\\x00" in reason and len(reason) < 300
+
+
+def test_with_a_ca_an_unsigned_message_with_a_nul_id_is_dead_lettered_with_the_id_escaped(
+    config: Config, store: Store, tmp_path: Path
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(_pem(PKI().ca))
+    signed_only = config.model_copy(update={"bus": config.bus.model_copy(update={"ca": str(ca)})})
+    unsigned = json.loads(push().payload)
+    unsigned["msg_id"] = "2017-\x00" + "7" * 5000
+
+    assert Trigger(signed_only, store).handle_deliveries([delivery(encode(unsigned)), push()]) == (0, 2)
+
+    with store.session() as session:
+        reasons = session.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)).all()
+    assert "'2017-\\x00777" in reasons[0] and "not signed" in reasons[0] and len(reasons[0]) < 300
