@@ -22,7 +22,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,13 +156,17 @@ def stop_leftover(handle: int, marks: Mapping[str, str]) -> bool:
 def _first_child(pid: int) -> int | None:
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return None
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN
+        children = [str(child) for child, ppid, _ in _processes() if ppid == pid]
     return int(children[0]) if children else None
 
 
 def _group_members(pgid: int) -> list[int]:
-    members = []
+    return [pid for pid, _, group in _processes() if group == pgid]
+
+
+def _processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, parent pid, process group id) of every process this one can see."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -170,11 +174,10 @@ def _group_members(pgid: int) -> list[int]:
             stat = Path(entry.path, "stat").read_text()
         except OSError:
             continue
-        # Fields after the command name (which may hold spaces and parentheses): state ppid pgrp ...
+        # The fields after the command name (which may hold spaces and parentheses): state ppid pgrp ...
         fields = stat.rpartition(")")[2].split()
-        if len(fields) > 2 and fields[2] == str(pgid):
-            members.append(int(entry.name))
-    return members
+        if len(fields) > 2:
+            yield int(entry.name), int(fields[1]), int(fields[2])
 
 
 def _environment(pid: int) -> set[bytes]:
