@@ -3,7 +3,8 @@
 JOB is a JSON file describing the attempt; the worker imports the stage function, calls it with a
 :class:`~ci_pipeline.stages.base.StageContext` and writes the outcome as JSON to RESULT. SIGTERM
 (from the scheduler, or from the kernel when the scheduler dies) unwinds the stage so that the
-tools it started are killed too.
+tools it started are killed too. Where the attempt has a PID namespace, the worker is its first
+process: whatever its tools leave running ends when the worker exits.
 """
 
 from __future__ import annotations
