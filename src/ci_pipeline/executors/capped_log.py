@@ -57,7 +57,7 @@ class CappedLog:
             os.truncate(self.path, self.cap)  # the writers append (O_APPEND): they go on from the cut
             self.trimmed += size - self.cap
 
-    def finish(self, timeout: float = 1.0) -> bool:
+    def finish(self, timeout: float = 0.2) -> bool:
         """Wait up to ``timeout`` s for every writer to close the pipe; True when the log is complete.
 
         After ``timeout`` the copier drains what is there and stops on its own: a process that

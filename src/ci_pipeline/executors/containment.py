@@ -84,14 +84,15 @@ class Attempt:
                 self.process.wait(grace)
         if self.isolated:
             self._end_namespace()
-        kill_group(self.handle)
+        if self.process.poll() is None or not self.isolated:
+            kill_group(self.handle)
         self.process.wait()
 
     def release(self) -> None:
         """After the top process ended: make sure nothing of the tree is left, and finish the log."""
         self.process.wait()
-        # With a namespace this finds nobody: unshare ends only after the namespace is empty.
-        kill_group(self.handle)
+        if not self.isolated:
+            kill_group(self.handle)  # unshare, by contrast, ends only once its namespace is empty
         self.log.finish()
 
     def _end_namespace(self) -> None:
@@ -100,8 +101,7 @@ class Attempt:
         while self.process.poll() is None:
             init = _first_child(self.process.pid)
             if init is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(init, signal.SIGKILL)
+                _kill_child(self.process.pid, init)
             elif time.monotonic() >= deadline:
                 return  # never forked: the caller's group kill ends it
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -161,6 +161,22 @@ def _first_child(pid: int) -> int | None:
     return int(children[0]) if children else None
 
 
+def _kill_child(parent: int, pid: int) -> None:
+    """SIGKILL ``pid`` if it is still the child of ``parent``: never a process that reused the pid."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        # Checked through the pidfd's process: a pid read a moment ago may be someone else's by now.
+        if any(child == pid and ppid == parent for child, ppid, _ in _process(pid)):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
 def _group_members(pgid: int) -> list[int]:
     return [pid for pid, _, group in _processes() if group == pgid]
 
@@ -168,16 +184,19 @@ def _group_members(pgid: int) -> list[int]:
 def _processes() -> Iterator[tuple[int, int, int]]:
     """(pid, parent pid, process group id) of every process this one can see."""
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        # The fields after the command name (which may hold spaces and parentheses): state ppid pgrp ...
-        fields = stat.rpartition(")")[2].split()
-        if len(fields) > 2:
-            yield int(entry.name), int(fields[1]), int(fields[2])
+        if entry.name.isdigit():
+            yield from _process(int(entry.name))
+
+
+def _process(pid: int) -> list[tuple[int, int, int]]:
+    """[(pid, parent pid, process group id)] of ``pid``, or [] when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    # The fields after the command name (which may hold spaces and parentheses): state ppid pgrp ...
+    fields = stat.rpartition(")")[2].split()
+    return [(pid, int(fields[1]), int(fields[2]))] if len(fields) > 2 else []
 
 
 def _environment(pid: int) -> set[bytes]:
