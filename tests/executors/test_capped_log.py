@@ -49,15 +49,27 @@ def test_output_within_the_cap_is_copied_whole_without_a_note(tmp_path: Path) ->
     assert (tmp_path / "log").read_bytes() == b"hello\n"
 
 
-def test_direct_writes_past_the_cap_are_trimmed_and_counted(tmp_path: Path) -> None:
+def test_direct_writes_past_the_cap_are_cut_at_the_next_chunk(tmp_path: Path) -> None:
     path = tmp_path / "log"
     log = CappedLog(path, 100)
     with path.open("ab") as direct:  # as a built-in stage's tools write
         direct.write(b"d" * 150)
-    log.trim()
     os.write(log.write_fd, b"piped")
     assert log.finish()
     assert path.read_bytes() == b"d" * 100 + _note(100, 55)
+
+
+def test_direct_writes_past_the_cap_are_cut_while_the_pipe_is_silent(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    log = CappedLog(path, 100)
+    with path.open("ab") as direct:
+        direct.write(b"d" * 150)
+    deadline = time.monotonic() + 5
+    while path.stat().st_size > 100 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.stat().st_size == 100
+    assert log.finish()
+    assert path.read_bytes() == b"d" * 100 + _note(100, 50)
 
 
 def test_a_writer_that_never_closes_does_not_hold_the_caller(tmp_path: Path) -> None:

@@ -3,7 +3,12 @@
 The stage's stdout and stderr are the write end of a pipe; a thread copies what arrives to the log
 file until the file holds ``cap`` bytes, then keeps draining the pipe (so the stage never blocks on a
 full pipe) and discards the rest, and at the end says in one line how much it dropped. The file is
-thus bounded on disk at every moment, however fast the stage writes.
+thus bounded on disk at every moment, however fast the stage writes through the pipe.
+
+A built-in stage's tools (and a command that writes to ``$CI_PIPELINE_LOG``) append to the file
+directly instead; the same thread cuts the file back to the cap at every chunk it copies and, while
+the pipe is silent, every :data:`TRIM_EVERY` seconds, so those writers overshoot by at most what
+they write in that time.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ import time
 from pathlib import Path
 
 CHUNK = 64 * 1024
-#: How often the copier looks whether it was told to stop while the pipe is silent.
-POLL = 0.25
+#: How often, while the pipe is silent, the copier cuts what direct writers added past the cap.
+TRIM_EVERY = 0.05
 #: How long the copier drains after being told to stop, should some process still write.
 DRAIN = 0.5
 
@@ -27,11 +32,11 @@ class CappedLog:
     def __init__(self, path: Path, cap: int) -> None:
         self.path = path
         self.cap = cap
+        #: Bytes of the pipe not copied, and bytes of direct writers cut off.
         self.dropped = 0
-        #: Bytes cut by :meth:`trim` (counted in the caller's thread, reported by the copier's).
         self.trimmed = 0
         self._read_fd, self.write_fd = os.pipe()
-        # Unbuffered and O_APPEND: a built-in stage's tools append to the same file directly.
+        # Unbuffered and O_APPEND: direct writers append to the same file, and a cut keeps it so.
         self._file = path.open("ab", buffering=0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._copy, name=f"log {path.name}", daemon=True)
@@ -43,25 +48,11 @@ class CappedLog:
             os.close(self.write_fd)
             self.write_fd = -1
 
-    def trim(self) -> None:
-        """Cut the file back to the cap if writers that bypass the pipe pushed it past.
-
-        A built-in stage's tools append to the log file directly; they are bounded only each time
-        this is called, as the pipe's writers are bounded on every write.
-        """
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size > self.cap:
-            os.truncate(self.path, self.cap)  # the writers append (O_APPEND): they go on from the cut
-            self.trimmed += size - self.cap
-
     def finish(self, timeout: float = 0.2) -> bool:
         """Wait up to ``timeout`` s for every writer to close the pipe; True when the log is complete.
 
         After ``timeout`` the copier drains what is there and stops on its own: a process that
-        outlived its stage (possible only without a PID namespace) must not hold the scheduler.
+        outlived its stage (possible only without a PID namespace) must not hold the caller.
         """
         self.close_writer()
         self._thread.join(timeout)
@@ -73,6 +64,7 @@ class CappedLog:
     def _copy(self) -> None:
         try:
             self._pump()
+            self._room()
             dropped = self.dropped + self.trimmed
             if dropped:
                 note = (f"\n[ci-pipeline] the log reached its cap of {self.cap} bytes: {dropped} more "
@@ -87,11 +79,11 @@ class CappedLog:
         while True:
             if drain_until is None and self._stop.is_set():
                 drain_until = time.monotonic() + DRAIN
-            wait = POLL if drain_until is None else 0.0
-            ready, _, _ = select.select([self._read_fd], [], [], wait)
+            ready, _, _ = select.select([self._read_fd], [], [], TRIM_EVERY if drain_until is None else 0.0)
             if not ready:
                 if drain_until is not None:
                     return
+                self._room()
                 continue
             chunk = os.read(self._read_fd, CHUNK)
             if not chunk:
@@ -101,8 +93,16 @@ class CappedLog:
                 return
 
     def _store(self, chunk: bytes) -> None:
-        # The file's own size counts: a built-in stage's tools write to it directly as well.
-        room = self.cap - os.fstat(self._file.fileno()).st_size
+        room = self._room()
         if room > 0:
             self._file.write(chunk[:room])
-        self.dropped += len(chunk) - max(0, min(room, len(chunk)))
+        self.dropped += len(chunk) - min(room, len(chunk))
+
+    def _room(self) -> int:
+        """How many more bytes the file may take, once what direct writers added past the cap is cut."""
+        size = os.fstat(self._file.fileno()).st_size
+        if size > self.cap:
+            os.ftruncate(self._file.fileno(), self.cap)
+            self.trimmed += size - self.cap
+            size = self.cap
+        return self.cap - size

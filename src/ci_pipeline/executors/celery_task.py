@@ -117,7 +117,6 @@ def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome
                 attempt.stop(grace)
                 return StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE,
                                     "The scheduler killed the stage.", duration=now - started)
-            attempt.log.trim()
             time.sleep(POLL)
     finally:
         # Whatever ended the loop (an exception too), nothing of the attempt outlives it.

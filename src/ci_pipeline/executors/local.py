@@ -89,8 +89,6 @@ class LocalExecutor(Executor):
                 outcomes.append(self._finish(key, entry))
             elif entry.deadline is not None and now >= entry.deadline:
                 outcomes.append(self._time_out(key, entry))
-            else:
-                entry.attempt.log.trim()  # what a stage wrote to its log file directly
         return outcomes
 
     def kill(self, key: tuple[int, str]) -> bool:
