@@ -28,7 +28,7 @@ from ci_pipeline.executors.base import StageJob, StageOutcome
 from ci_pipeline.executors.celery_app import TaskKeys, redis_client
 from ci_pipeline.executors.celery_jobs import job_from_payload, outcome_to_dict, shares_artifact_root
 from ci_pipeline.executors.containment import start_attempt
-from ci_pipeline.executors.local import KILL_GRACE, LOG_CAP_BYTES, stage_command, stage_outcome
+from ci_pipeline.executors.local import LOG_CAP_BYTES, stage_command, stage_outcome, stop_grace
 from ci_pipeline.messages.topics import Status
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome
     deadline = started + job.timeout if job.timeout else None
     attempt = start_attempt(argv, init_signal, cwd=job.workdir, env=env, log_path=job.log_path,
                             log_cap=LOG_CAP_BYTES)
-    grace = KILL_GRACE if job.command is None else 0.0
+    grace = stop_grace(job)
     renewed = started
     try:
         while attempt.process.poll() is None:

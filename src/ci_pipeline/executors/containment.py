@@ -8,6 +8,12 @@ the kernel kills every process in it. So nothing outlives the attempt: not child
 scheduler (its death kills ``unshare``, whose ``--kill-child`` ends the init). ``unshare`` blocks
 SIGTERM and reaps the init, so its exit means the namespace is empty.
 
+Why util-linux's ``unshare`` rather than ``os.unshare`` (Python 3.12) in a ``preexec_fn``: a new PID
+namespace takes only the caller's next child, so a fork in the child is needed anyway, and a
+``preexec_fn`` costs the scheduler a fork instead of a vfork. Why not a cgroup per attempt: cgroup
+v1 has no ``cgroup.kill`` (a kill is freeze, list, signal, thaw) and nothing ends a cgroup's processes
+when the scheduler dies.
+
 Elsewhere an attempt falls back to a process group of its own, killed whole, which children that
 leave the group escape; the stage log says so once. Both executors (the local one and the Celery
 task) start, stop and clean up attempts only through this module.

@@ -96,7 +96,7 @@ class LocalExecutor(Executor):
         entry = self._running.pop(key, None)
         if entry is None:
             return False
-        entry.attempt.stop(_grace(entry.job))
+        entry.attempt.stop(stop_grace(entry.job))
         os.close(entry.pidfd)
         entry.attempt.release()
         return True
@@ -112,7 +112,7 @@ class LocalExecutor(Executor):
         return time.monotonic() - entry.started
 
     def _time_out(self, key: tuple[int, str], entry: _Running) -> StageOutcome:
-        entry.attempt.stop(_grace(entry.job))
+        entry.attempt.stop(stop_grace(entry.job))
         duration = self._release(key, entry)
         job = entry.job
         reason = f"The {job.stage} stage did not finish within {job.timeout:g} s and was killed."
@@ -128,7 +128,7 @@ class LocalExecutor(Executor):
             self.kill(key)
 
 
-def _grace(job: StageJob) -> float:
+def stop_grace(job: StageJob) -> float:
     """Seconds a stopped attempt gets to unwind: a stage worker kills its tools; a command gets none."""
     return KILL_GRACE if job.command is None else 0.0
 
