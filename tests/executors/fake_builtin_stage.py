@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult, run_tool
 
@@ -47,3 +49,10 @@ def leave_daemon(ctx: StageContext) -> StageResult:
     run_tool(["bash", "-c", escaping_children(marker)], ctx.log_path)
     pids = wait_for_marked(marker, 2)
     return StageResult(outputs={"left": " ".join(map(str, pids))})
+
+
+def hang_with_daemon(ctx: StageContext) -> StageResult:
+    """A stage that leaves a daemon running and then never ends."""
+    leave_daemon(ctx)
+    time.sleep(1000)
+    raise AssertionError("unreachable")

@@ -77,16 +77,19 @@ def test_shutdown_leaves_nothing(tmp_path: Path) -> None:
     assert none_left(marker) and executor.running() == set()
 
 
-def test_nothing_outlives_the_executor_process_killed_by_sigkill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("built_in", [False, True], ids=["command", "built-in"])
+def test_nothing_outlives_the_executor_process_killed_by_sigkill(tmp_path: Path, built_in: bool) -> None:
     marker = new_marker()
-    job = {"tmp": str(tmp_path), "command": escaping_children(marker) + "sleep 1000"}
+    command = None if built_in else escaping_children(marker) + "sleep 1000"
+    job = {"tmp": str(tmp_path), "command": command, "marker": marker}
     script = (
         "import json, sys, time\n"
         "from pathlib import Path\n"
         "from ci_pipeline.executors.local import LocalExecutor\n"
         "from helpers import make_job\n"
         "job = json.loads(sys.argv[1])\n"
-        "LocalExecutor(1).start(make_job(Path(job['tmp']), job['command']))\n"
+        "LocalExecutor(1).start(make_job(Path(job['tmp']), job['command'],\n"
+        "    options={'marker': job['marker']}, implementation='fake_builtin_stage:hang_with_daemon'))\n"
         "time.sleep(1000)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(HERE)}
@@ -98,6 +101,7 @@ def test_nothing_outlives_the_executor_process_killed_by_sigkill(tmp_path: Path)
         parent.wait()
     # The kernel tears the namespace down once the executor is gone: give it a moment.
     assert none_left(marker, seconds=5)
+    assert _worker_pids(tmp_path) == []  # nor the stage worker, for a built-in stage
 
 
 def test_nothing_a_built_in_stages_tool_left_outlives_its_success(
@@ -144,3 +148,16 @@ def test_without_namespaces_the_group_is_killed_and_the_log_says_so(
     assert none_left(marker, seconds=5)
     log = (tmp_path / "logs" / "build.1.log").read_text()
     assert log.count(containment.FALLBACK_NOTE) == 1
+
+
+def _worker_pids(tmp_path: Path) -> list[int]:
+    """Processes whose command line names ``tmp_path`` (a stage worker names its job file there)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if str(tmp_path).encode() in Path(entry.path, "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

@@ -1,7 +1,7 @@
 """Containment of a stage attempt: its whole process tree lives and dies with the attempt.
 
 Where this process may make namespaces (root, util-linux ``unshare``), an attempt runs as
-``setpriv --pdeathsig KILL unshare --pid --fork --kill-child=SIG --mount-proc ARGV``: ARGV is the
+``setpriv --pdeathsig KILL unshare --pid --fork --mount-proc --kill-child ARGV``: ARGV is the
 init of a PID namespace of its own (with its own ``/proc``), and when the init of a namespace dies
 the kernel kills every process in it. So nothing outlives the attempt: not children that call
 ``setsid``, not daemons that a build's ``%check`` left after a success, not after ``kill -9`` of the
@@ -58,12 +58,9 @@ def namespaces_usable() -> bool:
     return probe.returncode == 0
 
 
-def contained_argv(argv: Sequence[str], init_signal: signal.Signals, isolated: bool) -> list[str]:
-    """``argv`` as the init of a PID namespace that gets ``init_signal`` when the starter dies."""
-    if not isolated:
-        return list(argv)
-    name = init_signal.name.removeprefix("SIG")
-    return [str(UNSHARE), *_NAMESPACE_OPTIONS, f"--kill-child={name}", *argv]
+def contained_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` as the init of a PID namespace of its own, killed when ``unshare`` dies."""
+    return [str(UNSHARE), *_NAMESPACE_OPTIONS, "--kill-child", *argv]
 
 
 @dataclass
@@ -118,16 +115,16 @@ def start_attempt(argv: Sequence[str], init_signal: signal.Signals, *, cwd: Path
                   log_path: Path, log_cap: int) -> Attempt:
     """Start ``argv`` contained, its output copied to ``log_path`` up to ``log_cap`` bytes.
 
-    ``init_signal`` is what the attempt's top process of work gets when the starter dies: SIGKILL for
-    a command, SIGTERM for a stage worker (it unwinds and kills its tools).
+    When the starter dies, a namespace is killed whole. Without one, ``argv`` gets ``init_signal``:
+    SIGTERM lets a stage worker unwind and kill its tools, which run in sessions of their own.
     """
     isolated = namespaces_usable()
     log = CappedLog(log_path, log_cap)
-    if not isolated:
+    if isolated:
+        command, preexec = dying_with_parent(contained_argv(argv), signal.SIGKILL)
+    else:
         os.write(log.write_fd, FALLBACK_NOTE.encode())
-    # unshare itself gets SIGKILL when the starter dies; its --kill-child passes init_signal on.
-    command, preexec = dying_with_parent(contained_argv(argv, init_signal, isolated),
-                                         signal.SIGKILL if isolated else init_signal)
+        command, preexec = dying_with_parent(argv, init_signal)
     try:
         process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                                    stdout=log.write_fd, stderr=subprocess.STDOUT,

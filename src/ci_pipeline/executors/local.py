@@ -140,7 +140,8 @@ def attempt_marks(run_id: int, stage: str, attempt: int) -> dict[str, str]:
 
 
 def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], signal.Signals]:
-    """The argv and environment that run ``job``, and the signal it gets when its starter dies.
+    """The argv and environment that run ``job``, and the signal it gets when its starter dies (without
+    a PID namespace, which is killed whole).
 
     Shared with the Celery task, which contains it the same way.
     """
