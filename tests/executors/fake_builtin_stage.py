@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from ci_pipeline.errors import InfrastructureError, StageFailure
-from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
+from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult, run_tool
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -37,3 +39,20 @@ def fail_with_tests(ctx: StageContext) -> StageResult:
     """A test stage one of whose tests failed: it fails, and still reports every test."""
     tests = (TestCaseResult("boots", "PASSED", 0.25), TestCaseResult("ssh", "FAILED", 1.5, "refused"))
     raise StageFailure("1 of 2 tests failed: ssh.", tests=tests)
+
+
+def leave_daemon(ctx: StageContext) -> StageResult:
+    """A stage one of whose tools (like a build's ``%check``) leaves a daemon running, and succeeds."""
+    from helpers import escaping_children, wait_for_marked  # the worker has this folder on its path
+
+    marker = ctx.options["marker"]
+    run_tool(["bash", "-c", escaping_children(marker)], ctx.log_path)
+    pids = wait_for_marked(marker, 2)
+    return StageResult(outputs={"left": " ".join(map(str, pids))})
+
+
+def hang_with_daemon(ctx: StageContext) -> StageResult:
+    """A stage that leaves a daemon running and then never ends."""
+    leave_daemon(ctx)
+    time.sleep(1000)
+    raise AssertionError("unreachable")

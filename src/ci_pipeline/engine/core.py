@@ -39,7 +39,6 @@ from ci_pipeline.engine.relay import relay_outbox
 from ci_pipeline.errors import StoreUnavailable
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
-from ci_pipeline.executors.process import kill_group
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import STORE_ERRORS, Store, store_error_reason
@@ -239,6 +238,9 @@ class Engine:
             rows = t.initialize_stages(session, run, self.pipeline)
         self._cache[run_id] = (run, rows)
         if run.cancel_reason:
+            for row in rows:
+                if row.state == "running" and (run.id, row.stage) not in self.executor.running():
+                    self._stop_leftover(run, row)
             t.abort_run(session, self.config, run, rows, run.cancel_reason)
             return _Next.DONE
         if outcome is not None and not self._apply(session, run, rows, outcome):
@@ -329,7 +331,7 @@ class Engine:
         if Stage(row.stage) in BRANCH_LOCKED and q.branch_stage_busy(session, run.branch, row.stage, run.id):
             return _Next.WAIT_LOCK
         if row.state == "running" and row.pgid:
-            kill_group(row.pgid)  # an attempt a dead scheduler left behind
+            self._stop_leftover(run, row)
         attempt = row.attempt + 1
         log_path = self._state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
         t.start_stage(session, self.config, run, row, str(log_path))
@@ -338,6 +340,12 @@ class Engine:
         row.pgid = self.executor.start(job)
         self._spawning += time.perf_counter() - spawn_started
         return _Next.RUNNING
+
+    def _stop_leftover(self, run: Run, row: StageRun) -> None:
+        """Have the executor stop the attempt of ``row`` that a dead scheduler left running."""
+        if self.executor.stop_leftover(run.id, row.stage, row.attempt, row.pgid or 0):
+            log.warning("run %d %s: stopped attempt %d, left running by a dead scheduler",
+                        run.id, row.stage, row.attempt)
 
     def _job(self, run: Run, row: StageRun, log_path: Path) -> StageJob:
         spec = self._spec(row.stage)

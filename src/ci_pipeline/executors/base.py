@@ -68,12 +68,15 @@ class Executor(ABC):
     """Runs stage attempts.
 
     Required: :meth:`start`, :meth:`wait`, :meth:`kill`, :meth:`free_slots`, :meth:`running`.
-    Optional (default given): :meth:`shutdown`.
+    Optional (default given): :meth:`shutdown`, :meth:`stop_leftover`.
     """
 
     @abstractmethod
     def start(self, job: StageJob) -> int:
-        """Required. Start ``job``; return the process group id that holds all of its processes."""
+        """Required. Start ``job``; return a number that identifies its work on this executor (0: none).
+
+        The engine records it with the attempt and hands it back to :meth:`stop_leftover`.
+        """
 
     @abstractmethod
     def wait(self, timeout: float) -> list[StageOutcome]:
@@ -90,6 +93,14 @@ class Executor(ABC):
     @abstractmethod
     def running(self) -> set[tuple[int, str]]:
         """Required. The keys of the jobs running now."""
+
+    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: int) -> bool:
+        """Optional. Stop attempt ``attempt`` of ``stage`` that a dead scheduler started as ``handle``.
+
+        Called by a scheduler that takes the run over and will not resume that attempt; True when
+        something was stopped. The default has nothing to stop.
+        """
+        return False
 
     def shutdown(self) -> None:
         """Optional. Kill every running job."""

@@ -2,8 +2,9 @@
 
 A job goes to the queue of its stage kind (``ci-pipeline.build``, ``ci-pipeline.image``, ...) under a
 task id made of its run, stage and attempt; its outcome comes back through the result backend (Redis)
-and its log with it, written to the job's log path here. There is no process group on this machine,
-so :meth:`CeleryExecutor.start` returns 0 (nothing for a restarted scheduler to kill).
+and its log with it, written to the job's log path here. There is no process on this machine, so
+:meth:`CeleryExecutor.start` returns 0; a scheduler that aborts a run a dead one left stops that run's
+task through :meth:`CeleryExecutor.stop_leftover`.
 
 A scheduler that takes a run over from a dead one starts the stage's next attempt; when the previous
 attempt's task has not ended (or ended with an outcome nobody collected), that task is adopted as the
@@ -183,16 +184,28 @@ class CeleryExecutor(Executor):
                  data.get("worker"), data.get("delivery"))
 
     def kill(self, key: tuple[int, str]) -> bool:
-        """Stop the attempt ``key``: revoke its task and have a running delivery kill its process group."""
+        """Stop the attempt ``key``: revoke its task and have a running delivery kill its process tree."""
         entry = self._running.pop(key, None)
         if entry is None:
             return False
-        self.redis.set(TaskKeys.of(self.namespace, entry.task_id).kill, "1", ex=KEY_TTL)
-        try:
-            self.app.control.revoke(entry.task_id)
-        except (OperationalError, OSError) as exc:
-            log.warning("could not revoke %s (its running delivery still stops): %s", entry.task_id, exc)
+        self._kill_task(entry.task_id)
         return True
+
+    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: int) -> bool:
+        """Stop the task that a dead scheduler's attempt left running (the run will not adopt it)."""
+        raw = self.redis.get(latest_key(self.namespace, run_id, stage))
+        if raw is None:
+            return False
+        earlier = raw.decode() if isinstance(raw, bytes) else str(raw)
+        self._kill_task(earlier)
+        return True
+
+    def _kill_task(self, identifier: str) -> None:
+        self.redis.set(TaskKeys.of(self.namespace, identifier).kill, "1", ex=KEY_TTL)
+        try:
+            self.app.control.revoke(identifier)
+        except (OperationalError, OSError) as exc:
+            log.warning("could not revoke %s (its running delivery still stops): %s", identifier, exc)
 
 
 def _note_adoption(job: StageJob, adopted: str) -> None:

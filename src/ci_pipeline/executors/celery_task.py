@@ -1,12 +1,12 @@
 """The Celery task that runs one stage attempt on a ``ci-pipeline worker``.
 
-The work runs as the local executor runs it (:func:`~ci_pipeline.executors.local.stage_command`), in a
-child process group of its own that the task kills on timeout or when the scheduler asks
-(:class:`~ci_pipeline.executors.celery_app.TaskKeys` ``kill``). Every delivery of a task id first
-looks at what earlier deliveries did: an outcome already stored is returned as is (its
-acknowledgement was lost, e.g. in a broker restart); a delivery still running elsewhere (its
-``alive`` key is renewed) is waited for; only a delivery whose worker is gone is run again, counted
-in ``deliveries`` and named in the log and the outcome.
+The work runs as the local executor runs it (:func:`~ci_pipeline.executors.local.stage_command`),
+contained the same way (:mod:`~ci_pipeline.executors.containment`), and the task kills its whole tree
+on timeout or when the scheduler asks (:class:`~ci_pipeline.executors.celery_app.TaskKeys` ``kill``).
+Every delivery of a task id first looks at what earlier deliveries did: an outcome already stored
+is returned as is (its acknowledgement was lost, e.g. in a broker restart); a delivery still running
+elsewhere (its ``alive`` key is renewed) is waited for; only a delivery whose worker is gone is run
+again, counted in ``deliveries`` and named in the log and the outcome.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,8 +27,8 @@ from ci_pipeline.errors import CIPipelineError
 from ci_pipeline.executors.base import StageJob, StageOutcome
 from ci_pipeline.executors.celery_app import TaskKeys, redis_client
 from ci_pipeline.executors.celery_jobs import job_from_payload, outcome_to_dict, shares_artifact_root
-from ci_pipeline.executors.local import KILL_GRACE, stage_command, stage_outcome
-from ci_pipeline.executors.process import kill_group
+from ci_pipeline.executors.containment import start_attempt
+from ci_pipeline.executors.local import LOG_CAP_BYTES, stage_command, stage_outcome, stop_grace
 from ci_pipeline.messages.topics import Status
 
 log = logging.getLogger(__name__)
@@ -95,21 +94,19 @@ def _run_delivery(payload: dict[str, Any], config: Config, client: redis.Redis, 
 
 
 def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome:
-    """Run ``job`` in its own process group; kill the group on timeout or on the scheduler's request."""
-    argv, env, preexec = stage_command(job)
+    """Run ``job`` contained; kill its tree on timeout or on the scheduler's request."""
+    argv, env, init_signal = stage_command(job)
     started = time.monotonic()
     deadline = started + job.timeout if job.timeout else None
-    with job.log_path.open("ab") as log_file:
-        process = subprocess.Popen(argv, cwd=job.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
-    grace = KILL_GRACE if job.command is None else 0.0
+    attempt = start_attempt(argv, init_signal, cwd=job.workdir, env=env, log_path=job.log_path,
+                            log_cap=LOG_CAP_BYTES)
+    grace = stop_grace(job)
     renewed = started
     try:
-        while process.poll() is None:
+        while attempt.process.poll() is None:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
-                kill_group(process.pid, grace)
-                process.wait()
+                attempt.stop(grace)
                 reason = f"The {job.stage} stage did not finish within {job.timeout:g} s and was killed."
                 return StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE, reason,
                                     duration=now - started)
@@ -117,15 +114,15 @@ def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome
                 client.pexpire(keys.alive, int(ALIVE_TTL * 1000))
                 renewed = now
             if client.exists(keys.kill):
-                kill_group(process.pid, grace)
-                process.wait()
+                attempt.stop(grace)
                 return StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE,
                                     "The scheduler killed the stage.", duration=now - started)
             time.sleep(POLL)
     finally:
-        # A command's background children die with it, as in the local executor.
-        kill_group(process.pid)
-    outcome = stage_outcome(job, process.returncode, time.monotonic() - started)
+        # Whatever ended the loop (an exception too), nothing of the attempt outlives it.
+        attempt.stop()
+        attempt.release()
+    outcome = stage_outcome(job, attempt.process.returncode, time.monotonic() - started)
     return replace(outcome, duration=time.monotonic() - started)
 
 

@@ -1,10 +1,10 @@
-"""The local executor: each stage attempt is a child process in its own session on this machine.
+"""The local executor: each stage attempt is a contained process tree on this machine.
 
 A command stage is ``bash -c COMMAND``; a built-in stage is ``python -m
-ci_pipeline.executors.stage_worker``. Either gets a process group of its own (killed whole on timeout
-or cancel) and a parent-death signal, set by util-linux's ``setpriv`` so that starting it costs the
-scheduler a vfork rather than a fork, and it dies with the scheduler even after ``kill -9``. The
-scheduler waits on pidfds, so an attempt's end is seen at once. Logs are capped in size.
+ci_pipeline.executors.stage_worker``. Either runs contained (:mod:`~ci_pipeline.executors.containment`:
+a PID namespace of its own where possible, killed whole on timeout, cancel or the scheduler's death),
+its output copied to the stage log up to a cap while it writes. The scheduler waits on pidfds, so an
+attempt's end is seen at once.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ import logging
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
+from ci_pipeline.executors.containment import Attempt, start_attempt, stop_leftover
 from ci_pipeline.executors.outputs import fields_environment, read_outputs
-from ci_pipeline.executors.process import dying_with_parent, kill_group
 from ci_pipeline.messages.topics import Status
 
 log = logging.getLogger(__name__)
@@ -40,7 +38,7 @@ RESULT_FILE = "result.json"
 @dataclass
 class _Running:
     job: StageJob
-    process: subprocess.Popen[bytes]
+    attempt: Attempt
     pidfd: int
     started: float
     deadline: float | None
@@ -63,26 +61,17 @@ class LocalExecutor(Executor):
         return set(self._running)
 
     def start(self, job: StageJob) -> int:
-        """Start ``job`` in a new session; return its process group id."""
+        """Start ``job`` contained; return the process group id that identifies its tree."""
         job.workdir.mkdir(parents=True, exist_ok=True)
         job.artifacts_dir.mkdir(parents=True, exist_ok=True)
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv, env, preexec = stage_command(job)
-        with job.log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                argv,
-                cwd=job.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=preexec,
-            )
+        argv, env, init_signal = stage_command(job)
+        attempt = start_attempt(argv, init_signal, cwd=job.workdir, env=env, log_path=job.log_path,
+                                log_cap=self.log_cap)
         deadline = time.monotonic() + job.timeout if job.timeout else None
-        pidfd = os.pidfd_open(process.pid)
-        self._running[job.key] = _Running(job, process, pidfd, time.monotonic(), deadline)
-        return process.pid
+        pidfd = os.pidfd_open(attempt.process.pid)
+        self._running[job.key] = _Running(job, attempt, pidfd, time.monotonic(), deadline)
+        return attempt.handle
 
     def wait(self, timeout: float) -> list[StageOutcome]:
         """Wait up to ``timeout`` seconds for an attempt to end; return every attempt that ended."""
@@ -96,35 +85,34 @@ class LocalExecutor(Executor):
         outcomes = []
         now = time.monotonic()
         for key, entry in list(self._running.items()):
-            if entry.process.poll() is not None:
+            if entry.attempt.process.poll() is not None:
                 outcomes.append(self._finish(key, entry))
             elif entry.deadline is not None and now >= entry.deadline:
                 outcomes.append(self._time_out(key, entry))
-            else:
-                self._cap_log(entry.job.log_path)
         return outcomes
 
     def kill(self, key: tuple[int, str]) -> bool:
-        """Kill the job ``key`` and its process group; True when it was running."""
+        """Kill the job ``key`` and its whole process tree; True when it was running."""
         entry = self._running.pop(key, None)
         if entry is None:
             return False
-        kill_group(entry.process.pid, KILL_GRACE if entry.job.command is None else 0.0)
-        entry.process.wait()
+        entry.attempt.stop(stop_grace(entry.job))
         os.close(entry.pidfd)
+        entry.attempt.release()
         return True
+
+    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: int) -> bool:
+        """Kill the tree of attempt ``attempt`` of ``stage`` that a dead scheduler left here, if any."""
+        return stop_leftover(handle, attempt_marks(run_id, stage, attempt))
 
     def _release(self, key: tuple[int, str], entry: _Running) -> float:
         del self._running[key]
         os.close(entry.pidfd)
-        # The session's other processes (a command's background children) die with it.
-        kill_group(entry.process.pid)
-        self._cap_log(entry.job.log_path, final=True)
+        entry.attempt.release()
         return time.monotonic() - entry.started
 
     def _time_out(self, key: tuple[int, str], entry: _Running) -> StageOutcome:
-        kill_group(entry.process.pid, KILL_GRACE if entry.job.command is None else 0.0)
-        entry.process.wait()
+        entry.attempt.stop(stop_grace(entry.job))
         duration = self._release(key, entry)
         job = entry.job
         reason = f"The {job.stage} stage did not finish within {job.timeout:g} s and was killed."
@@ -132,20 +120,7 @@ class LocalExecutor(Executor):
 
     def _finish(self, key: tuple[int, str], entry: _Running) -> StageOutcome:
         duration = self._release(key, entry)
-        return stage_outcome(entry.job, entry.process.returncode, duration)
-
-    def _cap_log(self, path: Path, final: bool = False) -> None:
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size <= self.log_cap:
-            return
-        # The writer appends (O_APPEND), so cutting the file keeps it bounded while it runs.
-        os.truncate(path, self.log_cap)
-        if final:
-            with path.open("ab") as handle:
-                handle.write(f"\n[log truncated at {self.log_cap} bytes]\n".encode())
+        return stage_outcome(entry.job, entry.attempt.process.returncode, duration)
 
     def shutdown(self) -> None:
         """Kill every running job."""
@@ -153,14 +128,27 @@ class LocalExecutor(Executor):
             self.kill(key)
 
 
-def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], Any]:
-    """The argv, environment and ``preexec_fn`` that run ``job`` (shared with the Celery task)."""
+def stop_grace(job: StageJob) -> float:
+    """Seconds a stopped attempt gets to unwind: a stage worker kills its tools; a command gets none."""
+    return KILL_GRACE if job.command is None else 0.0
+
+
+def attempt_marks(run_id: int, stage: str, attempt: int) -> dict[str, str]:
+    """The variables in every attempt's environment that tell its processes from anyone else's."""
+    return {"CI_PIPELINE_RUN_ID": str(run_id), "CI_PIPELINE_STAGE": stage,
+            "CI_PIPELINE_ATTEMPT": str(attempt)}
+
+
+def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], signal.Signals]:
+    """The argv and environment that run ``job``, and the signal it gets when its starter dies (without
+    a PID namespace, which is killed whole).
+
+    Shared with the Celery task, which contains it the same way.
+    """
     env = dict(os.environ)
     env.update(fields_environment(job.fields))
+    env.update(attempt_marks(job.run_id, job.stage, job.attempt))
     env.update(
-        CI_PIPELINE_RUN_ID=str(job.run_id),
-        CI_PIPELINE_STAGE=job.stage,
-        CI_PIPELINE_ATTEMPT=str(job.attempt),
         CI_PIPELINE_OUTPUTS=str(job.workdir / OUTPUTS_FILE),
         CI_PIPELINE_ARTIFACTS_DIR=str(job.artifacts_dir),
         CI_PIPELINE_ARTIFACTS_URL=job.artifacts_url,
@@ -168,16 +156,14 @@ def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], Any]:
     )
     if job.command is not None:
         # The command is the pipeline author's; message values reach it only as variables.
-        argv, preexec = dying_with_parent(["bash", "-c", job.command], signal.SIGKILL)
-        return argv, env, preexec
+        return ["bash", "-c", job.command], env, signal.SIGKILL
     job_file = job.workdir / "job.json"
     data = asdict(job)
     data.update({key: str(value) for key, value in data.items() if isinstance(value, Path)})
     job_file.write_text(json.dumps(data), "utf-8")
     worker = [sys.executable, "-m", "ci_pipeline.executors.stage_worker", str(job_file),
               str(job.workdir / RESULT_FILE)]
-    argv, preexec = dying_with_parent(worker, signal.SIGTERM)
-    return argv, env, preexec
+    return worker, env, signal.SIGTERM
 
 
 def stage_outcome(job: StageJob, exit_status: int, duration: float) -> StageOutcome:

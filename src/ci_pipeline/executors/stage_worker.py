@@ -2,8 +2,10 @@
 
 JOB is a JSON file describing the attempt; the worker imports the stage function, calls it with a
 :class:`~ci_pipeline.stages.base.StageContext` and writes the outcome as JSON to RESULT. SIGTERM
-(from the scheduler, or from the kernel when the scheduler dies) unwinds the stage so that the
-tools it started are killed too.
+(from the scheduler on a timeout or cancel) unwinds the stage so that the tools it started are
+killed too. Where the attempt has a PID namespace, the worker is its first process: whatever its
+tools leave running ends when the worker exits, and the whole namespace is killed when the scheduler
+dies. Without one, the kernel sends the worker SIGTERM when the scheduler dies.
 """
 
 from __future__ import annotations
