@@ -75,11 +75,13 @@ def requested_builds(fields: Mapping[str, str]) -> dict[str, str]:
     return builds
 
 
-def locate_builds(config: Config, builds: Mapping[str, str]) -> list[ComposeBuild]:
-    """The local repository of each build, fetched from the artifact server when this root lacks it."""
+def locate_builds(
+    config: Config, builds: Mapping[str, str], client: ArtifactClient | None = None
+) -> list[ComposeBuild]:
+    """The local repository of each build, fetched (with ``client``) when this artifact root lacks it."""
     root = artifact_root(config)
     located = []
-    client: ArtifactClient | None = None
+    own_client = None
     try:
         for name, url in sorted(builds.items()):
             directory_url = url if url.endswith("/") else f"{url}/"
@@ -91,12 +93,13 @@ def locate_builds(config: Config, builds: Mapping[str, str]) -> list[ComposeBuil
                 )
             path = root / safe_relative(relative)
             if not _is_repo(path):
-                client = client or ArtifactClient(config)
+                if client is None:
+                    client = own_client = ArtifactClient(config)
                 path = _fetch(client, name, relative)
             located.append(ComposeBuild(name=name, url=url, path=path))
     finally:
-        if client is not None:
-            client.client.close()
+        if own_client is not None:
+            own_client.client.close()
     return located
 
 
