@@ -70,7 +70,15 @@ def test_requested_builds_read_the_field_and_add_the_runs_own() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["{", "[]", '{"vim": 3}', '{"../x": "http://a.test/artifacts/x/"}', '{"-rf": "u"}', '{"": "u"}'],
+    [
+        "{",
+        "[" * 100_000,
+        "[]",
+        '{"vim": 3}',
+        '{"../x": "http://a.test/artifacts/x/"}',
+        '{"-rf": "u"}',
+        '{"": "u"}',
+    ],
 )
 def test_a_malformed_field_is_refused_in_one_sentence(raw: str) -> None:
     with pytest.raises(StageFailure, match=BUILDS_FIELD):

@@ -61,7 +61,7 @@ def requested_builds(fields: Mapping[str, str]) -> dict[str, str]:
     if raw:
         try:
             data = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise StageFailure(f"The run's {BUILDS_FIELD} field is not JSON.") from exc
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise StageFailure(f"The run's {BUILDS_FIELD} field is not an object of package names and URLs.")
