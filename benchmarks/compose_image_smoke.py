@@ -115,12 +115,11 @@ def main() -> None:
         # Cold: no OSTree repo, no caches; the CI build repos stay, as they belong to the build stage.
         shutil.rmtree(artifacts / BRANCH / "ostree", ignore_errors=True)
         shutil.rmtree(artifacts / BRANCH / ".compose-cache", ignore_errors=True)
-        cold_nvr = f"ci-hello-9.0-{n}.1.aaaaaaa.fc26"
-        publish_ci_build(artifacts, BRANCH, hello_spec("9.0", f"{n}.1.aaaaaaa.fc26"), root / f"b{n}a")
-        bench.run("cold compose", compose.run, {"branch": BRANCH, "nvr": cold_nvr})
-        nvr = f"ci-hello-9.0-{n}.2.bbbbbbb.fc26"
-        publish_ci_build(artifacts, BRANCH, hello_spec("9.0", f"{n}.2.bbbbbbb.fc26"), root / f"b{n}b")
-        fields = {"branch": BRANCH, "nvr": nvr}
+        # Each build is a run of its own, its repository in the run's artifacts (the build stage's way).
+        cold_spec, spec = hello_spec("9.0", f"{n}.1.aaaaaaa.fc26"), hello_spec("9.0", f"{n}.2.bbbbbbb.fc26")
+        cold = publish_ci_build(config, 2 * n - 1, BRANCH, cold_spec, root / f"b{n}a")
+        bench.run("cold compose", compose.run, cold)
+        fields = publish_ci_build(config, 2 * n, BRANCH, spec, root / f"b{n}b")
         fields.update(bench.run("incremental compose", compose.run, fields).outputs)
         fields.update(bench.run("image build", image.run, fields, {"force_image": "1"}).outputs)
         bench.run("smoke boot (TCG)", smoke.run, fields, {"smoke_accel": "tcg"})

@@ -3,7 +3,8 @@
 Base repo: ``fx-filesystem`` (layout), ``fx-busybox`` (host busybox-static and an init that speaks
 the boot protocol of :mod:`ci_pipeline.stages.smoke`), ``fx-kernel`` (the host's
 ``/boot/vmlinuz-*`` as ``/boot/vmlinuz-<kver>``, so the compose moves it and adds an initramfs).
-CI builds go to ``<artifacts>/<branch>/repo/<name>_repo/`` as the build stage leaves them.
+CI builds go where the build stage leaves them: a repository of the build's own in its run's
+artifacts (``build_repo_url``) and the branch's ``<name>_repo/``, which the next build replaces.
 """
 
 from __future__ import annotations
@@ -174,13 +175,24 @@ def create_fixture_world(root: Path) -> FixtureWorld:
     return FixtureWorld(root=root, treefile=treefile, base_repo=base_repo)
 
 
-def publish_ci_build(artifacts_root: Path, branch: str, spec_text: str, workdir: Path) -> Path:
-    """Build a CI package into the branch's ``<name>_repo`` as the build stage does; return the repo."""
+def publish_ci_build(
+    config: Config, run_id: int, branch: str, spec_text: str, workdir: Path
+) -> dict[str, str]:
+    """Build a CI package as the build stage does for run ``run_id``; return the build's outputs."""
     name = next(line.split(":", 1)[1].strip() for line in spec_text.splitlines() if line.startswith("Name:"))
-    repo_dir = artifacts_root / branch / "repo" / f"{name}_repo"
-    repo_dir.mkdir(parents=True, exist_ok=True)
-    build_rpm(workdir, spec_text, repo_dir)
-    return repo_dir
+    root = Path(config.artifacts.root)
+    own_repo = root / "runs" / str(run_id) / "build" / "repo"
+    build_rpm(workdir, spec_text, own_repo)
+    shutil.rmtree(root / branch / "repo" / f"{name}_repo", ignore_errors=True)
+    shutil.copytree(own_repo, root / branch / "repo" / f"{name}_repo")
+    nvr = next(rpm.name for rpm in own_repo.rglob("*.rpm")).removesuffix(".rpm").rsplit(".", 1)[0]
+    return {
+        "repo": name,
+        "branch": branch,
+        "nvr": nvr,
+        "package_url": f"{config.artifacts_base_url}/{branch}/repo/{name}_repo/",
+        "build_repo_url": f"{config.artifacts_base_url}/runs/{run_id}/build/repo/",
+    }
 
 
 def stage_context(

@@ -60,6 +60,11 @@ def test_build_marks_the_release_runs_check_and_publishes_a_yum_repo(tmp_path: P
     built = repo / f"hello-1.0-1.3.{sha7}.fc26.noarch.rpm"
     assert _rpm_release(built) == f"1.3.{sha7}.fc26"
     assert (repo / result.outputs["srpm"]).is_file()
+    # The build's own repository, which the package's next build leaves alone, for composes.
+    own = ctx.artifacts_dir / "repo"
+    assert result.outputs["build_repo_url"] == f"{ctx.artifacts_url.rstrip('/')}/repo/"
+    assert (own / "repodata" / "repomd.xml").is_file() and (own / built.name).is_file()
+    assert (own / result.outputs["srpm"]).is_file()
     assert [(t.name, t.outcome) for t in result.tests] == [("hello %check", "PASSED")]
     assert "%check" in ctx.log_path.read_text()
 

@@ -6,7 +6,7 @@ import configparser
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,8 @@ class Pipeline:
     root: Path
     config: Config
     counter: int = 0
+    #: The build stage's outputs of ci-hello 1.2, the newest CI build of f26.
+    second_build: dict[str, str] = field(default_factory=dict)
 
     def context(self, stage: str, fields: Mapping[str, str], **kwargs: object) -> StageContext:
         self.counter += 1
@@ -63,15 +65,16 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
 @pytest.fixture(scope="module")
 def composes(pipeline: Pipeline) -> Composes:
     """Two composes of f26: with ci-hello 1.1 built, then after 1.2 is built."""
-    publish_ci_build(
-        pipeline.artifacts_root, "f26", hello_spec("1.0", "1.1.aaaaaaa.fc26"), pipeline.root / "b1"
+    first_build = publish_ci_build(
+        pipeline.config, 101, "f26", hello_spec("1.0", "1.1.aaaaaaa.fc26"), pipeline.root / "b1"
     )
-    first_ctx = pipeline.context("compose", {"branch": "f26", "nvr": FIRST_NVR})
+    assert first_build["nvr"] == FIRST_NVR
+    first_ctx = pipeline.context("compose", first_build)
     first = compose.run(first_ctx)
-    publish_ci_build(
-        pipeline.artifacts_root, "f26", hello_spec("1.0", "1.2.bbbbbbb.fc26"), pipeline.root / "b2"
+    pipeline.second_build = publish_ci_build(
+        pipeline.config, 102, "f26", hello_spec("1.0", "1.2.bbbbbbb.fc26"), pipeline.root / "b2"
     )
-    second_ctx = pipeline.context("compose", {"branch": "f26", "nvr": SECOND_NVR})
+    second_ctx = pipeline.context("compose", pipeline.second_build)
     return first_ctx, first, second_ctx, compose.run(second_ctx)
 
 
@@ -131,7 +134,7 @@ def test_a_changed_base_repo_makes_dnf_install_the_root_again(pipeline: Pipeline
     original = repomd.read_bytes()
     try:
         repomd.write_bytes(original + b"\n")
-        ctx = pipeline.context("compose", {"branch": "f26", "nvr": SECOND_NVR})
+        ctx = pipeline.context("compose", pipeline.second_build)
         compose.run(ctx)
     finally:
         repomd.write_bytes(original)
@@ -183,14 +186,11 @@ def _qemu_processes_for(path: Path) -> list[int]:
 def test_silent_image_fails_within_timeout_and_leaves_no_qemu(pipeline: Pipeline, composes: Composes) -> None:
     # A change to the init package that never reports: its compose and image build, its boot fails.
     nvr = "fx-busybox-1.0-2.1.ccccccc.fc26"
-    publish_ci_build(
-        pipeline.artifacts_root, "f27", busybox_spec("2.1.ccccccc.fc26", SILENT_INIT), pipeline.root / "b3"
+    build = publish_ci_build(
+        pipeline.config, 103, "f27", busybox_spec("2.1.ccccccc.fc26", SILENT_INIT), pipeline.root / "b3"
     )
-    fields = {
-        "branch": "f27",
-        "nvr": nvr,
-        **compose.run(pipeline.context("compose", {"branch": "f27", "nvr": nvr})).outputs,
-    }
+    assert build["nvr"] == nvr
+    fields = {**build, **compose.run(pipeline.context("compose", build)).outputs}
     fields.update(image.run(pipeline.context("image", fields)).outputs)
     smoke_ctx = pipeline.context("smoke", fields, timeout=15.0)
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""The main job end to end: ``ci-pipeline demo`` twice in one directory, then with ``--break``."""
+"""The main job end to end: ``ci-pipeline demo`` twice in one directory, ``--break``, another package."""
 
 from __future__ import annotations
 
@@ -43,3 +43,11 @@ def test_demo_succeeds_twice_and_a_broken_change_fails(tmp_path: Path) -> None:
     assert "  functional   complete FAILURE" in broken.stdout
     assert "log of the functional stage:" in broken.stdout
     assert "ci-pipeline runs log 3 --stage functional" in broken.stdout
+
+    # A change to another package composes the last good ci-hello (run 2's), not the broken one.
+    other = demo(tmp_path, "--package", "ci-calc")
+    assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-3000:]
+    builds = (tmp_path / ".ci-pipeline/artifacts/runs/4/compose/builds.txt").read_text().splitlines()
+    assert [line.split("\t")[0] for line in builds] == ["ci-calc", "ci-hello"]
+    assert builds[0].endswith("/artifacts/runs/4/build/repo/")
+    assert builds[1].endswith("/artifacts/runs/2/build/repo/")

@@ -14,6 +14,7 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import compose
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_branch, checked_nvr
+from ci_pipeline.stages.compose_builds import ComposeBuild
 from ci_pipeline.stages.compose_install import ci_packages, dnf_command, releasever, write_package_lists
 from ci_pipeline.stages.ostree_tree import prepare_tree
 from ci_pipeline.stages.treefile import load_treefile, parse_treefile
@@ -95,30 +96,35 @@ def test_releasever_follows_the_branch(tmp_path: Path) -> None:
     assert releasever(_context(tmp_path, {"branch": "master"})) == "27"
 
 
-def test_dnf_command_enables_treefile_repos_and_every_ci_repo(tmp_path: Path) -> None:
+def test_dnf_command_enables_treefile_repos_and_the_given_ci_builds(tmp_path: Path) -> None:
     (tmp_path / "t.json").write_text(json.dumps({"ref": REF, "repos": ["fedora-26"], "packages": ["a"]}))
     ctx = _context(tmp_path, {"branch": "f26"}, str(tmp_path / "t.json"))
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
-    for name in ("vim", "broken"):
-        repo = artifacts.root / "repo" / f"{name}_repo"
+    builds = []
+    for name, run_id in (("vim", 1), ("broken", 2)):
+        repo = tmp_path / "artifacts" / "runs" / str(run_id) / "build" / "repo"
         (repo / "repodata").mkdir(parents=True)
-        (repo / "repodata" / "repomd.xml").write_text("<repomd/>")
-    (artifacts.root / "repo" / "vim_repo" / "vim-7.4-1.fc26.x86_64.rpm").write_bytes(b"")
-    argv, packages = dnf_command(ctx, artifacts, load_treefile(tmp_path / "t.json"), tmp_path / "root")
+        builds.append(ComposeBuild(name=name, url=f"http://a.test/x/runs/{run_id}/build/repo/", path=repo))
+    (builds[0].path / "vim-7.4-1.fc26.x86_64.rpm").write_bytes(b"")
+    # Another build's repository of the branch that nobody chose stays out of the compose.
+    (artifacts.root / "repo" / "other_repo" / "repodata").mkdir(parents=True)
+    treefile = load_treefile(tmp_path / "t.json")
+    argv, packages = dnf_command(ctx, artifacts, treefile, tmp_path / "root", builds)
     assert "--enablerepo=fedora-26" in argv and "--disablerepo=*" in argv
-    assert f"--repofrompath=ci-vim_repo,{(artifacts.root / 'repo' / 'vim_repo').as_uri()}" in argv
-    assert "--enablerepo=ci-broken_repo" in argv
+    assert f"--repofrompath=ci-vim,{builds[0].path.as_uri()}" in argv
+    assert "--enablerepo=ci-broken" in argv
+    assert not any("other" in option for option in argv)
     assert packages == ["a", "vim"]
 
 
 def test_ci_packages_ignore_source_and_subpackages(tmp_path: Path) -> None:
-    repo = tmp_path / "vim_repo"
-    repo.mkdir()
+    build = ComposeBuild(name="vim", url="http://a.test/x/runs/1/build/repo/", path=tmp_path / "repo")
+    build.path.mkdir()
     for name in ("vim-7.4-1.fc26.src.rpm", "vim-minimal-7.4-1.fc26.x86_64.rpm"):
-        (repo / name).write_bytes(b"")
-    assert ci_packages(repo) == []
-    (repo / "vim-7.4-1.fc26.x86_64.rpm").write_bytes(b"")
-    assert ci_packages(repo) == ["vim"]
+        (build.path / name).write_bytes(b"")
+    assert ci_packages(build) == []
+    (build.path / "vim-7.4-1.fc26.x86_64.rpm").write_bytes(b"")
+    assert ci_packages(build) == ["vim"]
 
 
 def test_prepare_tree_gives_the_ostree_shape(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from ci_pipeline.engine.definition import (
     pipeline_for,
 )
 from ci_pipeline.engine.relay import relay_outbox
+from ci_pipeline.engine.stage_inputs import stage_inputs
 from ci_pipeline.errors import StoreUnavailable
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
@@ -336,6 +337,8 @@ class Engine:
         log_path = self._state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
         t.start_stage(session, self.config, run, row, str(log_path))
         job = self._job(run, row, log_path)
+        if inputs := stage_inputs(session, run, row.stage):
+            job = replace(job, fields={**job.fields, **inputs})
         spawn_started = time.perf_counter()
         row.pgid = self.executor.start(job)
         self._spawning += time.perf_counter() - spawn_started

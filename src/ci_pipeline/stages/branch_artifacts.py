@@ -2,7 +2,9 @@
 
 ::
 
-    <artifacts.root>/<branch>/repo/<repo>_repo/     yum repos of CI builds (the build stage's)
+    <artifacts.root>/<branch>/repo/<repo>_repo/     the newest build of each package (``package_url``)
+    <artifacts.root>/runs/<run>/build/repo/         each build's own yum repo (``build_repo_url``),
+                                                    from which composes take the good builds
     <artifacts.root>/<branch>/ostree/               archive-mode OSTree repo   -> compose_url
     <artifacts.root>/<branch>/images/               qcow2 images, latest-atomic.qcow2
     <artifacts.root>/<branch>/.compose-cache/       dnf cache, bare object cache, package lists
@@ -68,14 +70,6 @@ class BranchArtifacts:
             base_url=f"{config.artifacts_base_url}/{checked_branch(fields)}",
             branch=checked_branch(fields),
         )
-
-    @property
-    def ci_repos(self) -> list[Path]:
-        """Every CI build repo of the branch that has metadata, sorted by name."""
-        repo_dir = self.root / "repo"
-        if not repo_dir.is_dir():
-            return []
-        return sorted(p for p in repo_dir.glob("*_repo") if (p / "repodata" / "repomd.xml").is_file())
 
     @property
     def ostree_repo(self) -> Path:

@@ -1,8 +1,10 @@
 """The "Build Package" stage: dist-git at ``rev`` -> marked SRPM and RPMs (``%check`` runs) -> yum repo.
 
 Outputs: ``nvr`` (the release marked ``.<commit count>.<rev[:7]>``), ``original_spec_nvr``,
-``package_url`` (the published yum repository, ``<artifacts>/<branch>/repo/<repo>_repo/``), ``rpms``
-(comma-separated binary package names), ``srpm`` (the source RPM's file name) and
+``package_url`` (the published yum repository, ``<artifacts>/<branch>/repo/<repo>_repo/``, which the
+package's next build replaces), ``build_repo_url`` (the same RPMs as a repository of this build's own,
+``repo/`` in the stage's artifacts, which nothing replaces: composes take good builds from there),
+``rpms`` (comma-separated binary package names), ``srpm`` (the source RPM's file name) and
 ``commit_count``. ``[build] mock_config`` (or the per-run option ``mock_config``) builds in mock
 where mock is installed.
 """
@@ -35,6 +37,10 @@ SAFE_FIELDS = {
     "branch": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"),
     "namespace": re.compile(r"[a-z][a-z0-9_-]{0,39}"),
 }
+
+#: The build's own yum repository, in the stage's artifacts, and the output that gives its URL.
+BUILD_REPO_DIR = "repo"
+BUILD_REPO_FIELD = "build_repo_url"
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ def run(ctx: StageContext) -> StageResult:
     )
     build_seconds = time.monotonic() - started
     repo_dir, package_url = repo_location(ctx.config, change)
+    publish_yum_repo([*built.rpms, built.srpm], ctx.artifacts_dir / BUILD_REPO_DIR, ctx.log_path, deadline)
     publish_yum_repo([*built.rpms, built.srpm], repo_dir, ctx.log_path, deadline)
     logger.info("Published %s at %s", plan.nvr, package_url)
     tests: tuple[TestCaseResult, ...] = ()
@@ -120,6 +127,7 @@ def run(ctx: StageContext) -> StageResult:
         "nvr": plan.nvr,
         "original_spec_nvr": plan.original_nvr,
         "package_url": package_url,
+        BUILD_REPO_FIELD: f"{ctx.artifacts_url.rstrip('/')}/{BUILD_REPO_DIR}/",
         "rpms": ",".join(sorted({binary_rpm_name(rpm.name) for rpm in built.rpms})),
         "srpm": built.srpm.name,
         "commit_count": str(checkout.commit_count),

@@ -1,12 +1,14 @@
-"""The compose stage: the OS's packages plus the newest CI builds, committed to the branch's OSTree.
+"""The compose stage: the OS's packages plus the branch's good CI builds, committed to its OSTree.
 
 Reads the treefile (``trigger.treefile``), installs its packages with ``dnf --installroot`` from the
-treefile's repos and every CI build repo of the branch (``<artifacts.root>/<branch>/repo/*_repo/``;
-the newest version wins), reshapes the root for OSTree (:mod:`.ostree_tree`) and commits it at the
-treefile's ref into ``<artifacts.root>/<branch>/ostree`` (archive mode). rpm-ostree itself is not
-used: Debian, where this runs, does not package it.
+treefile's repos and, per package of the branch, the newest CI build whose functional tests passed,
+with the run's own build for its package (:mod:`.compose_builds`: a build that failed never enters
+a compose), reshapes the root for OSTree (:mod:`.ostree_tree`) and commits it at the treefile's ref
+into ``<artifacts.root>/<branch>/ostree`` (archive mode). rpm-ostree itself is not used: Debian,
+where this runs, does not package it.
 
-Kept as artifacts: ``packages.txt`` (``rpm -qa``) and ``packages.diff`` against the previous commit.
+Kept as artifacts: ``builds.txt`` (the CI builds taken, package and repository URL),
+``packages.txt`` (``rpm -qa``) and ``packages.diff`` against the previous commit.
 Composes of one branch are serialised by a lock file; commits older than :data:`KEEP_YOUNGER_THAN`
 are pruned. Outputs: ``compose_url``, ``compose_rev`` (the commit checksum), ``ref``.
 
@@ -26,6 +28,7 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import ostree
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_nvr
+from ci_pipeline.stages.compose_builds import ComposeBuild, locate_builds, requested_builds
 from ci_pipeline.stages.compose_install import (
     install_root,
     package_list,
@@ -48,22 +51,26 @@ def run(ctx: StageContext) -> StageResult:
         raise StageFailure("No treefile is configured; set trigger.treefile to the OS's treefile.json.")
     treefile = load_treefile(Path(ctx.config.trigger.treefile))
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
+    builds = locate_builds(ctx.config, requested_builds(ctx.fields))
     with artifacts.locked():
-        checksum = compose(ctx, artifacts, treefile)
+        checksum = compose(ctx, artifacts, treefile, builds)
     return StageResult(
         outputs={"compose_url": artifacts.compose_url, "compose_rev": checksum, "ref": treefile.ref},
         summary=f"Committed {checksum[:15]} to {treefile.ref}.",
     )
 
 
-def compose(ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile) -> str:
-    """Build the tree, commit it to the branch's repo and return the commit checksum."""
+def compose(
+    ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile, builds: list[ComposeBuild]
+) -> str:
+    """Build the tree with the CI ``builds``, commit it to the branch's repo and return its checksum."""
     repo, cache = artifacts.ostree_repo, artifacts.cache_dir
     ostree.init_repo(repo, "archive", ctx.log_path)
     ostree.init_repo(cache / "objects-bare", "bare", ctx.log_path, fsync=False)
     parent = ostree.resolve_ref(repo, treefile.ref)
     root = ctx.workdir / "root"
-    reused = install_root(ctx, artifacts, treefile, root)
+    _record_builds(builds, ctx.log_path, ctx.artifacts_dir)
+    reused = install_root(ctx, artifacts, treefile, root, builds)
     packages = package_list(root, ctx.workdir, ctx.log_path)
     if ctx.fields.get("nvr"):
         _require_build(packages, checked_nvr(ctx.fields))
@@ -88,11 +95,20 @@ def compose(ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile) -
     return checksum
 
 
+def _record_builds(builds: list[ComposeBuild], log_path: Path, artifacts_dir: Path) -> None:
+    """Say in the log and in ``builds.txt`` which CI build of each package the compose takes."""
+    lines = "".join(f"{build.name}\t{build.url}\n" for build in builds)
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    (artifacts_dir / "builds.txt").write_text(lines, encoding="utf-8")
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"CI builds in this compose (package, repository):\n{lines}")
+
+
 def _require_build(packages: list[tuple[str, str]], nvr: str) -> None:
     if not any(source == f"{nvr}.src.rpm" for _, source in packages):
         raise StageFailure(
             f"The compose holds no package built from {nvr}: check that the treefile lists it "
-            "and that its build repo is under the branch's artifacts."
+            "and that the run's build repository (build_repo_url) holds it."
         )
 
 

@@ -1,10 +1,10 @@
 """Install a compose's packages into a fresh root with dnf, and keep its package list.
 
 dnf runs with ``--installroot`` on file:// repos only: the treefile's ``.repo`` files (their
-directories are the ``reposdir``) and one ``--repofrompath`` repo per CI build repo of the branch. Its
-cache is the branch's compose cache, so unchanged repo metadata is not parsed again, and the
-branch's last installed root is brought up to date rather than installed again (see
-:func:`install_root`): when only CI builds changed, rpm alone upgrades them, and dnf is not started.
+directories are the ``reposdir``) and one ``--repofrompath`` repo per CI build the compose takes
+(:mod:`.compose_builds`). Its cache is the branch's compose cache, so unchanged repo metadata is not
+parsed again, and the branch's last installed root is brought up to date rather than installed again
+(see :func:`install_root`): when only CI builds changed, rpm alone upgrades them, and dnf is not started.
 """
 
 from __future__ import annotations
@@ -17,34 +17,39 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import base, ostree
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts
+from ci_pipeline.stages.compose_builds import ComposeBuild
 from ci_pipeline.stages.treefile import Treefile
 
 logger = logging.getLogger(__name__)
 
 DNF_TIMEOUT = 1800.0
 PER_RUN_OPTIONS = ("--setopt=logdir=", "--setopt=persistdir=")
+#: Options that name where a CI build lies: each build has its own repository, so they change
+#: with every build while the root they install stays the same but for those builds.
+BUILD_OPTIONS = ("--repofrompath=",)
 #: How many package lists of earlier commits the cache keeps for the next diff.
 KEPT_PACKAGE_LISTS = 20
 RPMDB_PATH = "/var/lib/rpm"
 _QUERY_FORMAT = r"%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\t%{SOURCERPM}\n"
 
 
-def ci_package_files(repo_dir: Path) -> list[Path]:
-    """The binary RPMs of a CI build repo named like its source package (``vim`` of ``vim_repo``)."""
-    name = repo_dir.name.removesuffix("_repo")
+def ci_package_files(build: ComposeBuild) -> list[Path]:
+    """The binary RPMs of a CI build named like its package (``vim``, not ``vim-minimal``)."""
+    name, repo_dir = build.name, build.path
     pattern = re.compile(rf"{re.escape(name)}-[^-/]+-[^-/]+\.(?!src\.)[^./]+\.rpm")
     return sorted(path for path in repo_dir.rglob("*.rpm") if pattern.fullmatch(path.name))
 
 
-def ci_packages(repo_dir: Path) -> list[str]:
-    """The binary package of a CI build repo named like its source package (``vim`` of ``vim_repo``)."""
-    return [repo_dir.name.removesuffix("_repo")] if ci_package_files(repo_dir) else []
+def ci_packages(build: ComposeBuild) -> list[str]:
+    """The binary package of a CI build named like its package, when the build has one."""
+    return [build.name] if ci_package_files(build) else []
 
 
 def base_repos_fingerprint(treefile: Treefile) -> str | None:
@@ -73,7 +78,11 @@ def base_repos_fingerprint(treefile: Treefile) -> str | None:
 
 
 def dnf_command(
-    ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile, installroot: Path
+    ctx: StageContext,
+    artifacts: BranchArtifacts,
+    treefile: Treefile,
+    installroot: Path,
+    builds: Sequence[ComposeBuild],
 ) -> tuple[list[str], list[str]]:
     """dnf's options for a compose, and the packages it installs."""
     argv = [
@@ -96,10 +105,10 @@ def dnf_command(
     ]
     argv += [f"--enablerepo={repo}" for repo in treefile.repos]
     packages = list(treefile.packages)
-    for repo_dir in artifacts.ci_repos:
-        repo_id = f"ci-{repo_dir.name}"
-        argv += [f"--repofrompath={repo_id},{repo_dir.as_uri()}", f"--enablerepo={repo_id}"]
-        packages += [name for name in ci_packages(repo_dir) if name not in packages]
+    for build in builds:
+        repo_id = f"ci-{build.name}"
+        argv += [f"--repofrompath={repo_id},{build.path.as_uri()}", f"--enablerepo={repo_id}"]
+        packages += [name for name in ci_packages(build) if name not in packages]
     return argv, packages
 
 
@@ -122,29 +131,36 @@ def releasever(ctx: StageContext) -> str:
     return number if number.isdigit() else str(ctx.config.pipeline.rawhide)
 
 
-def install_root(ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefile, root: Path) -> bool:
-    """Fill the new directory ``root`` with the treefile's packages and the branch's newest CI builds.
+def install_root(
+    ctx: StageContext,
+    artifacts: BranchArtifacts,
+    treefile: Treefile,
+    root: Path,
+    builds: Sequence[ComposeBuild],
+) -> bool:
+    """Fill the new directory ``root`` with the treefile's packages and the CI ``builds``.
 
-    The branch's cache keeps the last installed root. When the treefile, repos and package names
-    are the same as then, ``dnf distro-sync`` brings that root to the newest builds (one changed
-    package is one small transaction) instead of installing everything again. Returns whether the
-    cached root was reused.
+    The branch's cache keeps the last installed root. When the treefile, base repos and package
+    names are the same as then, rpm (or else ``dnf distro-sync``) brings that root to ``builds``
+    (one changed package is one small transaction) instead of installing everything again. Returns
+    whether the cached root was reused.
     """
     for name in ("dnf-log", "dnf-persist"):
         (ctx.workdir / name).mkdir(exist_ok=True)
     installroot = artifacts.cache_dir / "installroot"
     stamp_file = artifacts.cache_dir / "installroot.json"
-    argv, packages = dnf_command(ctx, artifacts, treefile, installroot)
+    argv, packages = dnf_command(ctx, artifacts, treefile, installroot, builds)
     base_repos = base_repos_fingerprint(treefile)
-    # The per-run work directories in dnf's options must not make every root look different.
-    options = [option for option in argv if not option.startswith(PER_RUN_OPTIONS)]
+    # The per-run work directories and build repos in dnf's options must not make every root look
+    # different: the builds themselves are brought in below.
+    options = [option for option in argv if not option.startswith((*PER_RUN_OPTIONS, *BUILD_OPTIONS))]
     stamp = json.dumps({"options": options, "packages": packages, "base": base_repos}, sort_keys=True)
     reuse = installroot.is_dir() and stamp_file.is_file() and stamp_file.read_text(encoding="utf-8") == stamp
     stamp_file.unlink(missing_ok=True)
     if not reuse:
         shutil.rmtree(installroot, ignore_errors=True)
         installroot.mkdir(parents=True)
-    upgraded = reuse and base_repos is not None and upgrade_ci_builds(ctx, artifacts, installroot)
+    upgraded = reuse and base_repos is not None and upgrade_ci_builds(ctx, builds, installroot)
     if not upgraded:
         command = [*argv, "distro-sync"] if reuse else [*argv, "install", *packages]
         base.run_tool(
@@ -160,27 +176,30 @@ def install_root(ctx: StageContext, artifacts: BranchArtifacts, treefile: Treefi
     return reuse
 
 
-def upgrade_ci_builds(ctx: StageContext, artifacts: BranchArtifacts, installroot: Path) -> bool:
-    """Bring the cached root to the branch's newest CI builds with rpm alone (no dnf start-up).
+def upgrade_ci_builds(ctx: StageContext, builds: Sequence[ComposeBuild], installroot: Path) -> bool:
+    """Bring the cached root to ``builds`` with rpm alone (no dnf start-up).
 
-    Returns False when rpm cannot do it (a new dependency, a conflict): then dnf must.
+    A build older than the installed one (the one installed failed its tests after all, or a rerun
+    composes an earlier change) replaces it too. Returns False when rpm cannot do it (a new
+    dependency, a conflict): then dnf must.
     """
     installed = {nvra for nvra, _ in package_list(installroot, ctx.workdir, ctx.log_path)}
-    newer = [
+    changed = [
         rpm
-        for repo_dir in artifacts.ci_repos
-        for rpm in ci_package_files(repo_dir)
+        for build in builds
+        for rpm in ci_package_files(build)
         if rpm.name.removesuffix(".rpm") not in installed
     ]
-    if not newer:
+    if not changed:
         return True
     command = [
         "rpm",
         f"--root={installroot}",
         f"--dbpath={RPMDB_PATH}",
         "-Uvh",
+        "--oldpackage",
         "--nosignature",
-        *map(str, newer),
+        *map(str, changed),
     ]
     try:
         base.run_tool(command, ctx.log_path, env=rpm_environment(ctx.workdir), timeout=DNF_TIMEOUT)
