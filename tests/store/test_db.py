@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing
+import secrets
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from ci_pipeline.errors import CIPipelineError
 from ci_pipeline.store.db import open_store
+from engine.helpers import POSTGRES
 
 
 def _open(url: str, start: Any, results: multiprocessing.Queue[str]) -> None:
@@ -32,3 +36,27 @@ def test_processes_opening_a_new_store_at_once_all_get_in(tmp_path: Path) -> Non
         for opener in openers:
             opener.join()
         assert [results.get() for _ in openers] == ["ok"] * 4
+
+
+def test_processes_migrating_a_new_postgresql_schema_at_once_all_get_in() -> None:
+    context = multiprocessing.get_context("fork")
+    for _ in range(3):
+        schema = f"t_{secrets.token_hex(6)}"
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+            results: multiprocessing.Queue[str] = context.Queue()
+            start = context.Barrier(4)
+            openers = [context.Process(target=_open, args=(url, start, results)) for _ in range(4)]
+            for opener in openers:
+                opener.start()
+            for opener in openers:
+                opener.join(timeout=120)
+            assert not any(opener.is_alive() for opener in openers), "a migration is stuck"
+            assert [results.get() for _ in openers] == ["ok"] * 4
+        finally:
+            for opener in openers:
+                opener.kill()
+            with psycopg.connect(POSTGRES, autocommit=True) as admin:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")

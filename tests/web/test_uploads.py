@@ -143,7 +143,8 @@ def test_an_upload_path_is_stored_under_the_root_or_refused(
     client: httpx.Client, auth: dict[str, str], root: Path, path: str
 ) -> None:
     answer = client.put(f"/artifacts/up/{path}", content=b"data", headers=auth)
-    assert answer.status_code in (201, 400, 404, 405, 409), answer.text
+    # 307: the client folded the path into the root itself ("up/.."), and the root only redirects.
+    assert answer.status_code in (201, 307, 400, 404, 405, 409), answer.text
     if answer.status_code == 201:
         stored = root / answer.json()["path"]
         assert stored.resolve().is_relative_to(root.resolve()) and stored.read_bytes() == b"data"
