@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_pipeline.config import Config
-from ci_pipeline.stages.fields import Change, checked_branch
+from ci_pipeline.stages.fields import Change, checked_field
 
 #: The build's own yum repository, in the stage's artifacts, and the output that gives its URL.
 BUILD_REPO_DIR = "repo"
@@ -58,10 +58,11 @@ class BranchArtifacts:
     @classmethod
     def of(cls, config: Config, fields: Mapping[str, str]) -> BranchArtifacts:
         """The artifacts of the run's branch."""
+        branch = checked_field(fields, "branch")
         return cls(
-            root=Path(config.artifacts.root).resolve() / checked_branch(fields),
-            base_url=f"{config.artifacts_base_url}/{checked_branch(fields)}",
-            branch=checked_branch(fields),
+            root=Path(config.artifacts.root).resolve() / branch,
+            base_url=f"{config.artifacts_base_url}/{branch}",
+            branch=branch,
         )
 
     @property

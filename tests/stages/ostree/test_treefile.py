@@ -46,3 +46,10 @@ def test_treefile_parser_accepts_or_refuses_cleanly(data: dict[str, object]) -> 
     except StageFailure:
         return
     assert all(" " not in name and name for name in treefile.packages)
+
+
+def test_the_ref_follows_the_message_schema_rule_up_to_its_length() -> None:
+    longest = "/".join(["a" * 63] * 4)  # 255 characters: the longest ref a message can carry
+    assert parse_treefile({"ref": longest}, Path("/t.json")).ref == longest
+    with pytest.raises(StageFailure, match=r"has no valid 'ref': it must be an OSTree ref of at most 255"):
+        parse_treefile({"ref": longest + "a"}, Path("/t.json"))

@@ -19,7 +19,8 @@ from ci_pipeline.stages.tools import Deadline, capture_tool
 
 #: git never asks for a password: a stage has no one to answer it.
 GIT_ENVIRONMENT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
-_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+#: A full git commit id as git prints it: SHA-1, or SHA-256 in a repository that uses it.
+FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _resolve(dest: Path, rev: str, log_path: Path, deadline: Deadline) -> str | 
         )
     except StageFailure:
         return None
-    found = _FULL_SHA.findall(printed)
+    found = FULL_SHA.findall(printed)
     return found[-1] if found else None
 
 

@@ -24,7 +24,7 @@ from ci_pipeline.artifacts_http import ArtifactClient, relative_to_base, safe_re
 from ci_pipeline.config import Config
 from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.stages.artifacts import artifact_root, build_repo_url
-from ci_pipeline.stages.fields import SAFE_FIELDS
+from ci_pipeline.stages.fields import is_valid_field
 
 #: The compose's input field: ``{"<package>": "<yum repo URL>", ...}`` as JSON.
 BUILDS_FIELD = "compose_builds"
@@ -66,7 +66,7 @@ def requested_builds(fields: Mapping[str, str]) -> dict[str, str]:
     if own and fields.get("repo"):
         builds[fields["repo"]] = own
     for name in builds:
-        if not SAFE_FIELDS["repo"].fullmatch(name):
+        if not is_valid_field("repo", name):
             raise StageFailure(f"The package name {name[:100]!r} in {BUILDS_FIELD} is not a valid name.")
     return builds
 

@@ -6,14 +6,13 @@ stage log and its process group dies on a timeout.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError
 from ci_pipeline.stages import base
+from ci_pipeline.stages.fields import COMMIT_CHECKSUM
 
-_CHECKSUM = re.compile(r"[0-9a-f]{64}")
 #: A shell snippet that runs "$@" with its standard output in the file "$1" (argv stays unquoted data).
 _TO_FILE = 'out="$1"; shift; exec "$@" > "$out"'
 
@@ -46,7 +45,7 @@ def resolve_ref(repo: Path, ref: str) -> str | None:
         return None
     except OSError as exc:
         raise InfrastructureError(f"The OSTree ref file {path} cannot be read: {exc}.") from exc
-    if not _CHECKSUM.fullmatch(checksum):
+    if not COMMIT_CHECKSUM.fullmatch(checksum):
         raise InfrastructureError(f"The OSTree ref file {path} does not hold a commit checksum.")
     return checksum
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.messages.identity import field_is_valid, field_rule
 
 DEFAULT_OSNAME = "fedora-atomic"
 _MAX_INCLUDES = 8
-_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+:-]*")
 
 
@@ -43,8 +43,8 @@ def parse_treefile(data: Any, path: Path) -> Treefile:
     if not isinstance(data, dict):
         raise StageFailure(f"The treefile {path} is not a JSON object.")
     ref = data.get("ref")
-    if not isinstance(ref, str) or not _REF.fullmatch(ref):
-        raise StageFailure(f"The treefile {path} has no valid 'ref' (an OSTree branch name).")
+    if not isinstance(ref, str) or not field_is_valid("ref", ref):
+        raise StageFailure(f"The treefile {path} has no valid 'ref': it must be {field_rule('ref')}.")
     osname = data.get("osname", DEFAULT_OSNAME)
     if not isinstance(osname, str) or not _NAME.fullmatch(osname):
         raise StageFailure(f"The treefile {path} has an invalid 'osname'.")

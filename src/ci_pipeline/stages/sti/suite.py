@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
-from ci_pipeline.stages.git.distgit import GIT_ENVIRONMENT, clone_source, distgit_url
+from ci_pipeline.stages.git.distgit import FULL_SHA, GIT_ENVIRONMENT, clone_source, distgit_url
 from ci_pipeline.stages.tools import Deadline, capture_tool
 
 DEFAULT_NAMESPACE = "tests"
@@ -22,7 +22,6 @@ DEFAULT_REPO = "atomic-host-tests"
 FALLBACK_REF = "master"
 _URL = re.compile(r"(?:(?:file|https?|git|ssh)://|/)[^\s]{1,500}")
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def suite_source(
@@ -60,7 +59,7 @@ def fetch_suite(url: str, refs: list[str], dest: Path, log_path: Path, deadline:
                 )
             except StageFailure:
                 continue
-            found = _SHA.findall(printed)
+            found = FULL_SHA.findall(printed)
             if found:
                 commit = str(found[-1])
                 git("checkout", "--quiet", "--detach", commit, cwd=dest)
