@@ -31,8 +31,8 @@ def _context(tmp_path: Path, **fields: str) -> StageContext:
     )
 
 
-def _repo(tmp_path: Path, *names: str) -> Path:
-    repo = tmp_path / "artifacts" / "f26" / "repo" / "hello_repo"
+def _repo(tmp_path: Path, *names: str, relative: str = "f26/repo/hello_repo") -> Path:
+    repo = tmp_path / "artifacts" / relative
     (repo / "repodata").mkdir(parents=True)
     (repo / "repodata" / "repomd.xml").write_text("<repomd/>")
     for name in names:
@@ -66,3 +66,21 @@ def test_a_remote_repo_installs_the_rpms_at_the_nvr(tmp_path: Path) -> None:
     assert build_packages(ctx, None) == ["hello-1.0-1.2.abc.fc26", "hello-doc-1.0-1.2.abc.fc26"]
     with pytest.raises(StageFailure, match="names no packages"):
         build_packages(_context(tmp_path, nvr="hello-1.0-1"), None)
+
+
+def test_the_runs_own_build_repo_is_tested_not_the_shared_one_a_newer_build_replaced(tmp_path: Path) -> None:
+    _repo(tmp_path, "hello-1.1-1.fc26.x86_64.rpm")  # the branch's shared repo: a newer build is there now
+    own = _repo(tmp_path, "hello-1.0-1.fc26.x86_64.rpm", relative="runs/7/build/repo")
+    ctx = _context(
+        tmp_path, package_url=f"{BASE}/f26/repo/hello_repo/", build_repo_url=f"{BASE}/runs/7/build/repo/"
+    )
+    assert build_repo_source(ctx) == (own.as_uri(), own)
+    assert build_packages(ctx, own) == [str(own / "hello-1.0-1.fc26.x86_64.rpm")]
+
+
+@pytest.mark.parametrize("url", [f"{BASE}/runs/../../etc/", "ftp://x/y", f"{BASE}/runs/8/build/repo/"])
+def test_a_bad_build_repo_url_is_refused_by_its_name(tmp_path: Path, url: str) -> None:
+    _repo(tmp_path, "hello-1.1-1.fc26.x86_64.rpm")
+    ctx = _context(tmp_path, package_url=f"{BASE}/f26/repo/hello_repo/", build_repo_url=url)
+    with pytest.raises(StageFailure, match=r"build_repo_url|has no repodata"):
+        build_repo_source(ctx)

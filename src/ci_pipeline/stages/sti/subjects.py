@@ -1,7 +1,8 @@
 """The subjects tests run against: never the host, always a fresh directory tree.
 
-- functional (``classic``): a root that ``dnf --installroot`` fills with the build's packages, their
-  dependencies from the treefile's base repos, a ``/bin/sh`` and the playbooks' ``required_packages``;
+- functional (``classic``): a root that ``dnf --installroot`` fills with this run's build (from its own
+  repository, ``build_repo_url``, where the run has one), its dependencies from the treefile's base
+  repos, a ``/bin/sh`` and the playbooks' ``required_packages``;
 - integration (``atomic``): an ``ostree checkout`` of the compose's commit, with ``/etc`` made from
   ``/usr/etc`` and the commit recorded as a deployment's initramfs records it at boot.
 
@@ -21,7 +22,7 @@ import httpx
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import base
-from ci_pipeline.stages.artifacts import artifact_root
+from ci_pipeline.stages.artifacts import BUILD_REPO_FIELD, artifact_root, build_repo_url
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.ostree import repo as ostree
 from ci_pipeline.stages.ostree.compose_install import releasever, rpm_environment
@@ -37,19 +38,24 @@ COMMIT_FILES = ("run/ci-pipeline/commit", "usr/lib/ci-pipeline/commit")
 
 
 def build_repo_source(ctx: StageContext) -> tuple[str, Path | None]:
-    """The build's yum repo as a URL for dnf, and its local directory when it is under the artifacts."""
-    url = ctx.fields.get("package_url", "")
+    """This run's build as a yum repo URL for dnf, and its local directory when it is under the artifacts.
+
+    The build's own repository (``build_repo_url``) is taken when the run has one: ``package_url``
+    is the package's shared repository of the branch, which a newer build may replace meanwhile.
+    """
+    field = BUILD_REPO_FIELD if ctx.fields.get(BUILD_REPO_FIELD) else "package_url"
+    url = build_repo_url(ctx.fields)
     prefix = ctx.config.artifacts_base_url + "/"
     if url.startswith(prefix):
         relative = urllib.parse.unquote(url[len(prefix) :]).strip("/")
         if not relative or ".." in relative.split("/"):
-            raise StageFailure(f"The run's package_url {url!r} points outside the artifacts.")
+            raise StageFailure(f"The run's {field} {url!r} points outside the artifacts.")
         local = artifact_root(ctx.config) / relative
         if not (local / "repodata" / "repomd.xml").is_file():
             raise StageFailure(f"The build's yum repo {local} has no repodata; was the package built?")
         return local.as_uri(), local
     if not re.fullmatch(r"(https?|file)://[^\s,]+", url):
-        raise StageFailure(f"The run's package_url {url!r} is not a yum repo URL.")
+        raise StageFailure(f"The run's {field} {url!r} is not a yum repo URL.")
     return url, None
 
 
