@@ -6,6 +6,9 @@ directory into a filesystem image labelled :data:`ROOT_LABEL`, and ``qemu-img`` 
 deployment's boot loader entry (``/boot/loader/entries/*.conf``) names the kernel, the initramfs
 and the kernel arguments (``ostree=`` among them); they are kept beside the image for direct
 kernel boot, since the disk itself carries no boot loader.
+
+Images are named as the seed names them (:func:`image_name`), their boot files sit in
+:func:`boot_dir` beside them, and :data:`LATEST` links to the newest image that booted in the smoke test.
 """
 
 from __future__ import annotations
