@@ -32,8 +32,8 @@ from pathlib import Path
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig
 from ci_pipeline.stages import build
 from ci_pipeline.stages.base import StageContext
-from ci_pipeline.stages.build_rpms import rpmbuild_argv
-from ci_pipeline.stages.specfile import dist_macros, dist_tag, release_mark
+from ci_pipeline.stages.rpm.rpmbuild import rpmbuild_argv
+from ci_pipeline.stages.rpm.specfile import dist_macros, dist_tag, release_mark
 
 BRANCH = "f26"
 GIT_ENV = {

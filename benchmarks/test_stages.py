@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integrat
 import test_test_stages as fx
 
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, TriggerConfig
-from ci_pipeline.stages import tests
+from ci_pipeline.stages import functional
 from ci_pipeline.stages.base import StageContext
-from ci_pipeline.stages.sti_playbooks import ansible_environment, ansible_playbook_program, write_inventory
-from ci_pipeline.stages.sti_subjects import functional_root
+from ci_pipeline.stages.sti.playbooks import ansible_environment, ansible_playbook_program, write_inventory
+from ci_pipeline.stages.sti.subjects import functional_root
 
 TESTS = 20
 
@@ -111,7 +111,7 @@ def time_stage(config: Config, rev: str, where: Path) -> float:
     """Seconds of one whole functional stage."""
     ctx = context(config, rev, where)
     started = time.perf_counter()
-    result = tests.run_functional(ctx)
+    result = functional.run_functional(ctx)
     elapsed = time.perf_counter() - started
     assert len(result.tests) == TESTS and {t.outcome for t in result.tests} == {"PASSED"}, result
     return elapsed

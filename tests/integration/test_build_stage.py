@@ -15,8 +15,8 @@ import pytest
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import build
 from ci_pipeline.stages.base import StageContext
-from ci_pipeline.stages.build_tools import Deadline
-from ci_pipeline.stages.yumrepo import publish_yum_repo
+from ci_pipeline.stages.rpm.yumrepo import publish_yum_repo
+from ci_pipeline.stages.tools import Deadline
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.example.world import World, create_world
 from ci_pipeline.stages import compose, e2e, image
 from ci_pipeline.stages.base import StageContext, StageResult
-from ci_pipeline.stages.e2e_suite import pack_suite
+from ci_pipeline.stages.qemu.e2e_suite import pack_suite
 
 pytestmark = pytest.mark.integration
 

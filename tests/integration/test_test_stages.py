@@ -19,7 +19,7 @@ import pytest
 
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, TriggerConfig
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages import tests
+from ci_pipeline.stages import functional, integration
 from ci_pipeline.stages.base import StageContext, StageResult
 
 pytestmark = pytest.mark.integration
@@ -283,7 +283,7 @@ def _functional(
         package_url=f"{BASE_URL}/{BRANCH}/repo/sti-app_repo/",
     )
     ctx = replace(ctx, options=options)
-    return ctx, tests.run_functional(ctx)
+    return ctx, functional.run_functional(ctx)
 
 
 def test_passing_tests_run_inside_a_fresh_root_with_the_build(fixture: Fixture, tmp_path: Path) -> None:
@@ -372,7 +372,7 @@ def test_tests_cannot_change_the_host(fixture: Fixture, tmp_path: Path) -> None:
     ctx = _context(
         fixture, tmp_path, "functional", rev=rev, package_url=f"{BASE_URL}/{BRANCH}/repo/sti-app_repo/"
     )
-    result = tests.run_functional(ctx)
+    result = functional.run_functional(ctx)
     assert {t.outcome for t in result.tests} == {"PASSED"}
     assert not marker.exists()
 
@@ -387,7 +387,7 @@ def test_integration_runs_the_suite_inside_the_compose(fixture: Fixture, tmp_pat
         compose_url=f"{BASE_URL}/{BRANCH}/ostree",
         ref="fedora/f26/x86_64/atomic-host",
     )
-    result = tests.run_integration(ctx)
+    result = integration.run_integration(ctx)
     assert [(t.name, t.outcome) for t in result.tests] == [
         ("os-release-is-right", "PASSED"),
         ("commit-is-recorded", "PASSED"),
@@ -409,4 +409,4 @@ def test_integration_suite_url_and_ref_come_from_the_options(fixture: Fixture, t
         }
     )
     with pytest.raises(StageFailure, match="has none of the refs no-such-branch"):
-        tests.run_integration(ctx)
+        integration.run_integration(ctx)

@@ -18,8 +18,8 @@ from ci_pipeline.stages.e2e import (
     machine_count,
     run,
 )
-from ci_pipeline.stages.e2e_console import parse_e2e_console
-from ci_pipeline.stages.e2e_machines import plan_machines
+from ci_pipeline.stages.qemu.console import parse_e2e_console
+from ci_pipeline.stages.qemu.machines import plan_machines
 
 REV = "c15b07cc0f560dd4325b64b8ed8f5750ab102f2ff2e0ace39cda4158f900e4da"
 IMAGE = "fedora-atomic-26.1-c15b07cc0f560dd.qcow2"

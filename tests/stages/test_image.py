@@ -5,20 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages.bootdisk import boot_entry, directory_size
-from ci_pipeline.stages.image import LATEST, boot_dir, image_name, prune_images
+from ci_pipeline.stages.image import prune_images
+from ci_pipeline.stages.qemu.bootdisk import LATEST, boot_dir, image_name
 
 REV = "c15b07cc0f560dd4325b64b8ed8f5750ab102f2ff2e0ace39cda4158f900e4da"
-
-
-def test_image_name_is_the_seed_form() -> None:
-    assert image_name("26.200", REV) == "fedora-atomic-26.200-c15b07cc0f560dd.qcow2"
-    assert boot_dir(Path("/i/fedora-atomic-26.200-c15b07cc0f560dd.qcow2")).name == (
-        "fedora-atomic-26.200-c15b07cc0f560dd.boot"
-    )
 
 
 def _image(images: Path, n: int, mtime: int) -> Path:
@@ -36,30 +26,3 @@ def test_prune_keeps_the_newest_and_the_latest_link(tmp_path: Path) -> None:
     left = sorted(p.name for p in tmp_path.glob("*.qcow2") if not p.is_symlink())
     assert left == sorted([paths[0].name, paths[3].name, paths[4].name])
     assert not boot_dir(paths[1]).exists() and boot_dir(paths[4]).is_dir()
-
-
-def test_boot_entry_reads_kernel_initramfs_and_options(tmp_path: Path) -> None:
-    entries = tmp_path / "boot/loader/entries"
-    entries.mkdir(parents=True)
-    (entries / "ostree-1-fedora-atomic.conf").write_text(
-        "title x\nversion 1\noptions root=LABEL=ci-sysroot ostree=/ostree/boot.1/a/b/0\n"
-        "linux /ostree/a-b/vmlinuz-6.1\ninitrd /ostree/a-b/initramfs-6.1.img\n"
-    )
-    entry = boot_entry(tmp_path)
-    assert entry.kernel == tmp_path / "boot/ostree/a-b/vmlinuz-6.1"
-    assert entry.initramfs == tmp_path / "boot/ostree/a-b/initramfs-6.1.img"
-    assert entry.options == "root=LABEL=ci-sysroot ostree=/ostree/boot.1/a/b/0"
-
-
-def test_boot_entry_without_kernel_is_a_failure(tmp_path: Path) -> None:
-    (tmp_path / "boot/loader/entries").mkdir(parents=True)
-    (tmp_path / "boot/loader/entries/e.conf").write_text("title x\n")
-    with pytest.raises(StageFailure, match="no kernel"):
-        boot_entry(tmp_path)
-
-
-def test_directory_size_counts_hardlinks_once(tmp_path: Path) -> None:
-    (tmp_path / "a").write_bytes(b"x" * 65536)
-    single = directory_size(tmp_path)
-    os.link(tmp_path / "a", tmp_path / "b")
-    assert directory_size(tmp_path) == single

@@ -31,9 +31,9 @@ from ci_pipeline.messages.topics import STAGE_ORDER, Stage
 #: The built-in implementation of each stage, imported when the stage runs.
 BUILTIN_STAGES: dict[Stage, str] = {
     Stage.BUILD: "ci_pipeline.stages.build:run",
-    Stage.FUNCTIONAL: "ci_pipeline.stages.tests:run_functional",
+    Stage.FUNCTIONAL: "ci_pipeline.stages.functional:run_functional",
     Stage.COMPOSE: "ci_pipeline.stages.compose:run",
-    Stage.INTEGRATION: "ci_pipeline.stages.tests:run_integration",
+    Stage.INTEGRATION: "ci_pipeline.stages.integration:run_integration",
     Stage.IMAGE: "ci_pipeline.stages.image:run",
     Stage.SMOKE: "ci_pipeline.stages.smoke:run",
     Stage.E2E: "ci_pipeline.stages.e2e:run",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ci_pipeline.messages.topics import Stage
-from ci_pipeline.stages.compose_builds import compose_builds_field
+from ci_pipeline.stages.ostree.compose_builds import compose_builds_field
 from ci_pipeline.store.builds import newest_good_builds
 from ci_pipeline.store.models import Run
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci_pipeline.stages.lookaside import parse_line
+from ci_pipeline.stages.git.lookaside import parse_line
 
 # Every member of a tarball made here gets this time stamp (the day the example OS was born).
 SOURCE_EPOCH = 1496664000

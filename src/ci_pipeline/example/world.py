@@ -14,7 +14,7 @@ Configure the pipeline with ``World.distgit_url`` and ``World.lookaside_url`` (t
 ``[lookaside]`` URL templates) and ``World.treefile``; give dnf the repos with
 ``--setopt=reposdir=<root>/repos`` (or ``--repofrompath``). ``sources`` files use the new form
 ``SHA512 (<file>) = <hash>``, except ci-filesystem, which keeps the old ``<md5>  <file>`` form; read
-them with :func:`ci_pipeline.stages.lookaside.parse_sources`. Specs build with
+them with :func:`ci_pipeline.stages.git.lookaside.parse_sources`. Specs build with
 ``rpmbuild -ba --define "dist .fc26"`` as root, without BuildRequires (gcc and make come from the host).
 
 Packages: ci-filesystem (directory layout, /usr/lib/os-release with VERSION_ID=26, /etc/os-release link,

@@ -66,20 +66,26 @@ def identity_problem(push: PushIdentity, arch: str) -> str | None:
     """
     for field in ("repo", "rev", "namespace", "branch"):
         value = getattr(push, field)
-        if not _field_validator(field).is_valid(value):
-            return f"The {field} {quote_value(value)} must be {_rule(field)}."
+        if not field_is_valid(field, value):
+            return f"The {field} {quote_value(value)} must be {field_rule(field)}."
     branch = f"the branch {quote_value(push.branch)}"
     derived = (
         ("CI_NAME", run_ci_name(push.branch), branch),
         ("ref", ostree_ref(push.branch, arch), f"{branch} and the arch {quote_value(arch)}"),
     )
     for field, value, origin in derived:
-        if not _field_validator(field).is_valid(value):
-            return f"The {field} {quote_value(value)}, made from {origin}, must be {_rule(field)}."
+        if not field_is_valid(field, value):
+            return f"The {field} {quote_value(value)}, made from {origin}, must be {field_rule(field)}."
     return None
 
 
-def _rule(field: str) -> str | None:
+def field_is_valid(field: str, value: object) -> bool:
+    """Whether ``value`` fits the run schema's rule for ``field`` (repo, rev, branch, namespace, ref...)."""
+    return bool(_field_validator(field).is_valid(value))
+
+
+def field_rule(field: str) -> str | None:
+    """The run schema's rule for ``field`` in words (its description), to tell a person what fits."""
     return field_expectation(load_schema(RUN_SCHEMA), field)
 
 

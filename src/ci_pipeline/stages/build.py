@@ -12,69 +12,21 @@ where mock is installed.
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from ci_pipeline.config import Config
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages.artifacts import BUILD_REPO_DIR, BUILD_REPO_FIELD, repo_location
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
-from ci_pipeline.stages.build_rpms import binary_rpm_name, build_packages
-from ci_pipeline.stages.build_tools import Deadline
-from ci_pipeline.stages.distgit import Checkout, distgit_url, fetch_distgit
-from ci_pipeline.stages.lookaside import fetch_sources
-from ci_pipeline.stages.specfile import dist_tag, has_check_section, plan_release, release_mark
-from ci_pipeline.stages.yumrepo import publish_yum_repo
+from ci_pipeline.stages.fields import Change, validated_change
+from ci_pipeline.stages.git.distgit import Checkout, distgit_url, fetch_distgit
+from ci_pipeline.stages.git.lookaside import fetch_sources
+from ci_pipeline.stages.rpm.rpmbuild import binary_rpm_name, build_packages
+from ci_pipeline.stages.rpm.specfile import dist_tag, has_check_section, plan_release, release_mark
+from ci_pipeline.stages.rpm.yumrepo import publish_yum_repo
+from ci_pipeline.stages.tools import Deadline
 
 logger = logging.getLogger(__name__)
-
-#: What a field must look like before it reaches a path or a command (the trigger checked it too).
-SAFE_FIELDS = {
-    "repo": re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}"),
-    "rev": re.compile(r"[0-9a-f]{7,64}"),
-    "branch": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"),
-    "namespace": re.compile(r"[a-z][a-z0-9_-]{0,39}"),
-}
-
-#: The build's own yum repository, in the stage's artifacts, and the output that gives its URL.
-BUILD_REPO_DIR = "repo"
-BUILD_REPO_FIELD = "build_repo_url"
-
-
-@dataclass(frozen=True)
-class Change:
-    """The dist-git change a run builds, every part checked against :data:`SAFE_FIELDS`."""
-
-    repo: str
-    rev: str
-    branch: str
-    namespace: str
-
-
-def validated_change(fields: Mapping[str, str]) -> Change:
-    """The change named by the run's fields; StageFailure for a missing or unsafe value."""
-    values = {}
-    for name, pattern in SAFE_FIELDS.items():
-        value = fields.get(name, "")
-        if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
-            raise StageFailure(f"The field {name}={value!r} is not a valid {name}; nothing was built.")
-        values[name] = value
-    return Change(**values)
-
-
-def artifact_root(config: Config) -> Path:
-    """The artifact root as an absolute path (a relative one is under the state directory)."""
-    root = Path(config.artifacts.root)
-    return root if root.is_absolute() else config.state_path / root
-
-
-def repo_location(config: Config, change: Change) -> tuple[Path, str]:
-    """Where the change's yum repository is published, as a directory and as its public URL."""
-    relative = f"{change.branch}/repo/{change.repo}_repo"
-    return artifact_root(config) / relative, f"{config.artifacts_base_url}/{relative}/"
-
 
 def fetch_package(ctx: StageContext, change: Change, deadline: Deadline) -> tuple[Checkout, Path]:
     """The dist-git checkout at the change's rev with its lookaside sources in place, and its spec."""

@@ -2,8 +2,8 @@
 
 Reads the treefile (``trigger.treefile``), installs its packages with ``dnf --installroot`` from the
 treefile's repos and, per package of the branch, the newest CI build whose functional tests passed,
-with the run's own build for its package (:mod:`.compose_builds`: a build that failed never enters
-a compose), reshapes the root for OSTree (:mod:`.ostree_tree`) and commits it at the treefile's ref
+with the run's own build for its package (:mod:`.ostree.compose_builds`: a build that failed never enters
+a compose), reshapes the root for OSTree (:mod:`.ostree.tree`) and commits it at the treefile's ref
 into ``<artifacts.root>/<branch>/ostree`` (archive mode). rpm-ostree itself is not used: Debian,
 where this runs, does not package it.
 
@@ -25,19 +25,20 @@ import shutil
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages import ostree
+from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
-from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_nvr
-from ci_pipeline.stages.compose_builds import ComposeBuild, locate_builds, requested_builds
-from ci_pipeline.stages.compose_install import (
+from ci_pipeline.stages.fields import checked_nvr
+from ci_pipeline.stages.ostree import repo as ostree
+from ci_pipeline.stages.ostree.compose_builds import ComposeBuild, locate_builds, requested_builds
+from ci_pipeline.stages.ostree.compose_install import (
     install_root,
     package_list,
     releasever,
     write_package_lists,
 )
-from ci_pipeline.stages.initramfs import build_initramfs
-from ci_pipeline.stages.ostree_tree import kernel_versions, prepare_tree
-from ci_pipeline.stages.treefile import Treefile, load_treefile
+from ci_pipeline.stages.ostree.tree import kernel_versions, prepare_tree
+from ci_pipeline.stages.ostree.treefile import Treefile, load_treefile
+from ci_pipeline.stages.qemu.initramfs import build_initramfs
 
 logger = logging.getLogger(__name__)
 

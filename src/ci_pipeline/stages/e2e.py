@@ -1,10 +1,10 @@
 """The e2e stage: boot a small cluster of machines from the new image and run the e2e suite on them.
 
 The suite is the ``e2e/`` folder of the integration test repository, at the same URL and ref as the
-integration suite (:mod:`~ci_pipeline.stages.sti_suite`); its tests are described in
-:mod:`~ci_pipeline.stages.e2e_suite`. The stage packs it into an ext4 disk, boots ``e2e_machines``
-machines (run option, default 2) from the image on a private LAN (:mod:`~ci_pipeline.stages.e2e_machines`)
-and reads what each machine's init printed (:mod:`~ci_pipeline.stages.e2e_console`). Tests see
+integration suite (:mod:`~ci_pipeline.stages.sti.suite`); its tests are described in
+:mod:`~ci_pipeline.stages.qemu.e2e_suite`. The stage packs it into an ext4 disk, boots ``e2e_machines``
+machines (run option, default 2) from the image on a private LAN (:mod:`~ci_pipeline.stages.qemu.machines`)
+and reads what each machine's init printed (:mod:`~ci_pipeline.stages.qemu.console`). Tests see
 ``E2E_MACHINE``, ``E2E_ADDRESS``, ``E2E_PEERS`` (the other machines' addresses), ``E2E_MACHINES``,
 ``E2E_COMPOSE_REV``, ``E2E_IMAGE`` and, when the run has one, ``E2E_NVR``.
 
@@ -22,11 +22,14 @@ from collections.abc import Mapping, Sequence
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import base
+from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
-from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_checksum
-from ci_pipeline.stages.build_tools import Deadline
-from ci_pipeline.stages.e2e_console import E2EReport, parse_e2e_console
-from ci_pipeline.stages.e2e_machines import (
+from ci_pipeline.stages.fields import checked_checksum
+from ci_pipeline.stages.qemu.boot import kvm_usable
+from ci_pipeline.stages.qemu.bootdisk import run_image
+from ci_pipeline.stages.qemu.console import E2EReport, console_tail, parse_e2e_console
+from ci_pipeline.stages.qemu.e2e_suite import SUITE_DIR, find_tests, pack_suite
+from ci_pipeline.stages.qemu.machines import (
     MAX_MACHINES,
     Machine,
     machine_command,
@@ -34,10 +37,9 @@ from ci_pipeline.stages.e2e_machines import (
     private_lan,
     run_machines,
 )
-from ci_pipeline.stages.e2e_suite import SUITE_DIR, find_tests, pack_suite
-from ci_pipeline.stages.smoke import console_tail, kvm_usable, run_image
-from ci_pipeline.stages.sti_suite import fetch_suite, suite_source
-from ci_pipeline.stages.tests import write_junit
+from ci_pipeline.stages.sti.results import write_junit
+from ci_pipeline.stages.sti.suite import fetch_suite, suite_source
+from ci_pipeline.stages.tools import Deadline
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ always builds. The image is ``<artifacts.root>/<branch>/images/fedora-atomic-<ve
 where ``<version>`` is the commit's ``version`` (``26.<n>``, ``n`` counting the branch's composes,
 set by the compose stage) and ``<rev15>`` the first 15 digits of ``compose_rev``. Beside it,
 ``<stem>.boot/`` keeps ``vmlinuz``, ``initramfs.img`` and ``cmdline`` for direct kernel boot (see
-:mod:`.bootdisk`). Only the newest :data:`KEEP_IMAGES` images are kept.
+:mod:`.qemu.bootdisk`). Only the newest :data:`KEEP_IMAGES` images are kept.
 Outputs: ``image_name``, ``image_url``, ``type`` (``qcow2``).
 """
 
@@ -18,16 +18,17 @@ import shutil
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages import bootdisk, ostree
+from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
-from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_checksum
-from ci_pipeline.stages.treefile import DEFAULT_OSNAME, load_treefile
+from ci_pipeline.stages.fields import checked_checksum
+from ci_pipeline.stages.ostree import repo as ostree
+from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, load_treefile
+from ci_pipeline.stages.qemu import bootdisk
+from ci_pipeline.stages.qemu.bootdisk import IMAGE_PREFIX, LATEST, boot_dir, image_name
 
 logger = logging.getLogger(__name__)
 
 KEEP_IMAGES = 5
-LATEST = "latest-atomic.qcow2"
-IMAGE_PREFIX = "fedora-atomic-"
 _VERSION = re.compile(r"[0-9]+\.[0-9]+")
 
 
@@ -43,16 +44,6 @@ def run(ctx: StageContext) -> StageResult:
         outputs={"image_name": name, "image_url": artifacts.image_url(name), "type": "qcow2"},
         summary=f"Built {name}.",
     )
-
-
-def image_name(version: str, rev: str) -> str:
-    """The seed's image name: ``fedora-atomic-26.200-c15b07cc0f560dd.qcow2``."""
-    return f"{IMAGE_PREFIX}{version}-{rev[:15]}.qcow2"
-
-
-def boot_dir(image: Path) -> Path:
-    """Where an image's kernel, initramfs and kernel arguments are kept."""
-    return image.with_name(image.name.removesuffix(".qcow2") + ".boot")
 
 
 def commit_version(repo: Path, rev: str, workdir: Path, log_path: Path) -> str:

@@ -1,0 +1,1 @@
+"""Fetching a package's dist-git repository and its lookaside sources."""

@@ -1,0 +1,1 @@
+"""Composing an OS tree from RPMs and committing it to an OSTree repository."""

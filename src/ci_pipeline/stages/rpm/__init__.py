@@ -1,0 +1,1 @@
+"""Building RPMs from a dist-git spec and publishing them as yum repositories."""

@@ -1,0 +1,1 @@
+"""Running Standard Test Interface playbooks against test subjects and reading their results."""

@@ -1,0 +1,162 @@
+"""Running a package's Standard Test Interface playbooks (``tests/tests*.yml``) with ansible-playbook.
+
+Each playbook runs once, with the tag of the subject (``classic``, ``atomic``, ``container``) and
+the environment the STI defines: ``TEST_SUBJECTS``, ``TEST_ARTIFACTS`` and ``ANSIBLE_INVENTORY``
+(the repository's ``tests/inventory`` if it has one, else an inventory whose group ``localhost``
+is the subject, reached with the ``sti_chroot`` connection). The roles path holds the shipped
+``standard-test-basic`` and ``standard-test-beakerlib`` roles. Facts are not gathered unless a
+play asks: the subjects have no Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ci_pipeline.errors import InfrastructureError, StageFailure
+from ci_pipeline.stages.base import kill_process_group
+
+ROLES_DIR = Path(__file__).parents[1] / "roles"
+TAGS = ("classic", "atomic", "container")
+#: ansible-playbook's exit codes that mean the playbook or the subject is at fault, not a test.
+EXIT_REASONS = {
+    1: "ansible-playbook reported an error",
+    2: "a task of the playbook failed",
+    3: "the test subject could not be reached",
+    4: "the test subject could not be reached, or the playbook could not be parsed",
+    5: "ansible-playbook was given bad options",
+    250: "ansible-playbook crashed",
+}
+_PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:/()-]{0,199}")
+_ERROR_LINE = re.compile(r"^(?:\[ERROR\]: .*|ERROR! .*|fatal: \[.*)$", re.M)
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    """How one ansible-playbook run ended."""
+
+    playbook: Path
+    returncode: int
+    output: str
+
+    def error_summary(self) -> str:
+        """The lines of ansible's output that say what went wrong (or its last lines)."""
+        found = _ERROR_LINE.findall(self.output)
+        lines = found[-3:] if found else self.output.strip().splitlines()[-5:]
+        return "\n".join(line[:500] for line in lines)
+
+
+def find_playbooks(tests_dir: Path) -> list[Path]:
+    """The STI playbooks of a repository's ``tests/`` directory, sorted (``tests.yml`` first)."""
+    if not tests_dir.is_dir() or tests_dir.is_symlink():
+        return []
+    return sorted(p for p in tests_dir.glob("tests*.yml") if p.is_file() and not p.is_symlink())
+
+
+def required_packages(playbooks: Iterable[Path]) -> list[str]:
+    """The ``required_packages`` of every role in the playbooks (those ansible could not parse add none)."""
+    found: list[str] = []
+    for playbook in playbooks:
+        try:
+            plays = yaml.safe_load(playbook.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for value in _role_values(plays, "required_packages"):
+            names = value if isinstance(value, list) else [value]
+            found += [n for n in names if isinstance(n, str) and _PACKAGE_NAME.fullmatch(n)]
+    return list(dict.fromkeys(found))
+
+
+def _role_values(plays: Any, key: str) -> Iterable[Any]:
+    for play in plays if isinstance(plays, list) else []:
+        if not isinstance(play, dict):
+            continue
+        for role in play.get("roles") or []:
+            if isinstance(role, dict) and key in role:
+                yield role[key]
+        if key in (play.get("vars") or {}):
+            yield play["vars"][key]
+
+
+def write_inventory(path: Path, subject_root: Path) -> Path:
+    """An inventory whose group ``localhost`` (what STI playbooks target) is the chrooted subject."""
+    inventory = {
+        "localhost": {
+            "hosts": {"subject": {"ansible_connection": "sti_chroot", "ansible_host": str(subject_root)}}
+        }
+    }
+    path.write_text(json.dumps(inventory, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def ansible_environment(subjects: str, artifacts: Path, inventory: Path, home: Path) -> dict[str, str]:
+    """The environment of an STI run: the STI variables and ci-pipeline's roles and plugins."""
+    plugins = ROLES_DIR / "_plugins"
+    home.mkdir(parents=True, exist_ok=True)
+    keep = {name: os.environ[name] for name in ("PATH", "LANG", "TMPDIR") if name in os.environ}
+    return {
+        **keep,
+        "HOME": str(home),
+        "TEST_SUBJECTS": subjects,
+        "TEST_ARTIFACTS": str(artifacts),
+        "ANSIBLE_INVENTORY": str(inventory),
+        "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
+        "ANSIBLE_ACTION_PLUGINS": str(plugins / "action"),
+        "ANSIBLE_CONNECTION_PLUGINS": str(plugins / "connection"),
+        "ANSIBLE_GATHERING": "explicit",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+    }
+
+
+def ansible_playbook_program() -> str:
+    """The ansible-playbook beside this Python (its virtualenv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    return str(beside) if beside.is_file() else "ansible-playbook"
+
+
+def run_playbook(
+    playbook: Path, tag: str, env: Mapping[str, str], log_path: Path, timeout: float | None
+) -> PlaybookRun:
+    """Run one playbook with the subject's tag; its output goes to ``log_path`` too."""
+    if tag not in TAGS:
+        raise StageFailure(f"{tag!r} is not a Standard Test Interface tag ({', '.join(TAGS)}).")
+    argv = [ansible_playbook_program(), "--tags", tag, playbook.name]
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=playbook.parent,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise InfrastructureError("ansible-playbook is not installed; install ansible-core.") from exc
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        kill_process_group(process.pid)
+        process.communicate()
+        raise StageFailure(f"The test playbook {playbook.name} did not finish within {timeout:g} s.") from exc
+    except BaseException:
+        kill_process_group(process.pid)
+        process.wait()
+        raise
+    text = output.decode("utf-8", "replace")
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(argv)}\n{text}")
+    return PlaybookRun(playbook, process.returncode, text)

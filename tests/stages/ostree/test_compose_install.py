@@ -1,0 +1,84 @@
+"""Installing a compose's packages: the dnf command, the CI packages, the release, the package lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ci_pipeline.config import ArtifactsConfig, Config, TriggerConfig
+from ci_pipeline.stages.artifacts import BranchArtifacts
+from ci_pipeline.stages.base import StageContext
+from ci_pipeline.stages.ostree.compose_builds import ComposeBuild
+from ci_pipeline.stages.ostree.compose_install import (
+    ci_packages,
+    dnf_command,
+    releasever,
+    write_package_lists,
+)
+from ci_pipeline.stages.ostree.treefile import load_treefile
+
+REF = "fedora/f26/x86_64/atomic-host"
+
+
+def _context(tmp_path: Path, fields: dict[str, str], treefile: str = "") -> StageContext:
+    config = Config(
+        artifacts=ArtifactsConfig(root=str(tmp_path / "artifacts"), base_url="http://a.test/x"),
+        trigger=TriggerConfig(treefile=treefile),
+    )
+    (tmp_path / "work").mkdir(exist_ok=True)
+    return StageContext(
+        run_id=1,
+        stage="compose",
+        attempt=1,
+        fields=fields,
+        workdir=tmp_path / "work",
+        artifacts_dir=tmp_path / "out",
+        artifacts_url="http://a.test/run",
+        log_path=tmp_path / "log",
+        config=config,
+    )
+
+
+def test_releasever_follows_the_branch(tmp_path: Path) -> None:
+    assert releasever(_context(tmp_path, {"branch": "f26"})) == "26"
+    assert releasever(_context(tmp_path, {"branch": "master"})) == "27"
+
+
+def test_dnf_command_enables_treefile_repos_and_the_given_ci_builds(tmp_path: Path) -> None:
+    (tmp_path / "t.json").write_text(json.dumps({"ref": REF, "repos": ["fedora-26"], "packages": ["a"]}))
+    ctx = _context(tmp_path, {"branch": "f26"}, str(tmp_path / "t.json"))
+    artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
+    builds = []
+    for name, run_id in (("vim", 1), ("broken", 2)):
+        repo = tmp_path / "artifacts" / "runs" / str(run_id) / "build" / "repo"
+        (repo / "repodata").mkdir(parents=True)
+        builds.append(ComposeBuild(name=name, url=f"http://a.test/x/runs/{run_id}/build/repo/", path=repo))
+    (builds[0].path / "vim-7.4-1.fc26.x86_64.rpm").write_bytes(b"")
+    # Another build's repository of the branch that nobody chose stays out of the compose.
+    (artifacts.root / "repo" / "other_repo" / "repodata").mkdir(parents=True)
+    treefile = load_treefile(tmp_path / "t.json")
+    argv, packages = dnf_command(ctx, artifacts, treefile, tmp_path / "root", builds)
+    assert "--enablerepo=fedora-26" in argv and "--disablerepo=*" in argv
+    assert f"--repofrompath=ci-vim,{builds[0].path.as_uri()}" in argv
+    assert "--enablerepo=ci-broken" in argv
+    assert not any("other" in option for option in argv)
+    assert packages == ["a", "vim"]
+
+
+def test_ci_packages_ignore_source_and_subpackages(tmp_path: Path) -> None:
+    build = ComposeBuild(name="vim", url="http://a.test/x/runs/1/build/repo/", path=tmp_path / "repo")
+    build.path.mkdir()
+    for name in ("vim-7.4-1.fc26.src.rpm", "vim-minimal-7.4-1.fc26.x86_64.rpm"):
+        (build.path / name).write_bytes(b"")
+    assert ci_packages(build) == []
+    (build.path / "vim-7.4-1.fc26.x86_64.rpm").write_bytes(b"")
+    assert ci_packages(build) == ["vim"]
+
+
+def test_package_lists_diff_against_the_parent(tmp_path: Path) -> None:
+    cache, first_out, second_out = tmp_path / "cache", tmp_path / "one", tmp_path / "two"
+    write_package_lists([("a-1-1.noarch", "a-1-1.src.rpm")], "c1", None, cache, first_out)
+    write_package_lists([("a-1-2.noarch", "a-1-2.src.rpm")], "c2", "c1", cache, second_out)
+    diff = (second_out / "packages.diff").read_text()
+    assert "-a-1-1.noarch" in diff and "+a-1-2.noarch" in diff
+    assert (second_out / "packages.txt").read_text() == "a-1-2.noarch\n"

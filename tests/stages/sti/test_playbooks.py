@@ -1,0 +1,70 @@
+"""Finding STI playbooks, their required packages, the inventory and the environment of a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages.sti.playbooks import (
+    ROLES_DIR,
+    PlaybookRun,
+    ansible_environment,
+    find_playbooks,
+    required_packages,
+    run_playbook,
+    write_inventory,
+)
+
+
+def test_find_playbooks_takes_tests_star_yml_sorted(tmp_path: Path) -> None:
+    for name in ("tests_b.yml", "tests.yml", "other.yml", "tests.yaml"):
+        (tmp_path / name).write_text("- hosts: localhost\n")
+    (tmp_path / "tests_dir.yml").mkdir()
+    assert [p.name for p in find_playbooks(tmp_path)] == ["tests.yml", "tests_b.yml"]
+    assert find_playbooks(tmp_path / "missing") == []
+
+
+def test_required_packages_come_from_roles_and_play_vars(tmp_path: Path) -> None:
+    (tmp_path / "tests.yml").write_text(
+        "- hosts: localhost\n  vars: {required_packages: [gzip]}\n  roles:\n"
+        "  - role: standard-test-basic\n    required_packages: [ci-hello, 'bad name; rm', ci-hello]\n"
+        "  - standard-test-source\n"
+    )
+    (tmp_path / "tests_broken.yml").write_text("- hosts: [ {{\n")
+    assert required_packages(find_playbooks(tmp_path)) == ["ci-hello", "gzip"]
+
+
+def test_inventory_makes_the_subject_the_localhost_group(tmp_path: Path) -> None:
+    inventory = json.loads(write_inventory(tmp_path / "inv.json", tmp_path / "root").read_text())
+    assert inventory == {
+        "localhost": {
+            "hosts": {"subject": {"ansible_connection": "sti_chroot", "ansible_host": str(tmp_path / "root")}}
+        }
+    }
+
+
+def test_environment_sets_the_sti_variables_and_the_shipped_roles(tmp_path: Path) -> None:
+    env = ansible_environment("/subject", tmp_path / "artifacts", tmp_path / "inv.json", tmp_path / "home")
+    assert env["TEST_SUBJECTS"] == "/subject"
+    assert env["TEST_ARTIFACTS"] == str(tmp_path / "artifacts")
+    assert env["ANSIBLE_INVENTORY"] == str(tmp_path / "inv.json")
+    assert env["ANSIBLE_GATHERING"] == "explicit"
+    assert (Path(env["ANSIBLE_ROLES_PATH"]) / "standard-test-basic" / "tasks" / "main.yml").is_file()
+    assert (Path(env["ANSIBLE_CONNECTION_PLUGINS"]) / "sti_chroot.py").is_file()
+    assert (Path(env["ANSIBLE_ACTION_PLUGINS"]) / "sti_run_tests.py").is_file()
+    assert Path(env["ANSIBLE_ROLES_PATH"]) == ROLES_DIR
+
+
+def test_run_playbook_refuses_an_unknown_tag(tmp_path: Path) -> None:
+    with pytest.raises(StageFailure, match="not a Standard Test Interface tag"):
+        run_playbook(tmp_path / "tests.yml", "vm", {}, tmp_path / "log", None)
+
+
+def test_error_summary_prefers_ansible_error_lines() -> None:
+    output = "PLAY [x]\n[ERROR]: Task failed: role missing\nfatal: [subject]: FAILED! => {}\nPLAY RECAP\n"
+    run = PlaybookRun(Path("tests.yml"), 2, output)
+    assert run.error_summary() == "[ERROR]: Task failed: role missing\nfatal: [subject]: FAILED! => {}"
+    assert PlaybookRun(Path("t.yml"), 1, "a\nb\n").error_summary() == "a\nb"

@@ -1,0 +1,74 @@
+"""Reading STI test.log lines and per-test logs, and writing JUnit XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ci_pipeline.stages import base
+from ci_pipeline.stages.sti.results import collect_results, junit_xml, log_file_name, parse_test_log
+
+NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=40).filter(
+    lambda s: s.strip() == s and s
+)
+
+
+def test_parse_test_log_reads_pass_fail_error_and_skip_lines_in_order() -> None:
+    text = "PASS one\nsome noise\nFAIL two words\nERROR: three\nSKIP four\nPASSED nope\n"
+    assert parse_test_log(text) == [
+        ("one", "PASSED"),
+        ("two words", "FAILED"),
+        ("three", "ERROR"),
+        ("four", "SKIPPED"),
+    ]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["PASS", "FAIL"]), NAMES), max_size=20))
+def test_parse_test_log_round_trips_what_the_roles_write(lines: list[tuple[str, str]]) -> None:
+    text = "".join(f"{word} {name}\n" for word, name in lines)
+    parsed = parse_test_log(text)
+    assert parsed == [(name, "PASSED" if word == "PASS" else "FAILED") for word, name in lines]
+
+
+@given(st.text(max_size=300))
+def test_parse_test_log_never_fails_on_any_text(text: str) -> None:
+    for name, outcome in parse_test_log(text):
+        assert name and outcome in {"PASSED", "FAILED", "ERROR", "SKIPPED"}
+
+
+@given(NAMES)
+def test_log_file_names_are_plain_file_names(name: str) -> None:
+    file_name = log_file_name(name)
+    assert file_name.endswith(".log") and "/" not in file_name and not file_name.startswith(".")
+
+
+def test_collect_results_reads_each_tests_log_and_duration(tmp_path: Path) -> None:
+    (tmp_path / "adds.log").write_text("# adds\n# exit status 0, 1.250 s\nok\n")
+    results = collect_results(tmp_path, [("adds", "PASSED"), ("no log", "FAILED")])
+    assert results[0] == base.TestCaseResult("adds", "PASSED", 1.25, "# adds\n# exit status 0, 1.250 s\nok\n")
+    assert results[1] == base.TestCaseResult("no log", "FAILED", 0.0, "")
+
+
+def test_junit_xml_counts_outcomes_and_keeps_logs() -> None:
+    tests = [
+        base.TestCaseResult("a", "PASSED", 1.0, "fine"),
+        base.TestCaseResult("b", "FAILED", 2.0, "bad \x01 byte"),
+        base.TestCaseResult("c", "SKIPPED"),
+        base.TestCaseResult("d", "ERROR"),
+    ]
+    suite = ET.fromstring(junit_xml("pkg", tests)).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        "4",
+        "1",
+        "1",
+        "1",
+    )
+    assert suite.get("time") == "3.000"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["b"].find("failure") is not None and cases["a"].find("failure") is None
+    assert cases["c"].find("skipped") is not None and cases["d"].find("error") is not None
+    assert cases["b"].findtext("system-out") == "bad \ufffd byte"
