@@ -54,7 +54,7 @@ class ArtifactClient:
     """Moves artifacts between this machine's ``[artifacts] root`` and the artifact server."""
 
     def __init__(self, config: Config, client: httpx.Client | None = None) -> None:
-        self.root = Path(config.artifacts.root)
+        self.root = config.artifact_root
         self.base_url = config.artifacts_base_url
         self.archive_url = config.web_base_url + ARCHIVE_PREFIX
         self.token = config.web.token

@@ -352,7 +352,7 @@ class Engine:
 
     def _job(self, run: Run, row: StageRun, log_path: Path) -> StageJob:
         spec = self._spec(row.stage)
-        artifacts = Path(self.config.artifacts.root) / "runs" / str(run.id) / row.stage
+        artifacts = self.config.artifact_root / "runs" / str(run.id) / row.stage
         return StageJob(
             run_id=run.id,
             stage=row.stage,

@@ -66,7 +66,7 @@ class BranchArtifacts:
     def of(cls, config: Config, fields: Mapping[str, str]) -> BranchArtifacts:
         """The artifacts of the run's branch."""
         return cls(
-            root=Path(config.artifacts.root).resolve() / checked_branch(fields),
+            root=config.artifact_root / checked_branch(fields),
             base_url=f"{config.artifacts_base_url}/{checked_branch(fields)}",
             branch=checked_branch(fields),
         )

@@ -66,8 +66,7 @@ def validated_change(fields: Mapping[str, str]) -> Change:
 
 def artifact_root(config: Config) -> Path:
     """The artifact root as an absolute path (a relative one is under the state directory)."""
-    root = Path(config.artifacts.root)
-    return root if root.is_absolute() else config.state_path / root
+    return config.artifact_root
 
 
 def repo_location(config: Config, change: Change) -> tuple[Path, str]:

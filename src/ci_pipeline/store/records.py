@@ -129,7 +129,7 @@ def message_body(message: dict[str, Any]) -> dict[str, Any]:
 
 def artifact_files(config: Config, run_id: int, limit: int = 2000) -> list[dict[str, Any]]:
     """The files a run's stages left under the artifact root, with their public URLs."""
-    root = Path(config.artifacts.root).resolve()
+    root = config.artifact_root
     base = root / "runs" / str(run_id)
     if not base.is_dir():
         return []

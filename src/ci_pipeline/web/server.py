@@ -116,7 +116,7 @@ def create_app(config: Config, store: Store, *, policy_file: str | Path | None =
         app.include_router(module.router)
     static = resources.files("ci_pipeline.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    artifacts = Path(config.artifacts.root)
+    artifacts = config.artifact_root
     artifacts.mkdir(parents=True, exist_ok=True)
     app.mount("/artifacts", ArtifactFiles(directory=artifacts, check_dir=False), name="artifacts")
     return app
