@@ -9,7 +9,6 @@ own ``[artifacts] root`` lacks, and uploads what a stage made: a directory as on
 from __future__ import annotations
 
 import io
-import logging
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -21,8 +20,9 @@ from ci_pipeline.artifacts_tar import pack_directory, unpack_into
 from ci_pipeline.artifacts_tar import safe_relative as safe_relative  # the path rule, re-exported
 from ci_pipeline.config import Config
 from ci_pipeline.errors import InfrastructureError
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TAR_TYPE = "application/x-tar"
 ARCHIVE_PREFIX = "/artifacts-archive"

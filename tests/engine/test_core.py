@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 from dataclasses import replace
@@ -376,3 +377,15 @@ def test_a_failed_test_stage_still_stores_each_test(
     assert [(test["name"], test["outcome"]) for test in tests[rows["functional"].id]] == [
         ("boots", "PASSED"), ("ssh", "FAILED")
     ]
+
+
+def test_a_line_logged_while_driving_a_stage_says_its_run_and_stage(
+    config: Config, store: Store, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_id = add_run(store)
+    with caplog.at_level(logging.DEBUG, logger="ci_pipeline.engine"):
+        drive(make_engine(config, store, bus, pipeline=command_pipeline()), bus)
+    started = [record for record in caplog.records if str(record.msg).endswith("] starting attempt %d")]
+    assert [record.stage for record in started] == ALL  # type: ignore[attr-defined]
+    assert {record.run_id for record in started} == {run_id}  # type: ignore[attr-defined]
+    assert started[0].getMessage() == f"[run={run_id} stage=build] starting attempt 1"

@@ -9,7 +9,6 @@ the same name, where :meth:`SubscriptionConsumer.reject` sends messages.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Sequence
 
@@ -19,8 +18,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from ci_pipeline.bus.amqp_wire import decode
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.bus.topics import topic_matches
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _GLOB_CHARACTERS = frozenset("*?[")
 

@@ -14,7 +14,6 @@ cannot be reached, the end is recorded later. Either way the scheduler goes on w
 from __future__ import annotations
 
 import enum
-import logging
 import shutil
 import threading
 import time
@@ -40,13 +39,14 @@ from ci_pipeline.engine.stage_inputs import stage_inputs
 from ci_pipeline.errors import StoreUnavailable
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import STORE_ERRORS, Store, store_error_reason
 from ci_pipeline.store.models import Run, StageRun, utcnow
 from ci_pipeline.store.safe_types import storable_json
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 LEASE_SECONDS = 30.0
 MAINTENANCE_INTERVAL = 0.25
@@ -202,6 +202,10 @@ class Engine:
         return progressed
 
     def _drive(self, run_id: int, outcome: StageOutcome | None = None) -> _Next:
+        with log_context(run_id=run_id, stage=outcome.stage if outcome else None):
+            return self._drive_run(run_id, outcome)
+
+    def _drive_run(self, run_id: int, outcome: StageOutcome | None) -> _Next:
         started = time.perf_counter()
         self._spawning = 0.0
         try:
@@ -296,9 +300,10 @@ class Engine:
         for row in rows:
             if row.state in t.FINAL_STAGE_STATES:
                 continue
-            if row.state == "pending" and self._skip_or_queue(session, run, rows, row):
-                continue
-            return self._start(session, run, row)
+            with log_context(stage=row.stage):
+                if row.state == "pending" and self._skip_or_queue(session, run, rows, row):
+                    continue
+                return self._start(session, run, row)
         t.finish_run(session, self.config, run, Status.SUCCESS)
         return _Next.DONE
 
@@ -336,6 +341,7 @@ class Engine:
         attempt = row.attempt + 1
         log_path = self._state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
         t.start_stage(session, self.config, run, row, str(log_path))
+        log.debug("starting attempt %d", attempt)
         job = self._job(run, row, log_path)
         if inputs := stage_inputs(session, run, row.stage):
             job = replace(job, fields={**job.fields, **inputs})
@@ -385,7 +391,8 @@ class Engine:
         for outcome in pending:
             if outcome.run_id not in self._held:
                 continue
-            kept = self._record_outcome(outcome)
+            with log_context(run_id=outcome.run_id, stage=outcome.stage):
+                kept = self._record_outcome(outcome)
             if kept is not None:
                 self._unrecorded.append(kept)
                 self._next_record_retry = time.monotonic() + RECORD_RETRY_SECONDS

@@ -11,7 +11,6 @@ where mock is installed.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from ci_pipeline.config import Config
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.build_rpms import binary_rpm_name, build_packages
 from ci_pipeline.stages.build_tools import Deadline
@@ -28,7 +28,7 @@ from ci_pipeline.stages.lookaside import fetch_sources
 from ci_pipeline.stages.specfile import dist_tag, has_check_section, plan_release, release_mark
 from ci_pipeline.stages.yumrepo import publish_yum_repo
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: What a field must look like before it reaches a path or a command (the trigger checked it too).
 SAFE_FIELDS = {

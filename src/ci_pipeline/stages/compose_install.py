@@ -13,7 +13,6 @@ import configparser
 import difflib
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -21,13 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages import base, ostree
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts
 from ci_pipeline.stages.compose_builds import ComposeBuild
 from ci_pipeline.stages.treefile import Treefile
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DNF_TIMEOUT = 1800.0
 PER_RUN_OPTIONS = ("--setopt=logdir=", "--setopt=persistdir=")

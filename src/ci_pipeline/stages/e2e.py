@@ -16,11 +16,11 @@ SUCCESS with the summary "no e2e tests". Artifacts: ``machine<N>.console.log`` a
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages import base
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_checksum
@@ -39,7 +39,7 @@ from ci_pipeline.stages.smoke import console_tail, kvm_usable, run_image
 from ci_pipeline.stages.sti_suite import fetch_suite, suite_source
 from ci_pipeline.stages.tests import write_junit
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_MACHINES = 2

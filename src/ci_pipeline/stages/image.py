@@ -11,19 +11,19 @@ Outputs: ``image_name``, ``image_url``, ``type`` (``qcow2``).
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages import bootdisk, ostree
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_checksum
 from ci_pipeline.stages.treefile import DEFAULT_OSNAME, load_treefile
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 KEEP_IMAGES = 5
 LATEST = "latest-atomic.qcow2"

@@ -14,12 +14,12 @@ says so, distinct from a failing test.
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_checksum
 from ci_pipeline.stages.build import validated_change
@@ -38,7 +38,7 @@ from ci_pipeline.stages.sti_results import MAX_LOG_CHARS, collect_results, junit
 from ci_pipeline.stages.sti_subjects import compose_root, container_root, functional_root, remove_tree
 from ci_pipeline.stages.sti_suite import fetch_suite, suite_source
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 NO_TESTS = "no tests"
 FAILING = ("FAILED", "ERROR")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -16,10 +15,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 from sqlalchemy.orm import Session, sessionmaker
 
 from ci_pipeline.errors import ConfigError, StoreError, StoreUnavailable
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.sqlite_wal import enable_wal
 from ci_pipeline.store.safe_types import storable_text
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SQLITE_BUSY_SECONDS = 30.0
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
