@@ -29,6 +29,7 @@ from ci_pipeline.executors.celery_jobs import job_from_payload, outcome_to_dict,
 from ci_pipeline.executors.containment import start_attempt
 from ci_pipeline.executors.local import LOG_CAP_BYTES, stage_command, stage_outcome, stop_grace
 from ci_pipeline.logcontext import get_logger, log_context
+from ci_pipeline.logtail import tail_bytes
 from ci_pipeline.messages.topics import Status
 
 log = get_logger(__name__)
@@ -134,11 +135,7 @@ def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome
 
 def _log_tail(path: Path) -> str:
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            if size > LOG_RETURN_CAP:
-                handle.seek(size - LOG_RETURN_CAP)
-            return handle.read().decode("utf-8", "replace")
+        return tail_bytes(path, LOG_RETURN_CAP).decode("utf-8", "replace")
     except OSError:
         return ""
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
-from ci_pipeline.stages import base
+from ci_pipeline.logtail import log_tail
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_checksum
 from ci_pipeline.stages.build_tools import Deadline
@@ -142,7 +142,7 @@ def judge_machines(
         else:
             continue
         errors = "".join(f" {error}." for error in report.errors)
-        tail = console_tail(machine.console) or base.log_tail(ctx.log_path)
+        tail = console_tail(machine.console) or log_tail(ctx.log_path)
         raise StageFailure(f"{machine.name} {problem}.{errors}\n{tail}")
 
 

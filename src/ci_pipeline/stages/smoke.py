@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logtail import log_tail
 from ci_pipeline.stages import base
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.branch_artifacts import BranchArtifacts, checked_checksum, checked_nvr
@@ -141,7 +142,7 @@ def boot_image(image: Path, console: Path, log_path: Path, *, accel: str, timeou
 
 def console_tail(console: Path) -> str:
     """The console's last lines, for a failure reason."""
-    return base.log_tail(console, CONSOLE_TAIL_LINES)
+    return log_tail(console, CONSOLE_TAIL_LINES)
 
 
 def run(ctx: StageContext) -> StageResult:
