@@ -101,7 +101,7 @@ class TrackingRules:
 
     def ignore_reason(self, push: GitPush) -> str | None:
         """Why this push is not tracked, or None when it is."""
-        if "/forks/" in (push.path or ""):
+        if push.is_fork:
             fork = quote_value(push.path)
             return f"The push went to a fork ({fork}), not to the package's dist-git repository."
         if push.namespace not in self.namespaces:

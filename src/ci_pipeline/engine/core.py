@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import shutil
-import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -34,7 +33,6 @@ from ci_pipeline.engine.definition import (
     StageSpec,
     pipeline_for,
 )
-from ci_pipeline.engine.relay import relay_outbox
 from ci_pipeline.engine.stage_inputs import stage_inputs
 from ci_pipeline.errors import StoreUnavailable
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
@@ -133,9 +131,6 @@ class Engine:
         self.executor.shutdown()
 
     # -- leases, cancels, claims ---------------------------------------------------------------
-
-    def _lease_until(self) -> object:
-        return utcnow() + self.lease
 
     def _maintain(self) -> bool:
         now = time.monotonic()
@@ -424,22 +419,3 @@ class Engine:
             log.error("run %d: recording the %s stage as failed waits for the store: %s",
                       outcome.run_id, outcome.stage, store_error_reason(exc))
             return failed
-
-
-
-def run_engine(config: Config, store: Store, bus: Bus, *, until_idle: bool = False,
-               stop: threading.Event | None = None) -> None:
-    """Drive runs and relay their messages until ``stop`` is set (or, ``until_idle``, no run is left)."""
-    stop = stop or threading.Event()
-    engine = Engine(config, store, bus)
-    try:
-        while not stop.is_set():
-            worked = engine.tick()
-            worked = relay_outbox(store, bus) > 0 or worked
-            if not worked:
-                if until_idle and engine.idle():
-                    break
-                stop.wait(POLL_SECONDS)
-        relay_outbox(store, bus)
-    finally:
-        engine.shutdown()

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -124,10 +124,6 @@ class Store:
         except OperationalError as exc:
             reason = _first_line(exc)
             raise StoreError(f"The store at {self.engine.url!r} cannot be migrated: {reason}.") from exc
-
-    def is_current(self) -> bool:
-        """Whether the store's tables exist (migrations applied)."""
-        return inspect(self.engine).has_table("alembic_version")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
