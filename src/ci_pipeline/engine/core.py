@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -70,8 +71,12 @@ class Engine:
 
     def __init__(self, config: Config, store: Store, bus: Bus, *, executor: Executor | None = None,
                  pipeline: PipelineDefinition | None = None, lease_seconds: float = LEASE_SECONDS,
-                 max_active: int | None = None) -> None:
+                 max_active: int | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
+        #: What the scheduler's own waits (claims, maintenance, store retries) read and sleep with.
+        self.clock = clock
+        self.sleep = sleep
         self.store = store
         self.bus = bus
         self.pipeline = pipeline or pipeline_for(config)
@@ -116,7 +121,7 @@ class Engine:
         if not worked and self.executor.running() and wait > 0:
             self._record(self.executor.wait(wait))
         elif not worked and self._unrecorded and wait > 0:
-            time.sleep(min(wait, max(0.0, self._next_record_retry - time.monotonic())))
+            self.sleep(min(wait, max(0.0, self._next_record_retry - self.clock())))
         return worked or bool(self.executor.running())
 
     def idle(self) -> bool:
@@ -133,7 +138,7 @@ class Engine:
     # -- leases, cancels, claims ---------------------------------------------------------------
 
     def _maintain(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         if now < self._next_maintenance:
             return False
         self._next_maintenance = now + MAINTENANCE_INTERVAL
@@ -149,7 +154,7 @@ class Engine:
 
     def _claim(self) -> bool:
         room = self.max_active - len(self._held)
-        now = time.monotonic()
+        now = self.clock()
         if room <= 0 or now < self._next_claim:
             return False
         with self.store.session() as session:
@@ -381,7 +386,7 @@ class Engine:
 
     def _record(self, outcomes: list[StageOutcome]) -> bool:
         pending = outcomes
-        if self._unrecorded and time.monotonic() >= self._next_record_retry:
+        if self._unrecorded and self.clock() >= self._next_record_retry:
             pending, self._unrecorded = [*self._unrecorded, *outcomes], []
         for outcome in pending:
             if outcome.run_id not in self._held:
@@ -390,7 +395,7 @@ class Engine:
                 kept = self._record_outcome(outcome)
             if kept is not None:
                 self._unrecorded.append(kept)
-                self._next_record_retry = time.monotonic() + RECORD_RETRY_SECONDS
+                self._next_record_retry = self.clock() + RECORD_RETRY_SECONDS
         return bool(outcomes)
 
     def _record_outcome(self, outcome: StageOutcome) -> StageOutcome | None:
