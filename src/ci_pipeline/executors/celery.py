@@ -34,7 +34,7 @@ from ci_pipeline.executors.celery_app import (
     task_id,
 )
 from ci_pipeline.executors.celery_jobs import job_payload, outcome_from_dict
-from ci_pipeline.logcontext import get_logger
+from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Status
 
 log = get_logger(__name__)
@@ -146,10 +146,11 @@ class CeleryExecutor(Executor):
         outcomes = []
         now = time.monotonic()
         for key, entry in list(self._running.items()):
-            if not entry.sent:
-                self._send(entry)
-                continue
-            outcome = self._outcome(entry, now)
+            with log_context(run_id=entry.job.run_id, stage=entry.job.stage):
+                if not entry.sent:
+                    self._send(entry)
+                    continue
+                outcome = self._outcome(entry, now)
             if outcome is not None:
                 del self._running[key]
                 outcomes.append(outcome)
