@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from ci_pipeline.config import load_config
 from ci_pipeline.errors import ConfigError
+from ci_pipeline.stages.artifacts import BranchArtifacts, repo_location
+from ci_pipeline.stages.fields import Change
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -100,3 +102,41 @@ def test_window_arch_and_topic_prefix_mistakes_name_the_key(tmp_path: Path, text
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=rf"'{re.escape(key)}' in .*ci-pipeline.toml is wrong"):
         load_config(path, environ={})
+
+
+def test_a_relative_artifact_root_is_one_absolute_path_for_the_build_and_the_compose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    path = write(tmp_path, 'state_dir = "state"\n[artifacts]\nroot = "arts"\n')
+    config = load_config(path, environ={})
+    assert config.artifacts.root == str(work / "state" / "arts")
+    assert config.artifact_root == work / "state" / "arts"
+    monkeypatch.chdir(tmp_path)  # nothing resolves again later
+    change = Change(namespace="rpms", repo="vim", rev="0" * 40, branch="f26")
+    published, _ = repo_location(config, change)
+    compose_reads = BranchArtifacts.of(config, {"branch": "f26"}).root / "repo" / "vim_repo"
+    assert published == compose_reads == work / "state" / "arts" / "f26" / "repo" / "vim_repo"
+
+
+def test_file_paths_are_absolute_once_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline.toml").write_text("")
+    path = write(
+        tmp_path,
+        '[pipeline]\nfile = "pipeline.toml"\n[trigger]\ntreefile = "t.json"\n[web]\npolicy_file = "p.yaml"\n'
+        '[bus]\nca = "ca.pem"\n',
+    )
+    config = load_config(path, environ={})
+    assert config.pipeline.file == str(tmp_path / "pipeline.toml")
+    assert config.trigger.treefile == str(tmp_path / "t.json")
+    assert config.web.policy_file == str(tmp_path / "p.yaml")
+    assert config.bus.ca == str(tmp_path / "ca.pem")
+    assert config.state_dir == str(tmp_path / ".ci-pipeline")
+
+
+def test_a_relative_pipeline_file_missing_here_is_the_state_directorys(tmp_path: Path) -> None:
+    path = write(tmp_path, f'state_dir = "{tmp_path / "state"}"\n[pipeline]\nfile = "nowhere-here.toml"\n')
+    assert load_config(path, environ={}).pipeline.file == str(tmp_path / "state" / "nowhere-here.toml")

@@ -9,7 +9,6 @@ own ``[artifacts] root`` lacks, and uploads what a stage made: a directory as on
 from __future__ import annotations
 
 import io
-import logging
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -21,8 +20,9 @@ from ci_pipeline.artifacts_tar import pack_directory, unpack_into
 from ci_pipeline.artifacts_tar import safe_relative as safe_relative  # the path rule, re-exported
 from ci_pipeline.config import Config
 from ci_pipeline.errors import InfrastructureError
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TAR_TYPE = "application/x-tar"
 ARCHIVE_PREFIX = "/artifacts-archive"
@@ -54,7 +54,7 @@ class ArtifactClient:
     """Moves artifacts between this machine's ``[artifacts] root`` and the artifact server."""
 
     def __init__(self, config: Config, client: httpx.Client | None = None) -> None:
-        self.root = Path(config.artifacts.root)
+        self.root = config.artifact_root
         self.base_url = config.artifacts_base_url
         self.archive_url = config.web_base_url + ARCHIVE_PREFIX
         self.token = config.web.token

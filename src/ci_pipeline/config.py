@@ -10,6 +10,12 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
 
     state_dir = ".ci-pipeline"                 # relative paths below are resolved against it
 
+Paths are resolved once, when the configuration is loaded: ``state_dir`` against the working
+directory, ``[artifacts] root`` against ``state_dir``, ``[pipeline] file`` against the working
+directory when it exists there, else against ``state_dir``; the other file paths (certificate,
+private_key, ca, treefile, policy_file) against the working directory. Every user reads the absolute
+paths (:attr:`Config.artifact_root` for the artifact root).
+
     [bus]
     url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://
     topic_prefix = "org.centos"                # dotted lowercase words, at most 150 characters
@@ -213,6 +219,11 @@ class Config(_Section):
         return Path(self.state_dir).resolve()
 
     @property
+    def artifact_root(self) -> Path:
+        """The artifact root as an absolute path (a relative one is under the state directory)."""
+        return under_state(self.state_path, self.artifacts.root or "artifacts")
+
+    @property
     def web_base_url(self) -> str:
         """The public URL of the web service, without a trailing slash."""
         return (self.web.base_url or f"http://{self.web.listen}").rstrip("/")
@@ -223,39 +234,72 @@ class Config(_Section):
         return (self.artifacts.base_url or f"{self.web_base_url}/artifacts").rstrip("/")
 
 
-def _fill_defaults(config: Config) -> Config:
+def under_state(state: Path, value: str) -> Path:
+    """``value`` as an absolute path: a relative one is under the state directory ``state``."""
+    path = Path(value)
+    return path if path.is_absolute() else state / path
+
+
+def _absolute(value: str) -> str:
+    return str(Path(value).resolve()) if value else value
+
+
+def pipeline_file_at(state: Path, value: str) -> str:
+    """The pipeline file ``value``, absolute: the working directory's, else one under ``state``."""
+    if not value:
+        return value
+    path = Path(value)
+    if path.is_absolute():
+        return value
+    return str(path.resolve() if path.exists() else state / path)
+
+
+def _resolve_paths(config: Config) -> Config:
+    """The configuration with its defaults filled in and every path made absolute, once."""
     state = config.state_path
-    updates: dict[str, BaseModel] = {}
-    if not config.bus.url:
-        updates["bus"] = config.bus.model_copy(update={"url": f"sqlite:///{state}/bus.sqlite"})
-    if not config.store.url:
-        updates["store"] = config.store.model_copy(
-            update={"url": f"sqlite:///{state}/store.sqlite"}
-        )
-    if not config.artifacts.root:
-        updates["artifacts"] = config.artifacts.model_copy(update={"root": str(state / "artifacts")})
-    if not config.distgit.url:
-        updates["distgit"] = config.distgit.model_copy(
-            update={"url": f"file://{state}/world/git/{{namespace}}/{{repo}}.git"}
-        )
-    if not config.lookaside.url:
-        template = "{namespace}/{repo}/{filename}/{hashtype}/{hash}/{filename}"
-        updates["lookaside"] = config.lookaside.model_copy(
-            update={"url": f"file://{state}/world/lookaside/{template}"}
-        )
-    return config.model_copy(update=updates) if updates else config
+    template = "{namespace}/{repo}/{filename}/{hashtype}/{hash}/{filename}"
+    bus = config.bus
+    return config.model_copy(
+        update={
+            "state_dir": str(state),
+            "bus": bus.model_copy(
+                update={
+                    "url": bus.url or f"sqlite:///{state}/bus.sqlite",
+                    "certificate": _absolute(bus.certificate),
+                    "private_key": _absolute(bus.private_key),
+                    "ca": _absolute(bus.ca),
+                }
+            ),
+            "store": config.store.model_copy(
+                update={"url": config.store.url or f"sqlite:///{state}/store.sqlite"}
+            ),
+            "trigger": config.trigger.model_copy(update={"treefile": _absolute(config.trigger.treefile)}),
+            "pipeline": config.pipeline.model_copy(
+                update={"file": pipeline_file_at(state, config.pipeline.file)}
+            ),
+            "web": config.web.model_copy(update={"policy_file": _absolute(config.web.policy_file)}),
+            "artifacts": config.artifacts.model_copy(update={"root": str(config.artifact_root)}),
+            "distgit": config.distgit.model_copy(
+                update={"url": config.distgit.url or f"file://{state}/world/git/{{namespace}}/{{repo}}.git"}
+            ),
+            "lookaside": config.lookaside.model_copy(
+                update={"url": config.lookaside.url or f"file://{state}/world/lookaside/{template}"}
+            ),
+        }
+    )
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "configuration file") -> dict[str, Any]:
+    """The TOML file ``path``; a missing, unreadable or invalid one is a ConfigError naming ``what``."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError as exc:
-        raise ConfigError(f"The configuration file {path} does not exist.") from exc
+        raise ConfigError(f"The {what} {path} does not exist.") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"The configuration file {path} is not valid TOML: {exc}.") from exc
+        raise ConfigError(f"The {what} {path} is not valid TOML: {exc}.") from exc
     except OSError as exc:
-        raise ConfigError(f"The configuration file {path} cannot be read: {exc}.") from exc
+        raise ConfigError(f"The {what} {path} cannot be read: {exc}.") from exc
 
 
 def _env_value(raw: str, annotation: Any) -> Any:
@@ -325,10 +369,10 @@ def load_config(
     data: dict[str, Any] = {}
     source = "the defaults"
     if chosen:
-        data = _read_file(Path(chosen))
+        data = read_toml(Path(chosen))
         source = str(chosen)
     elif DEFAULT_FILE.exists():
-        data = _read_file(DEFAULT_FILE)
+        data = read_toml(DEFAULT_FILE)
         source = str(DEFAULT_FILE)
     try:
         file_config = Config.model_validate(data)
@@ -336,9 +380,9 @@ def load_config(
         raise ConfigError(_describe(exc, source)) from exc
     overrides = _environment_overrides(environ)
     if not overrides:
-        return _fill_defaults(file_config)
+        return _resolve_paths(file_config)
     try:
         config = Config.model_validate(_merge(data, overrides))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, "the environment")) from exc
-    return _fill_defaults(config)
+    return _resolve_paths(config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
@@ -11,12 +10,13 @@ from ci_pipeline.config import Config
 from ci_pipeline.engine.core import Engine
 from ci_pipeline.engine.relay import outbox_depth, relay_outbox
 from ci_pipeline.errors import BusError, StoreError
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.messages.envelope import Signer
 from ci_pipeline.messages.signing import signer_from_config
 from ci_pipeline.store.db import Store
 from ci_pipeline.trigger import Trigger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 FETCH_BATCH = 500
 IDLE_SLEEP = 0.05

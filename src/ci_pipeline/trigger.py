@@ -10,7 +10,6 @@ outbox. Batches of messages share one transaction, which is what makes the trigg
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
 from ci_pipeline.errors import ConfigError, MessageError, SchemaViolation, StoreUnavailable
+from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.builders import encode_message
 from ci_pipeline.messages.envelope import decode
 from ci_pipeline.messages.identity import identity_problem, ostree_ref, run_ci_name
@@ -44,7 +44,7 @@ from ci_pipeline.store.models import (
     Run,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TRIGGER_CI_NAME = "ci-pipeline-trigger"
 QUEUED = "queued"
@@ -101,7 +101,7 @@ class TrackingRules:
 
     def ignore_reason(self, push: GitPush) -> str | None:
         """Why this push is not tracked, or None when it is."""
-        if "/forks/" in (push.path or ""):
+        if push.is_fork:
             fork = quote_value(push.path)
             return f"The push went to a fork ({fork}), not to the package's dist-git repository."
         if push.namespace not in self.namespaces:
@@ -369,14 +369,15 @@ class Trigger:
         if len(pushes) > 1:
             middle = len(pushes) // 2
             return self._decide_in_parts(pushes[:middle], dead) + self._decide_in_parts(pushes[middle:], dead)
-        delivery = pushes[0][0]
-        if isinstance(exc, MessageError):
-            dead.append(self._dead_letter(delivery, str(exc)))
-        else:
-            if not isinstance(exc, SQLAlchemyError):
-                log.error("deciding the push at %d failed", delivery.position, exc_info=exc)
-            reason = f"The store refused the message: {store_error_reason(exc)}."
-            dead.append(self._dead_letter(delivery, reason))
+        delivery, push = pushes[0]
+        with log_context(msg_id=push.msg_id):
+            if isinstance(exc, MessageError):
+                dead.append(self._dead_letter(delivery, str(exc)))
+            else:
+                if not isinstance(exc, SQLAlchemyError):
+                    log.error("deciding the push at %d failed", delivery.position, exc_info=exc)
+                reason = f"The store refused the message: {store_error_reason(exc)}."
+                dead.append(self._dead_letter(delivery, reason))
         return 0
 
     def _dead_letter(self, delivery: Delivery, reason: str) -> dict[str, Any]:

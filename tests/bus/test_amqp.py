@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ci_pipeline.bus.amqp import AmqpBus, check_subscription_name, split_url
-from ci_pipeline.bus.amqp_consumer import binding_key, topic_matches
+from ci_pipeline.bus.amqp_consumer import binding_key
 from ci_pipeline.bus.amqp_wire import decode, encode
+from ci_pipeline.bus.topics import topic_matches
 from ci_pipeline.errors import BusError, ConfigError
 
 TOPIC = "org.centos.prod.ci.pipeline.package.complete"

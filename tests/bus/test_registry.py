@@ -54,6 +54,6 @@ def test_member_that_cannot_be_imported_is_a_config_error(monkeypatch: pytest.Mo
 
 
 def test_member_that_is_not_a_bus_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(BUS_MEMBERS, "odd", "ci_pipeline.bus.memory:topic_matches")
+    monkeypatch.setitem(BUS_MEMBERS, "odd", "ci_pipeline.bus.topics:topic_matches")
     with pytest.raises(ConfigError, match="is not a Bus class"):
         open_bus("odd://")

@@ -103,6 +103,20 @@ def command_pipeline(
     return PipelineDefinition(tuple(specs))
 
 
+class ManualClock:
+    """A monotonic clock that moves only when a test moves it (the engine's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
+        self.now += seconds
+
+
 def drive(engine: Engine, bus: Bus, rounds: int = 2000) -> None:
     """Tick until nothing is left, then relay the outbox."""
     for _ in range(rounds):

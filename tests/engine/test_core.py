@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 from dataclasses import replace
@@ -23,7 +24,16 @@ from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Result, Run
 
-from .helpers import add_run, command_pipeline, drive, expected_sequence, messages, run_messages, stage_config
+from .helpers import (
+    ManualClock,
+    add_run,
+    command_pipeline,
+    drive,
+    expected_sequence,
+    messages,
+    run_messages,
+    stage_config,
+)
 
 ALL = [str(stage) for stage in STAGE_ORDER]
 
@@ -344,10 +354,12 @@ def test_outputs_that_break_the_message_contract_fail_the_stage(
 
 
 def test_tick_counts_running_stages_as_work_and_waits_on_them(config: Config, store: Store, bus: Bus) -> None:
-    engine = make_engine(config, store, bus, pipeline=command_pipeline({"build": "sleep 0.4"}))
+    clock = ManualClock()
+    engine = make_engine(config, store, bus, pipeline=command_pipeline({"build": "sleep 0.4"}), clock=clock)
     assert engine.tick(wait=0) is False  # nothing queued, nothing running: the caller may sleep
     add_run(store)
-    time.sleep(CLAIM_INTERVAL)  # an empty claim waits this long before the next look
+    assert engine.tick(wait=0) is False  # an empty claim waits CLAIM_INTERVAL before the next look
+    clock.advance(CLAIM_INTERVAL)
     assert engine.tick(wait=0) is True and engine.executor.running() == {(1, "build")}
     started = time.monotonic()
     while engine.executor.running() == {(1, "build")}:
@@ -376,3 +388,15 @@ def test_a_failed_test_stage_still_stores_each_test(
     assert [(test["name"], test["outcome"]) for test in tests[rows["functional"].id]] == [
         ("boots", "PASSED"), ("ssh", "FAILED")
     ]
+
+
+def test_a_line_logged_while_driving_a_stage_says_its_run_and_stage(
+    config: Config, store: Store, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_id = add_run(store)
+    with caplog.at_level(logging.DEBUG, logger="ci_pipeline.engine"):
+        drive(make_engine(config, store, bus, pipeline=command_pipeline()), bus)
+    started = [record for record in caplog.records if str(record.msg).endswith("] starting attempt %d")]
+    assert [record.stage for record in started] == ALL  # type: ignore[attr-defined]
+    assert {record.run_id for record in started} == {run_id}  # type: ignore[attr-defined]
+    assert started[0].getMessage() == f"[run={run_id} stage=build] starting attempt 1"

@@ -27,7 +27,7 @@ from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import ResultTestcase, Run, StageRun
 from ci_pipeline.store.safe_types import MARKER, storable_json, storable_text, stored_form
 
-from .helpers import add_run, command_pipeline, drive, postgres_store, run_messages
+from .helpers import ManualClock, add_run, command_pipeline, drive, postgres_store, run_messages
 from .poison_stage import POISON
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +35,7 @@ ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclud
 
 
 def builtin_engine(config: Config, store: Store, bus: Bus, monkeypatch: pytest.MonkeyPatch,
-                   **implementations: str) -> Engine:
+                   clock: ManualClock | None = None, **implementations: str) -> Engine:
     """An engine whose ``implementations`` (stage=module:function) run built in, the rest as ``true``."""
     monkeypatch.setenv("PYTHONPATH", str(HERE))
     for stage, implementation in implementations.items():
@@ -44,7 +44,10 @@ def builtin_engine(config: Config, store: Store, bus: Bus, monkeypatch: pytest.M
         replace(spec, command=None) if spec.name in implementations else spec
         for spec in command_pipeline().stages
     ))
-    return Engine(config, store, bus, executor=LocalExecutor(2), pipeline=pipeline)
+    if clock is None:
+        return Engine(config, store, bus, executor=LocalExecutor(2), pipeline=pipeline)
+    return Engine(config, store, bus, executor=LocalExecutor(2), pipeline=pipeline,
+                  clock=clock, sleep=clock.advance)
 
 
 def stages(store: Store, run_id: int) -> tuple[Run, dict[str, StageRun], dict[str, list[dict[str, object]]]]:
@@ -122,14 +125,17 @@ def test_a_store_error_recording_a_stage_fails_it_with_the_reason_and_the_schedu
 def test_a_stage_end_waits_while_the_store_is_unavailable_and_is_then_recorded(
     config: Config, store: Store, bus: Bus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(core, "RECORD_RETRY_SECONDS", 0.05)
     calls = _refuse_once(monkeypatch, StoreUnavailable("The store at x failed: connection refused."), times=2)
-    engine = builtin_engine(config, store, bus, monkeypatch, functional="poison_stage:succeed_with_tests")
+    clock = ManualClock()  # the engine's waits for the store move this clock, not the wall clock
+    engine = builtin_engine(config, store, bus, monkeypatch, clock,
+                            functional="poison_stage:succeed_with_tests")
     run_id = add_run(store)
+    started = clock()
     drive(engine, bus)
     run, rows, tests = stages(store, run_id)
     assert (run.status, rows["functional"].attempt, calls[0]) == ("SUCCESS", 1, 3)
     assert [test["name"] for test in tests["functional"]] == ["boots"]
+    assert clock() - started >= 2 * core.RECORD_RETRY_SECONDS  # it waited between the tries
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ Options, as keyword arguments or in the URL's query (``amqp://host/%2F?exchange=
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -35,8 +34,9 @@ from ci_pipeline.bus.amqp_publisher import BatchProgress, ConfirmingPublisher, C
 from ci_pipeline.bus.amqp_wire import BASE_SCHEMA, WireMessage, encode
 from ci_pipeline.bus.base import Bus, Delivery
 from ci_pipeline.errors import BusError, ConfigError
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -9,8 +9,6 @@ the same name, where :meth:`SubscriptionConsumer.reject` sends messages.
 
 from __future__ import annotations
 
-import fnmatch
-import logging
 from collections import deque
 from collections.abc import Sequence
 
@@ -19,8 +17,10 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from ci_pipeline.bus.amqp_wire import decode
 from ci_pipeline.bus.base import Delivery
+from ci_pipeline.bus.topics import topic_matches
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _GLOB_CHARACTERS = frozenset("*?[")
 
@@ -33,11 +33,6 @@ def binding_key(pattern: str) -> str:
         if not (word == "#" and words and words[-1] == "#"):
             words.append(word)
     return ".".join(words)
-
-
-def topic_matches(topic: str, patterns: Sequence[str]) -> bool:
-    """Whether ``topic`` matches one of the glob ``patterns`` (``*`` matches dots too)."""
-    return any(fnmatch.fnmatchcase(topic, pattern) for pattern in patterns)
 
 
 def dead_letter_name(subscription: str) -> str:

@@ -10,7 +10,6 @@ reported by topic.
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +21,9 @@ import pika.spec
 from pika.adapters.blocking_connection import BlockingConnection
 
 from ci_pipeline.bus.amqp_wire import WireMessage
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: How many messages are queued between two turns of the I/O loop, so frames keep flowing.
 PUMP_EVERY = 256

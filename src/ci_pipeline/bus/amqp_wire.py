@@ -14,7 +14,6 @@ is ``sent-at``, ``topic`` the routing key and ``headers`` the AMQP headers.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 import time
@@ -26,10 +25,11 @@ from typing import Any
 import pika
 
 from ci_pipeline.errors import MalformedMessage
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.messages import envelope as envelope_module
 from ci_pipeline.messages.envelope import new_msg_id
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SCHEMA_HEADER = "fedora_messaging_schema"
 SEVERITY_HEADER = "fedora_messaging_severity"

@@ -11,17 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from ci_pipeline.bus.base import Bus, Delivery
+from ci_pipeline.bus.topics import topic_matches
 from ci_pipeline.errors import BusError, ConfigError
 
 _REPLAY_PAGE = 500
-
-
-def topic_matches(topics: Sequence[str], topic: str) -> bool:
-    """Whether ``topic`` matches one of the glob patterns ``topics`` (``*`` matches dots too)."""
-    return any(fnmatchcase(topic, pattern) for pattern in topics)
 
 
 @dataclass
@@ -124,7 +119,7 @@ class MemoryBus(Bus):
                 return
             index += len(page)
             for message in page:
-                if topic_matches(topics, message.topic):
+                if topic_matches(message.topic, topics):
                     yield message
                     if remaining is not None:
                         remaining -= 1
@@ -145,7 +140,7 @@ class MemoryBus(Bus):
                 1
                 for index in range(state.cursor, len(messages))
                 if messages[index].position not in state.acked
-                and topic_matches(topics, messages[index].topic)
+                and topic_matches(messages[index].topic, topics)
             )
 
     def close(self) -> None:
@@ -168,7 +163,7 @@ class MemoryBus(Bus):
             message = messages[state.cursor]
             if message.position in state.acked:
                 state.acked.discard(message.position)
-            elif topic_matches(topics, message.topic):
+            elif topic_matches(message.topic, topics):
                 return
             state.leases.pop(message.position, None)
             state.cursor += 1
@@ -176,7 +171,7 @@ class MemoryBus(Bus):
     def _is_available(
         self, state: _Subscription, message: Delivery, topics: Sequence[str], now: float
     ) -> bool:
-        if message.position in state.acked or not topic_matches(topics, message.topic):
+        if message.position in state.acked or not topic_matches(message.topic, topics):
             return False
         lease = state.leases.get(message.position)
         return lease is None or lease[0] <= now

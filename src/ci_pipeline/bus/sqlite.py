@@ -17,7 +17,6 @@ at or below it is done); ``deliveries`` holds the leases and acks above the curs
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import threading
@@ -33,9 +32,10 @@ from urllib.parse import parse_qsl, urlsplit
 from ci_pipeline.bus import sqlite_sql as sql
 from ci_pipeline.bus.base import Bus, Delivery
 from ci_pipeline.errors import BusError, ConfigError
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.sqlite_wal import enable_wal
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _REPLAY_PAGE = 500
 

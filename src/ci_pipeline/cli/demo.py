@@ -199,7 +199,7 @@ def print_links(config: Config, run: Run, stages: list[StageRun], console: Conso
     for key in ("package_url", "compose_url", "image_url"):
         if fields.get(key, "''") != "''":
             console.print(f"[bold]{key}:[/] {fields[key]}")
-    console.print(f"[bold]artifacts root:[/] {config.artifacts.root}")
+    console.print(f"[bold]artifacts root:[/] {config.artifact_root}")
     if run.status != "SUCCESS" and run.reason:
         console.print(f"[bold red]{run.status}:[/] {run.reason}")
     for stage in stages:

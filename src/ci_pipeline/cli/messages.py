@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ci_pipeline.bus.base import Delivery
+from ci_pipeline.bus.topics import topic_matches
 from ci_pipeline.cli.app import App
 from ci_pipeline.errors import BusError
 from ci_pipeline.store.db import Store
@@ -45,7 +45,7 @@ def sent_messages(store: Store, topic_glob: str, after: int) -> Iterator[Deliver
             .order_by(OutboxMessage.id)
         ).all()
     for row in rows:
-        if fnmatch.fnmatchcase(row.topic, topic_glob):
+        if topic_matches(row.topic, [topic_glob]):
             yield Delivery(row.id, row.topic, row.payload, row.created_at.timestamp())
 
 

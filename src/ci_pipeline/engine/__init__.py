@@ -7,7 +7,6 @@ API that ``serve`` uses::
                                             # True when work was done or stages run (it waited on them)
     engine.idle() -> bool                   # no unfinished run anywhere (and nothing running here)
     engine.shutdown()                       # kill the stage work this process started
-    run_engine(config, store, bus, until_idle=False, stop=threading.Event())   # tick + relay loop
 
 Semantics (kept in the store, every state change committed with the message it causes in the outbox,
 which :mod:`.relay` publishes in order, at least once):
@@ -34,6 +33,6 @@ which :mod:`.relay` publishes in order, at least once):
   store cannot be reached, the end is kept and recorded once it can. The scheduler goes on either way.
 """
 
-from ci_pipeline.engine.core import Engine, run_engine
+from ci_pipeline.engine.core import Engine
 
-__all__ = ["Engine", "run_engine"]
+__all__ = ["Engine"]

@@ -14,10 +14,9 @@ cannot be reached, the end is recorded later. Either way the scheduler goes on w
 from __future__ import annotations
 
 import enum
-import logging
 import shutil
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -35,18 +34,18 @@ from ci_pipeline.engine.definition import (
     StageSpec,
     pipeline_for,
 )
-from ci_pipeline.engine.relay import relay_outbox
 from ci_pipeline.engine.stage_inputs import stage_inputs
 from ci_pipeline.errors import StoreUnavailable
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import STORE_ERRORS, Store, store_error_reason
 from ci_pipeline.store.models import Run, StageRun, utcnow
 from ci_pipeline.store.safe_types import storable_json
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 LEASE_SECONDS = 30.0
 MAINTENANCE_INTERVAL = 0.25
@@ -72,8 +71,12 @@ class Engine:
 
     def __init__(self, config: Config, store: Store, bus: Bus, *, executor: Executor | None = None,
                  pipeline: PipelineDefinition | None = None, lease_seconds: float = LEASE_SECONDS,
-                 max_active: int | None = None) -> None:
+                 max_active: int | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
+        #: What the scheduler's own waits (claims, maintenance, store retries) read and sleep with.
+        self.clock = clock
+        self.sleep = sleep
         self.store = store
         self.bus = bus
         self.pipeline = pipeline or pipeline_for(config)
@@ -118,7 +121,7 @@ class Engine:
         if not worked and self.executor.running() and wait > 0:
             self._record(self.executor.wait(wait))
         elif not worked and self._unrecorded and wait > 0:
-            time.sleep(min(wait, max(0.0, self._next_record_retry - time.monotonic())))
+            self.sleep(min(wait, max(0.0, self._next_record_retry - self.clock())))
         return worked or bool(self.executor.running())
 
     def idle(self) -> bool:
@@ -134,11 +137,8 @@ class Engine:
 
     # -- leases, cancels, claims ---------------------------------------------------------------
 
-    def _lease_until(self) -> object:
-        return utcnow() + self.lease
-
     def _maintain(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         if now < self._next_maintenance:
             return False
         self._next_maintenance = now + MAINTENANCE_INTERVAL
@@ -154,7 +154,7 @@ class Engine:
 
     def _claim(self) -> bool:
         room = self.max_active - len(self._held)
-        now = time.monotonic()
+        now = self.clock()
         if room <= 0 or now < self._next_claim:
             return False
         with self.store.session() as session:
@@ -202,6 +202,10 @@ class Engine:
         return progressed
 
     def _drive(self, run_id: int, outcome: StageOutcome | None = None) -> _Next:
+        with log_context(run_id=run_id, stage=outcome.stage if outcome else None):
+            return self._drive_run(run_id, outcome)
+
+    def _drive_run(self, run_id: int, outcome: StageOutcome | None) -> _Next:
         started = time.perf_counter()
         self._spawning = 0.0
         try:
@@ -296,9 +300,10 @@ class Engine:
         for row in rows:
             if row.state in t.FINAL_STAGE_STATES:
                 continue
-            if row.state == "pending" and self._skip_or_queue(session, run, rows, row):
-                continue
-            return self._start(session, run, row)
+            with log_context(stage=row.stage):
+                if row.state == "pending" and self._skip_or_queue(session, run, rows, row):
+                    continue
+                return self._start(session, run, row)
         t.finish_run(session, self.config, run, Status.SUCCESS)
         return _Next.DONE
 
@@ -336,6 +341,7 @@ class Engine:
         attempt = row.attempt + 1
         log_path = self._state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
         t.start_stage(session, self.config, run, row, str(log_path))
+        log.debug("starting attempt %d", attempt)
         job = self._job(run, row, log_path)
         if inputs := stage_inputs(session, run, row.stage):
             job = replace(job, fields={**job.fields, **inputs})
@@ -352,7 +358,7 @@ class Engine:
 
     def _job(self, run: Run, row: StageRun, log_path: Path) -> StageJob:
         spec = self._spec(row.stage)
-        artifacts = Path(self.config.artifacts.root) / "runs" / str(run.id) / row.stage
+        artifacts = self.config.artifact_root / "runs" / str(run.id) / row.stage
         return StageJob(
             run_id=run.id,
             stage=row.stage,
@@ -380,15 +386,16 @@ class Engine:
 
     def _record(self, outcomes: list[StageOutcome]) -> bool:
         pending = outcomes
-        if self._unrecorded and time.monotonic() >= self._next_record_retry:
+        if self._unrecorded and self.clock() >= self._next_record_retry:
             pending, self._unrecorded = [*self._unrecorded, *outcomes], []
         for outcome in pending:
             if outcome.run_id not in self._held:
                 continue
-            kept = self._record_outcome(outcome)
+            with log_context(run_id=outcome.run_id, stage=outcome.stage):
+                kept = self._record_outcome(outcome)
             if kept is not None:
                 self._unrecorded.append(kept)
-                self._next_record_retry = time.monotonic() + RECORD_RETRY_SECONDS
+                self._next_record_retry = self.clock() + RECORD_RETRY_SECONDS
         return bool(outcomes)
 
     def _record_outcome(self, outcome: StageOutcome) -> StageOutcome | None:
@@ -417,22 +424,3 @@ class Engine:
             log.error("run %d: recording the %s stage as failed waits for the store: %s",
                       outcome.run_id, outcome.stage, store_error_reason(exc))
             return failed
-
-
-
-def run_engine(config: Config, store: Store, bus: Bus, *, until_idle: bool = False,
-               stop: threading.Event | None = None) -> None:
-    """Drive runs and relay their messages until ``stop`` is set (or, ``until_idle``, no run is left)."""
-    stop = stop or threading.Event()
-    engine = Engine(config, store, bus)
-    try:
-        while not stop.is_set():
-            worked = engine.tick()
-            worked = relay_outbox(store, bus) > 0 or worked
-            if not worked:
-                if until_idle and engine.idle():
-                    break
-                stop.wait(POLL_SECONDS)
-        relay_outbox(store, bus)
-    finally:
-        engine.shutdown()

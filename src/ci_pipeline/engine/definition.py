@@ -17,14 +17,13 @@ overrides it with one ``[[stage]]`` table per stage, run in the order listed::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ci_pipeline.config import Config
+from ci_pipeline.config import Config, pipeline_file_at, read_toml
 from ci_pipeline.errors import ConfigError
 from ci_pipeline.messages.topics import STAGE_ORDER, Stage
 
@@ -140,15 +139,7 @@ def _to_spec(table: _StageTable, path: Path) -> StageSpec:
 def load_pipeline(path: str | Path) -> PipelineDefinition:
     """Read a TOML pipeline file; any mistake is one ConfigError naming the file and the key."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"The pipeline file {path} does not exist.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"The pipeline file {path} is not valid TOML: {exc}.") from exc
-    except OSError as exc:
-        raise ConfigError(f"The pipeline file {path} cannot be read: {exc}.") from exc
+    data = read_toml(path, "pipeline file")
     try:
         parsed = _PipelineFile.model_validate(data)
     except ValidationError as exc:
@@ -166,7 +157,4 @@ def pipeline_for(config: Config) -> PipelineDefinition:
     """The pipeline the configuration names: its pipeline file, else the default."""
     if not config.pipeline.file:
         return default_pipeline()
-    path = Path(config.pipeline.file)
-    if not path.is_absolute() and not path.exists():
-        path = config.state_path / path
-    return load_pipeline(path)
+    return load_pipeline(pipeline_file_at(config.state_path, config.pipeline.file))

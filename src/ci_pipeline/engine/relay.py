@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from ci_pipeline.bus.base import Bus
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.messages.envelope import Signer, decode, encode
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import OutboxMessage, utcnow
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 RELAY_BATCH = 500
 

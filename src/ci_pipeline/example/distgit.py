@@ -6,14 +6,14 @@ history reads the same every time it is built.
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 AUTHOR_NAME = "CI Example Maintainer"
 AUTHOR_EMAIL = "ci-example@example.org"

@@ -6,15 +6,15 @@ the pipeline's build stage has its own.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DIST = ".fc26"
 

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import re
 import shutil
 import tempfile
@@ -67,8 +66,9 @@ from ci_pipeline.example.catalog import INTEGRATION_TESTS_DIR, RECIPES, Recipe, 
 from ci_pipeline.example.host import HostKernel, find_busybox, find_kernel
 from ci_pipeline.example.rpmbuild import built_rpms, createrepo, rpmbuild
 from ci_pipeline.example.sources import SourceEntry, make_tarball, upload
+from ci_pipeline.logcontext import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 WORLD_FORMAT = 2
 NAMESPACE = "rpms"

@@ -13,7 +13,6 @@ new attempt instead of running the stage's work a second time.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,9 +34,10 @@ from ci_pipeline.executors.celery_app import (
     task_id,
 )
 from ci_pipeline.executors.celery_jobs import job_payload, outcome_from_dict
+from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Status
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Stages in flight when ``[executor] concurrency`` is 0.
 DEFAULT_IN_FLIGHT = 16
@@ -146,10 +146,11 @@ class CeleryExecutor(Executor):
         outcomes = []
         now = time.monotonic()
         for key, entry in list(self._running.items()):
-            if not entry.sent:
-                self._send(entry)
-                continue
-            outcome = self._outcome(entry, now)
+            with log_context(run_id=entry.job.run_id, stage=entry.job.stage):
+                if not entry.sent:
+                    self._send(entry)
+                    continue
+                outcome = self._outcome(entry, now)
             if outcome is not None:
                 del self._running[key]
                 outcomes.append(outcome)

@@ -44,7 +44,7 @@ def root_id(root: Path, *, create: bool = False) -> str:
 
 def job_payload(job: StageJob, config: Config) -> dict[str, Any]:
     """What the task of ``job`` carries: the job's portable fields and where its artifacts go."""
-    root = Path(config.artifacts.root)
+    root = config.artifact_root
     return {
         "namespace": namespace(config.executor.broker),
         "root_id": root_id(root, create=True),
@@ -55,7 +55,7 @@ def job_payload(job: StageJob, config: Config) -> dict[str, Any]:
 
 def shares_artifact_root(payload: dict[str, Any], config: Config) -> bool:
     """Whether this machine's artifact root is the scheduler's own (then nothing goes over HTTP)."""
-    mine = root_id(Path(config.artifacts.root))
+    mine = root_id(config.artifact_root)
     return bool(mine) and mine == payload.get("root_id")
 
 
@@ -67,7 +67,7 @@ def job_from_payload(payload: dict[str, Any], config: Config) -> StageJob:
     return StageJob(
         **data,
         workdir=workdir,
-        artifacts_dir=Path(config.artifacts.root) / str(payload["artifacts_relative"]),
+        artifacts_dir=config.artifact_root / str(payload["artifacts_relative"]),
         log_path=workdir / "stage.log",
         config_json=config.model_dump_json() if data["command"] is None else "{}",
     )

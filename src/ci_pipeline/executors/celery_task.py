@@ -11,7 +11,6 @@ again, counted in ``deliveries`` and named in the log and the outcome.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import socket
 import time
@@ -29,9 +28,11 @@ from ci_pipeline.executors.celery_app import TaskKeys, redis_client
 from ci_pipeline.executors.celery_jobs import job_from_payload, outcome_to_dict, shares_artifact_root
 from ci_pipeline.executors.containment import start_attempt
 from ci_pipeline.executors.local import LOG_CAP_BYTES, stage_command, stage_outcome, stop_grace
+from ci_pipeline.logcontext import get_logger, log_context
+from ci_pipeline.logtail import tail_bytes
 from ci_pipeline.messages.topics import Status
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Seconds an ``alive`` key lives without renewal: how soon a lost worker's task may run elsewhere.
 ALIVE_TTL = 5.0
@@ -47,6 +48,12 @@ def worker_name(task: Any) -> str:
 
 def run_stage(task: Any, payload: dict[str, Any], config: Config) -> dict[str, Any]:
     """Body of the stage task: one outcome per task id, however often it is delivered."""
+    job = payload["job"]
+    with log_context(run_id=int(job["run_id"]), stage=str(job["stage"])):
+        return _run_stage(task, payload, config)
+
+
+def _run_stage(task: Any, payload: dict[str, Any], config: Config) -> dict[str, Any]:
     task_id = str(task.request.id)
     keys = TaskKeys.of(str(payload["namespace"]), task_id)
     client = redis_client(config)
@@ -128,11 +135,7 @@ def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome
 
 def _log_tail(path: Path) -> str:
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            if size > LOG_RETURN_CAP:
-                handle.seek(size - LOG_RETURN_CAP)
-            return handle.read().decode("utf-8", "replace")
+        return tail_bytes(path, LOG_RETURN_CAP).decode("utf-8", "replace")
     except OSError:
         return ""
 

@@ -10,7 +10,6 @@ attempt's end is seen at once.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import select
 import signal
@@ -23,9 +22,10 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
 from ci_pipeline.executors.containment import Attempt, start_attempt, stop_leftover
 from ci_pipeline.executors.outputs import fields_environment, read_outputs
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.messages.topics import Status
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 LOG_CAP_BYTES = 10 * 1024 * 1024
 #: The exit status by which a command stage says the machinery failed (EX_TEMPFAIL): retryable.

@@ -44,6 +44,7 @@ def _load_function(implementation: str, stage: str) -> Any:
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run the stage ``job`` describes; return its outcome as a JSON-ready dict."""
     from ci_pipeline.config import Config
+    from ci_pipeline.logcontext import log_context
     from ci_pipeline.stages.base import StageContext
 
     log_path = Path(job["log_path"])
@@ -62,7 +63,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             options=job["options"],
             timeout=job["timeout"],
         )
-        result = function(context)
+        with log_context(run_id=context.run_id, stage=context.stage):
+            result = function(context)
     except StageFailure as exc:
         return {"status": "FAILURE", "reason": str(exc), "tests": [asdict(test) for test in exc.tests]}
     except InfrastructureError as exc:

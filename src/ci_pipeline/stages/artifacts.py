@@ -32,8 +32,7 @@ BUILD_REPO_FIELD = "build_repo_url"
 
 def artifact_root(config: Config) -> Path:
     """The artifact root as an absolute path (a relative one is under the state directory)."""
-    root = Path(config.artifacts.root)
-    return root if root.is_absolute() else config.state_path / root
+    return config.artifact_root
 
 
 def repo_location(config: Config, change: Change) -> tuple[Path, str]:
@@ -60,7 +59,7 @@ class BranchArtifacts:
         """The artifacts of the run's branch."""
         branch = checked_field(fields, "branch")
         return cls(
-            root=Path(config.artifacts.root).resolve() / branch,
+            root=config.artifact_root / branch,
             base_url=f"{config.artifacts_base_url}/{branch}",
             branch=branch,
         )

@@ -9,9 +9,6 @@ person should care) and :class:`~ci_pipeline.errors.InfrastructureError` when th
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +17,8 @@ from typing import Protocol
 
 from ci_pipeline.config import Config
 from ci_pipeline.errors import InfrastructureError, StageFailure
-
-LOG_TAIL_LINES = 30
+from ci_pipeline.executors.process import kill_group
+from ci_pipeline.logtail import log_tail
 
 
 @dataclass(frozen=True)
@@ -72,19 +69,6 @@ class StageFunction(Protocol):
     def __call__(self, ctx: StageContext, /) -> StageResult: ...
 
 
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last ``lines`` lines of a log file, for a failure reason."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 16384))
-            text = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def run_tool(
     argv: Sequence[str],
     log_path: Path,
@@ -118,21 +102,15 @@ def run_tool(
         try:
             returncode = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            kill_process_group(process.pid)
+            kill_group(process.pid)
             process.wait()
             raise StageFailure(
                 f"{failure or argv[0]} did not finish within {timeout:g} s.\n{log_tail(log_path)}"
             ) from exc
         except BaseException:
-            kill_process_group(process.pid)
+            kill_group(process.pid)
             process.wait()
             raise
     if returncode != 0:
         what = failure or f"{' '.join(argv[:3])} exited with status {returncode}"
         raise StageFailure(f"{what}.\n{log_tail(log_path)}")
-
-
-def kill_process_group(pid: int) -> None:
-    """Kill a process group started with ``start_new_session``; gone already is fine."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

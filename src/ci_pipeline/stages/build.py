@@ -11,11 +11,11 @@ where mock is installed.
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.artifacts import BUILD_REPO_DIR, BUILD_REPO_FIELD, repo_location
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import Change, validated_change
@@ -26,7 +26,7 @@ from ci_pipeline.stages.rpm.specfile import dist_tag, has_check_section, plan_re
 from ci_pipeline.stages.rpm.yumrepo import publish_yum_repo
 from ci_pipeline.stages.tools import Deadline
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 def fetch_package(ctx: StageContext, change: Change, deadline: Deadline) -> tuple[Checkout, Path]:
     """The dist-git checkout at the change's rev with its lookaside sources in place, and its spec."""

@@ -20,11 +20,11 @@ kernel and the rest is the costly part of a cold commit.
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_nvr
@@ -40,7 +40,7 @@ from ci_pipeline.stages.ostree.tree import kernel_versions, prepare_tree
 from ci_pipeline.stages.ostree.treefile import Treefile, load_treefile
 from ci_pipeline.stages.qemu.initramfs import build_initramfs
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Commits older than this are pruned from the branch's repo (``ostree prune`` syntax).
 KEEP_YOUNGER_THAN = "30 days ago"

@@ -16,12 +16,12 @@ SUCCESS with the summary "no e2e tests". Artifacts: ``machine<N>.console.log`` a
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages import base
+from ci_pipeline.logcontext import get_logger
+from ci_pipeline.logtail import log_tail
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import checked_checksum
@@ -41,7 +41,7 @@ from ci_pipeline.stages.sti.results import write_junit
 from ci_pipeline.stages.sti.suite import fetch_suite, suite_source
 from ci_pipeline.stages.tools import Deadline
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_MACHINES = 2
@@ -144,7 +144,7 @@ def judge_machines(
         else:
             continue
         errors = "".join(f" {error}." for error in report.errors)
-        tail = console_tail(machine.console) or base.log_tail(ctx.log_path)
+        tail = console_tail(machine.console) or log_tail(ctx.log_path)
         raise StageFailure(f"{machine.name} {problem}.{errors}\n{tail}")
 
 

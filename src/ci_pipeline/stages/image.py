@@ -11,13 +11,13 @@ Outputs: ``image_name``, ``image_url``, ``type`` (``qcow2``).
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
@@ -26,7 +26,7 @@ from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, load_treefile
 from ci_pipeline.stages.qemu import bootdisk
 from ci_pipeline.stages.qemu.bootdisk import IMAGE_PREFIX, LATEST, boot_dir, image_name
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 KEEP_IMAGES = 5
 _VERSION = re.compile(r"[0-9]+\.[0-9]+")

@@ -7,8 +7,7 @@ Results, artifacts and outcomes are those of :mod:`~ci_pipeline.stages.sti.runne
 
 from __future__ import annotations
 
-import logging
-
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
@@ -18,7 +17,7 @@ from ci_pipeline.stages.sti.subjects import compose_root, remove_tree
 from ci_pipeline.stages.sti.suite import fetch_suite, suite_source
 from ci_pipeline.stages.tools import Deadline
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def run_integration(ctx: StageContext) -> StageResult:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -10,16 +9,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ci_pipeline.errors import ConfigError, StoreError, StoreUnavailable
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.sqlite_wal import enable_wal
 from ci_pipeline.store.safe_types import storable_text
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SQLITE_BUSY_SECONDS = 30.0
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
@@ -124,10 +124,6 @@ class Store:
         except OperationalError as exc:
             reason = _first_line(exc)
             raise StoreError(f"The store at {self.engine.url!r} cannot be migrated: {reason}.") from exc
-
-    def is_current(self) -> bool:
-        """Whether the store's tables exist (migrations applied)."""
-        return inspect(self.engine).has_table("alembic_version")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from ci_pipeline.config import Config
@@ -129,7 +128,7 @@ def message_body(message: dict[str, Any]) -> dict[str, Any]:
 
 def artifact_files(config: Config, run_id: int, limit: int = 2000) -> list[dict[str, Any]]:
     """The files a run's stages left under the artifact root, with their public URLs."""
-    root = Path(config.artifacts.root).resolve()
+    root = config.artifact_root
     base = root / "runs" / str(run_id)
     if not base.is_dir():
         return []
@@ -150,14 +149,3 @@ def artifact_files(config: Config, run_id: int, limit: int = 2000) -> list[dict[
             break
     return files
 
-
-def read_tail(path: Path, lines: int) -> str:
-    """The last ``lines`` lines of a text file (read from its end, so big logs stay cheap)."""
-    with path.open("rb") as handle:
-        handle.seek(0, 2)
-        size = handle.tell()
-        chunk = min(size, max(65536, lines * 400))
-        handle.seek(size - chunk)
-        text = handle.read().decode("utf-8", "replace")
-    kept = text.splitlines()[-lines:] if lines else []
-    return "\n".join(kept) + ("\n" if kept else "")

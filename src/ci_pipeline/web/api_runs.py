@@ -20,9 +20,9 @@ from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.inbound import make_git_receive, parse_git_receive
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.models import OutboxMessage, Result, Run, StageRun
-from ci_pipeline.store.records import artifact_files, message_json, read_tail, run_json, stage_json
+from ci_pipeline.store.records import artifact_files, message_json, run_json, stage_json
 from ci_pipeline.trigger import Trigger
-from ci_pipeline.web.logs import LogFollower, read_window
+from ci_pipeline.web.logs import LogFollower, read_tail, read_window
 from ci_pipeline.web.state import RowId, WebState, require_token, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])

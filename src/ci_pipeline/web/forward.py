@@ -8,7 +8,6 @@ is skipped when it comes back.
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,12 +15,13 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import ForwardCursor, Result, utcnow
 from ci_pipeline.store.results import sync_stage_results
 from ci_pipeline.web.resultsdb_query import iso
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BATCH = 100
 BASE_DELAY = 1.0

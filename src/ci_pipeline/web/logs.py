@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_pipeline.logtail import tail_lines
+
 #: The most of a log one answer carries, and how far behind its end a stream may fall.
 LOG_WINDOW = 1024 * 1024
 #: How far behind a log's end a stream may fall before it jumps to the last window.
@@ -24,6 +26,11 @@ MAX_LINE = 64 * 1024
 def skipped_note(count: int) -> str:
     """The line that stands for ``count`` bytes of log that are not shown."""
     return f"[... {count} bytes of this log are not shown ...]"
+
+
+def read_tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a log, each ending in a newline (``?tail=N``)."""
+    return "".join(f"{line}\n" for line in tail_lines(path, lines))
 
 
 def read_window(path: Path, limit: int = LOG_WINDOW) -> str:

@@ -7,7 +7,6 @@ with uvicorn in a background thread and returns a handle whose ``stop()`` ends i
 from __future__ import annotations
 
 import html
-import logging
 import socket
 import threading
 from importlib import resources
@@ -25,6 +24,7 @@ from starlette.types import Scope
 
 from ci_pipeline.config import Config
 from ci_pipeline.errors import CIPipelineError, ConfigError, NotFound, StoreError
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.store.db import Store
 from ci_pipeline.web import api_gating, api_records, api_runs, dashboard, resultsdb, uploads
 from ci_pipeline.web.forward import Forwarder
@@ -32,7 +32,7 @@ from ci_pipeline.web.gating import load_policies
 from ci_pipeline.web.limits import RequestLimits
 from ci_pipeline.web.state import WebState
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class ArtifactFiles(StaticFiles):
@@ -116,7 +116,7 @@ def create_app(config: Config, store: Store, *, policy_file: str | Path | None =
         app.include_router(module.router)
     static = resources.files("ci_pipeline.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    artifacts = Path(config.artifacts.root)
+    artifacts = config.artifact_root
     artifacts.mkdir(parents=True, exist_ok=True)
     app.mount("/artifacts", ArtifactFiles(directory=artifacts, check_dir=False), name="artifacts")
     return app

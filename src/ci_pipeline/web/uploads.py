@@ -36,7 +36,7 @@ CONFLICTS = (FileExistsError, IsADirectoryError, NotADirectoryError)
 
 def _target(request: Request, path: str) -> Path:
     """``path`` under the artifact root; 400 when it is not plain or a link leads it outside the root."""
-    root = Path(web_state(request).config.artifacts.root)
+    root = web_state(request).config.artifact_root
     try:
         target = root / safe_relative(path)
     except StageFailure as exc:
@@ -121,7 +121,7 @@ async def download_archive(path: str, request: Request) -> Response:
         raise HTTPException(status_code=404, detail=f"There is no artifact directory {path[:200]!r}.")
     # A file, not memory: a compose tree can be gigabytes. Unnamed, so nothing is left behind; the
     # response's iterator closes it.
-    packed = tempfile.TemporaryFile(dir=Path(web_state(request).config.artifacts.root))  # noqa: SIM115
+    packed = tempfile.TemporaryFile(dir=web_state(request).config.artifact_root)  # noqa: SIM115
     try:
         await run_in_threadpool(pack_directory, target, packed)
     except BaseException:

@@ -13,7 +13,6 @@ import configparser
 import difflib
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages import base
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext
@@ -28,7 +28,7 @@ from ci_pipeline.stages.ostree import repo as ostree
 from ci_pipeline.stages.ostree.compose_builds import ComposeBuild
 from ci_pipeline.stages.ostree.treefile import Treefile
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DNF_TIMEOUT = 1800.0
 PER_RUN_OPTIONS = ("--setopt=logdir=", "--setopt=persistdir=")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ci_pipeline.stages import base
+from ci_pipeline.logtail import log_tail
 
 CONSOLE_TAIL_LINES = 25
 _COMMIT_KEYS = ("CI-PIPELINE-OSTREE-COMMIT", "CI-PIPELINE-COMMIT-FILE", "CI-PIPELINE-COMMIT")
@@ -68,7 +68,7 @@ def parse_console(text: str) -> BootReport:
 
 def console_tail(console: Path) -> str:
     """The console's last lines, for a failure reason."""
-    return base.log_tail(console, CONSOLE_TAIL_LINES)
+    return log_tail(console, CONSOLE_TAIL_LINES)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ci_pipeline.errors import InfrastructureError
-from ci_pipeline.executors.process import dying_with_parent
-from ci_pipeline.stages.base import kill_process_group
+from ci_pipeline.executors.process import dying_with_parent, kill_group
 from ci_pipeline.stages.qemu.boot import qemu_command
 from ci_pipeline.stages.qemu.bootdisk import boot_dir
 
@@ -102,7 +101,7 @@ def run_machines(
             return {name: _wait(process, deadline) for name, process in processes.items()}
         finally:
             for process in processes.values():
-                kill_process_group(process.pid)
+                kill_group(process.pid)
                 process.wait()
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages.base import log_tail, run_tool
+from ci_pipeline.logtail import log_tail
+from ci_pipeline.stages.base import run_tool
 from ci_pipeline.stages.tools import Deadline
 
 #: What rpmbuild prints when a section's script fails: ``Bad exit status from ... (%check)``.

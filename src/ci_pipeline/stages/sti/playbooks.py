@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
-from ci_pipeline.stages.base import kill_process_group
+from ci_pipeline.executors.process import kill_group
 
 ROLES_DIR = Path(__file__).parents[1] / "roles"
 TAGS = ("classic", "atomic", "container")
@@ -149,11 +149,11 @@ def run_playbook(
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        kill_process_group(process.pid)
+        kill_group(process.pid)
         process.communicate()
         raise StageFailure(f"The test playbook {playbook.name} did not finish within {timeout:g} s.") from exc
     except BaseException:
-        kill_process_group(process.pid)
+        kill_group(process.pid)
         process.wait()
         raise
     text = output.decode("utf-8", "replace")
