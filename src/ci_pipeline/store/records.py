@@ -47,6 +47,7 @@ def run_json(run: Run, config: Config) -> dict[str, Any]:
         "finished_at": stamp(run.finished_at),
         "duration": seconds(run.started_at, run.finished_at),
         "cancel_requested": run.cancel_reason is not None,
+        "cancel_source": run.cancel_source,
     }
 
 
