@@ -41,7 +41,7 @@ from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import STORE_ERRORS, Store, Transaction, store_error_reason
-from ci_pipeline.store.runs import Run, StageRun
+from ci_pipeline.store.rows import Run, StageRun
 from ci_pipeline.store.safe_types import storable_json
 from ci_pipeline.store.states import RunState, StageState
 

@@ -10,7 +10,7 @@ from ci_pipeline.messages.topics import Stage
 from ci_pipeline.stages.compose_builds import compose_builds_field
 from ci_pipeline.store.builds import newest_good_builds
 from ci_pipeline.store.db import Transaction
-from ci_pipeline.store.runs import Run
+from ci_pipeline.store.rows import Run
 
 
 def stage_inputs(session: Transaction, run: Run, stage: str) -> dict[str, str]:

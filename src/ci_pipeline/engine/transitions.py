@@ -28,7 +28,8 @@ from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Transaction
 from ci_pipeline.store.outbox import add_message
 from ci_pipeline.store.results import record_test_results
-from ci_pipeline.store.runs import Run, StageRun, create_stage_rows, flush
+from ci_pipeline.store.rows import Run, StageRun
+from ci_pipeline.store.runs import create_stage_rows, flush
 from ci_pipeline.store.states import FINAL_STAGE_STATES as FINAL_STAGE_STATES
 from ci_pipeline.store.states import RunState, StageState
 

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ci_pipeline.errors import ConfigError, StoreError, StoreUnavailable
@@ -85,6 +85,8 @@ STORE_ERRORS = (StoreError, SQLAlchemyError)
 #: A transaction the store hands out (``Store.session()``): callers pass it to the store's
 #: functions and never write SQL on it themselves.
 Transaction = Session
+#: What the database raises for a value it refuses (a number out of range, a NUL byte, ...).
+UnstorableValue = DataError
 
 
 def ping(session: Session) -> None:

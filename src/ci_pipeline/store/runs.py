@@ -13,9 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ci_pipeline.errors import NotFound
-from ci_pipeline.store.models import Result
-from ci_pipeline.store.models import Run as Run  # the row type the store's callers hold
-from ci_pipeline.store.models import StageRun as StageRun
+from ci_pipeline.store.models import Result, Run, StageRun
 from ci_pipeline.store.states import CancelSource, RunState, StageState, Status
 
 COMPLETE = RunState.COMPLETE

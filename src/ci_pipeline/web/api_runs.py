@@ -22,7 +22,7 @@ from ci_pipeline.store.db import Transaction
 from ci_pipeline.store.listing import newest_runs, run_test_results, stages_of_runs
 from ci_pipeline.store.outbox import run_messages as messages_of_run
 from ci_pipeline.store.records import artifact_files, message_json, read_tail, run_json, stage_json
-from ci_pipeline.store.runs import Run, StageRun
+from ci_pipeline.store.rows import Run, StageRun
 from ci_pipeline.store.states import CancelSource
 from ci_pipeline.trigger import Trigger
 from ci_pipeline.web.logs import LogFollower, read_window

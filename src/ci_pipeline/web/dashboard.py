@@ -21,6 +21,7 @@ from ci_pipeline.store.records import (
     run_json,
     stage_json,
 )
+from ci_pipeline.store.states import RunState
 from ci_pipeline.web.api_runs import stages_by_run
 from ci_pipeline.web.metrics import metrics_text
 from ci_pipeline.web.state import BuildId, RowId, web_state
@@ -90,7 +91,7 @@ def run_page(run_id: RowId, request: Request) -> Response:
         "messages": messages,
         "tests": tests,
         "artifacts": artifact_files(web.config, run_id, limit=200),
-        "live": run.state != "complete",
+        "live": run.state != RunState.COMPLETE,
         "total": max((s["duration"] or 0 for s in stages), default=0) or 1,
     }
     return templates.TemplateResponse(request, "run.html", context)
