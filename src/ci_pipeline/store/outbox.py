@@ -27,12 +27,15 @@ class Message:
 
 
 def add_message(session: Session, run_id: int | None, topic: str, payload: bytes) -> None:
-    """Put one message in the outbox, in ``session``'s transaction (after what came before it)."""
+    """Put one message in the outbox, written with the transaction's other changes at its commit."""
     session.add(OutboxMessage(run_id=run_id, topic=topic, payload=payload))
 
 
 def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Put many messages (``run_id``, ``topic``, ``payload``) in the outbox in one statement."""
+    """Put many messages (``run_id``, ``topic``, ``payload``) in the outbox in one statement.
+
+    The statement runs at once: messages :func:`add_message` holds for the commit come after these.
+    """
     if rows:
         # A Core executemany, without the ORM's per-row bookkeeping: the trigger's batches are big.
         session.connection().execute(insert(table_of(OutboxMessage)), list(rows))
