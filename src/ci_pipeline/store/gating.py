@@ -32,6 +32,7 @@ def remove_opt_in(session: Session, package: str) -> bool:
     if row is None:
         return False
     session.delete(row)
+    session.flush()
     return True
 
 
