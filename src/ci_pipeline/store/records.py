@@ -83,6 +83,7 @@ def decision_json(row: Decision) -> dict[str, Any]:
         "namespace": row.namespace,
         "branch": row.branch,
         "decision": row.decision,
+        "ignore_cause": row.ignore_cause,
         "reason": row.reason,
         "build_id": row.build_id,
         "run_id": row.run_id,
