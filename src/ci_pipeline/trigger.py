@@ -90,11 +90,6 @@ class TrackingRules:
             packages |= treefile_packages(trigger.treefile)
         self.packages = frozenset(packages)
 
-    def ignore_reason(self, push: GitPush) -> str | None:
-        """Why this push is not tracked, or None when it is."""
-        found = self.ignore_cause(push)
-        return None if found is None else found[1]
-
     def ignore_cause(self, push: GitPush) -> tuple[IgnoreCause, str] | None:
         """Why this push is not tracked, as a key and in words, or None when it is."""
         if "/forks/" in (push.path or ""):
