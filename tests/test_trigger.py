@@ -18,6 +18,7 @@ from ci_pipeline.messages.inbound import make_git_receive
 from ci_pipeline.messages.schema import validate_envelope
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import DEAD_LETTER_KEPT_BYTES, DeadLetter, Decision, OutboxMessage, Run
+from ci_pipeline.store.states import DecisionKind, IgnoreCause
 from ci_pipeline.trigger import Trigger, treefile_packages
 
 REV_A = "591b0d2fc67a45e4ad13bdc3e312d5554852426a"
@@ -177,3 +178,26 @@ def _parsed(delivery: Delivery):  # type: ignore[no-untyped-def]
     from ci_pipeline.messages.inbound import parse_git_receive
 
     return parse_git_receive(delivery.payload)
+
+
+def test_each_ignore_records_its_cause_as_a_key_beside_the_reason(config: Config, store: Store) -> None:
+    trigger = Trigger(tracked(config, "vim"), store)
+    trigger.handle_deliveries([
+        push(),
+        push(path="/srv/git/repositories/forks/someone/rpms/vim.git"),
+        push(namespace="modules"),
+        push(branch="epel7"),
+        push("emacs"),
+        push(),
+    ])
+    with store.session() as session:
+        rows = session.scalars(select(Decision).order_by(Decision.id))
+        found = [(row.decision, row.ignore_cause) for row in rows]
+    assert found == [
+        (DecisionKind.QUEUED, None),
+        (DecisionKind.IGNORE, IgnoreCause.FORK),
+        (DecisionKind.IGNORE, IgnoreCause.NAMESPACE),
+        (DecisionKind.IGNORE, IgnoreCause.BRANCH),
+        (DecisionKind.IGNORE, IgnoreCause.PACKAGE),
+        (DecisionKind.IGNORE, IgnoreCause.DUPLICATE),
+    ]

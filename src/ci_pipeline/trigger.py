@@ -16,11 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
 from ci_pipeline.errors import ConfigError, MessageError, SchemaViolation, StoreUnavailable
@@ -33,34 +28,30 @@ from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
 from ci_pipeline.run_options import checked_options
-from ci_pipeline.store.db import Store, store_error_reason
-from ci_pipeline.store.models import (
-    DEAD_LETTER_KEPT_BYTES,
-    Base,
-    BuildIdSequence,
-    DeadLetter,
-    Decision,
-    OutboxMessage,
-    Run,
-)
+from ci_pipeline.store.builds import allocate_build_ids
+from ci_pipeline.store.changes import Change, create_runs, latest_runs, next_generation
+from ci_pipeline.store.db import Store, Transaction, is_database_error, store_error_reason
+from ci_pipeline.store.dead_letters import Rejected, add_dead_letters
+from ci_pipeline.store.decisions import record_decisions
+from ci_pipeline.store.outbox import add_messages
+from ci_pipeline.store.states import DecisionKind, IgnoreCause
 
 log = get_logger(__name__)
 
 TRIGGER_CI_NAME = "ci-pipeline-trigger"
-QUEUED = "queued"
-#: A change is identified by (repo, rev, namespace).
-Change = tuple[str, str, str]
-IGNORE = "ignore"
+QUEUED = DecisionKind.QUEUED
+IGNORE = DecisionKind.IGNORE
 
 
 @dataclass(frozen=True)
 class Verdict:
     """What the trigger decided about one push, and why."""
 
-    decision: str  # queued | ignore
+    decision: DecisionKind
     reason: str
     run_id: int | None = None
     build_id: int | None = None
+    cause: IgnoreCause | None = None
 
 
 def treefile_packages(path: str) -> frozenset[str]:
@@ -99,41 +90,21 @@ class TrackingRules:
             packages |= treefile_packages(trigger.treefile)
         self.packages = frozenset(packages)
 
-    def ignore_reason(self, push: GitPush) -> str | None:
-        """Why this push is not tracked, or None when it is."""
+    def ignore_cause(self, push: GitPush) -> tuple[IgnoreCause, str] | None:
+        """Why this push is not tracked, as a key and in words, or None when it is."""
         if push.is_fork:
             fork = quote_value(push.path)
-            return f"The push went to a fork ({fork}), not to the package's dist-git repository."
+            reason = f"The push went to a fork ({fork}), not to the package's dist-git repository."
+            return IgnoreCause.FORK, reason
         if push.namespace not in self.namespaces:
             tracked = ", ".join(sorted(self.namespaces))
-            return f"The namespace '{push.namespace}' is not tracked (tracked: {tracked})."
+            reason = f"The namespace '{push.namespace}' is not tracked (tracked: {tracked})."
+            return IgnoreCause.NAMESPACE, reason
         if not self.branches.fullmatch(push.branch):
-            return f"The branch '{push.branch}' does not match {self.branches.pattern}."
+            return IgnoreCause.BRANCH, f"The branch '{push.branch}' does not match {self.branches.pattern}."
         if self.packages and push.repo not in self.packages:
-            return f"The package '{push.repo}' is not part of the tracked OS."
+            return IgnoreCause.PACKAGE, f"The package '{push.repo}' is not part of the tracked OS."
         return None
-
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-def allocate_build_ids(session: Session, ci_name: str, count: int) -> range:
-    """Hand out ``count`` consecutive build_ids of ``ci_name``; the row lock serializes callers."""
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert_fn(BuildIdSequence).values(ci_name=ci_name, last=0).on_conflict_do_nothing()
-    )
-    last = session.execute(
-        update(BuildIdSequence)
-        .where(BuildIdSequence.ci_name == ci_name)
-        .values(last=BuildIdSequence.last + count)
-        .returning(BuildIdSequence.last)
-    ).scalar_one()
-    return range(last - count + 1, last + 1)
 
 
 class Trigger:
@@ -175,34 +146,14 @@ class Trigger:
         payload = encode_message(topic, fields)
         return {"run_id": run_id, "topic": topic, "payload": payload}
 
-    def _earlier_runs(self, session: Session, pushes: Sequence[GitPush]) -> dict[Change, int]:
-        """The latest run of each of these changes that already has one (one query)."""
-        if not pushes:
-            return {}
-        rows = session.execute(
-            select(Run.repo, Run.rev, Run.namespace, Run.id)
-            .where(Run.rev.in_({push.rev for push in pushes}))
-            .order_by(Run.generation)
-        )
-        return {(row.repo, row.rev, row.namespace): row.id for row in rows}
-
-    def _next_generation(self, session: Session, change: Change) -> int:
-        repo, rev, namespace = change
-        latest = session.execute(
-            select(func.max(Run.generation)).where(
-                Run.repo == repo, Run.rev == rev, Run.namespace == namespace
-            )
-        ).scalar()
-        return 0 if latest is None else latest + 1
-
     def _ignore_reasons(
-        self, session: Session, pushes: Sequence[GitPush], force: bool
-    ) -> list[str | None]:
-        """For each push, why it is ignored, or None when it is queued."""
-        reasons = [self.rules.ignore_reason(push) for push in pushes]
+        self, session: Transaction, pushes: Sequence[GitPush], force: bool
+    ) -> list[tuple[IgnoreCause, str] | None]:
+        """For each push, why it is ignored (a key and words), or None when it is queued."""
+        reasons = [self.rules.ignore_cause(push) for push in pushes]
         if force:
             return reasons
-        earlier = self._earlier_runs(session, [p for p, r in zip(pushes, reasons, strict=True) if r is None])
+        earlier = latest_runs(session, [p.rev for p, r in zip(pushes, reasons, strict=True) if r is None])
         seen: set[Change] = set()
         for index, push in enumerate(pushes):
             change = (push.repo, push.rev, push.namespace)
@@ -211,14 +162,15 @@ class Trigger:
             if change in earlier or change in seen:
                 which = f"run {earlier[change]}" if change in earlier else "a run queued just before"
                 reasons[index] = (
+                    IgnoreCause.DUPLICATE,
                     f"The change {push.repo} {push.rev[:7]} ({push.namespace}) already ran as {which};"
-                    " use --force to run it again."
+                    " use --force to run it again.",
                 )
             seen.add(change)
         return reasons
 
     def _queue_runs(
-        self, session: Session, pushes: Sequence[GitPush], force: bool, options: Mapping[str, str]
+        self, session: Transaction, pushes: Sequence[GitPush], force: bool, options: Mapping[str, str]
     ) -> list[tuple[int, dict[str, str]]]:
         """Create the runs of these pushes in one statement; return (run id, fields) for each."""
         by_ci_name: dict[str, list[int]] = {}
@@ -236,20 +188,18 @@ class Trigger:
                     "rev": push.rev,
                     "namespace": push.namespace,
                     "branch": push.branch,
-                    "generation": self._next_generation(session, change) if force else 0,
+                    "generation": next_generation(session, change) if force else 0,
                     "ci_name": ci_name,
                     "build_id": build_id,
                     "fields": fields,
                     "options": dict(options),
                 }
-        ids = session.scalars(
-            insert(Run).returning(Run.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = create_runs(session, rows)
         return [(run_id, row["fields"]) for run_id, row in zip(ids, rows, strict=True)]
 
     def decide_pushes(
         self,
-        session: Session,
+        session: Transaction,
         pushes: Sequence[GitPush],
         force: bool = False,
         options: Mapping[str, str] | None = None,
@@ -264,8 +214,8 @@ class Trigger:
         verdicts: list[Verdict] = []
         decisions: list[dict[str, Any]] = []
         outbox: list[dict[str, Any]] = []
-        for push, reason, trigger_build_id in zip(pushes, reasons, trigger_ids, strict=True):
-            if reason is None:
+        for push, ignored, trigger_build_id in zip(pushes, reasons, trigger_ids, strict=True):
+            if ignored is None:
                 run_id, fields = next(runs)
                 reason = (
                     f"The package '{push.repo}' on {push.branch} is tracked; queued as run {run_id}"
@@ -274,7 +224,8 @@ class Trigger:
                 verdict = Verdict(QUEUED, reason, run_id, int(fields["build_id"]))
                 outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run_id))
             else:
-                verdict = Verdict(IGNORE, reason, None, trigger_build_id)
+                cause, reason = ignored
+                verdict = Verdict(IGNORE, reason, None, trigger_build_id, cause)
                 fields = {**self._fields(push, TRIGGER_CI_NAME, trigger_build_id), "test_guidance": "''"}
                 outbox.append(self._outbox(IGNORE_SUFFIX, fields, None))
             verdicts.append(verdict)
@@ -287,15 +238,14 @@ class Trigger:
                     "branch": push.branch,
                     "decision": verdict.decision,
                     "reason": reason,
+                    "ignore_cause": verdict.cause,
                     "build_id": trigger_build_id,
                     "run_id": verdict.run_id,
                     "forced": force,
                 }
             )
-        # Core inserts of plain tables: one executemany each, without the ORM's per-row bookkeeping.
-        connection = session.connection()
-        connection.execute(insert(_table(Decision)), decisions)
-        connection.execute(insert(_table(OutboxMessage)), outbox)
+        record_decisions(session, decisions)
+        add_messages(session, outbox)
         return verdicts
 
     def parse(self, payload: bytes) -> GitPush:
@@ -324,7 +274,7 @@ class Trigger:
         unreachable store (StoreUnavailable) leaves the batch unacked, to be tried again.
         """
         pushes: list[tuple[Delivery, GitPush]] = []
-        dead: list[dict[str, Any]] = []
+        dead: list[Rejected] = []
         for delivery in deliveries:
             try:
                 pushes.append((delivery, self.parse(delivery.payload)))
@@ -337,7 +287,7 @@ class Trigger:
         try:
             with self.store.session() as session:
                 self.decide_pushes(session, [push for _, push in pushes])
-                self._insert_dead_letters(session, dead)
+                add_dead_letters(session, dead)
             return len(pushes), len(dead)
         except StoreUnavailable:
             raise
@@ -346,10 +296,10 @@ class Trigger:
                         len(pushes), store_error_reason(exc))
             decided = self._decide_halves(pushes, dead, exc)
         with self.store.session() as session:
-            self._insert_dead_letters(session, dead)
+            add_dead_letters(session, dead)
         return decided, len(dead)
 
-    def _decide_in_parts(self, pushes: Sequence[tuple[Delivery, GitPush]], dead: list[dict[str, Any]]) -> int:
+    def _decide_in_parts(self, pushes: Sequence[tuple[Delivery, GitPush]], dead: list[Rejected]) -> int:
         """Decide ``pushes`` in one transaction; if the store refuses them, each half in turn."""
         if not pushes:
             return 0
@@ -363,7 +313,7 @@ class Trigger:
             return self._decide_halves(pushes, dead, exc)
 
     def _decide_halves(
-        self, pushes: Sequence[tuple[Delivery, GitPush]], dead: list[dict[str, Any]], exc: Exception
+        self, pushes: Sequence[tuple[Delivery, GitPush]], dead: list[Rejected], exc: Exception
     ) -> int:
         """Decide the halves of a refused batch; a push refused alone is dead-lettered with ``exc``."""
         if len(pushes) > 1:
@@ -374,26 +324,15 @@ class Trigger:
             if isinstance(exc, MessageError):
                 dead.append(self._dead_letter(delivery, str(exc)))
             else:
-                if not isinstance(exc, SQLAlchemyError):
+                if not is_database_error(exc):
                     log.error("deciding the push at %d failed", delivery.position, exc_info=exc)
                 reason = f"The store refused the message: {store_error_reason(exc)}."
                 dead.append(self._dead_letter(delivery, reason))
         return 0
 
-    def _dead_letter(self, delivery: Delivery, reason: str) -> dict[str, Any]:
+    def _dead_letter(self, delivery: Delivery, reason: str) -> Rejected:
         log.info("dead-lettering message at %d: %s", delivery.position, reason)
-        return {
-            "subscription": self.config.bus.subscription,
-            "topic": delivery.topic[:1000],
-            "payload": delivery.payload[:DEAD_LETTER_KEPT_BYTES],
-            "payload_size": len(delivery.payload),
-            "reason": reason,
-        }
-
-    @staticmethod
-    def _insert_dead_letters(session: Session, dead: Sequence[dict[str, Any]]) -> None:
-        if dead:
-            session.connection().execute(insert(_table(DeadLetter)), dead)
+        return Rejected(self.config.bus.subscription, delivery.topic, delivery.payload, reason)
 
     def trigger_change(
         self, push: GitPush, force: bool = False, options: Mapping[str, str] | None = None

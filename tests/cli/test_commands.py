@@ -126,3 +126,16 @@ def test_trigger_takes_run_options(capsys: pytest.CaptureFixture[str]) -> None:
     store.close()
     code, _, err = run(capsys, *vim, "--force", "--option", "colour=blue")
     assert code == 2 and "unknown" in err
+
+
+def test_a_cancel_from_the_command_line_is_shown_with_its_source(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "trigger", "--repo", "vim", "--rev", REV, "--branch", "f26")
+    assert code == 0 and out.startswith("queued: ")
+    [listed] = [json.loads(line) for line in run(capsys, "runs", "--json")[1].splitlines()]
+    assert "cancel requested from" not in run(capsys, "runs", "show", str(listed["id"]))[1]
+    assert run(capsys, "runs", "cancel", str(listed["id"]))[0] == 0
+    code, out, _ = run(capsys, "runs", "show", str(listed["id"]), "--json")
+    shown = json.loads(out)
+    assert (shown["cancel_requested"], shown["cancel_source"]) == (True, "cli")
+    code, out, _ = run(capsys, "runs", "show", str(listed["id"]))
+    assert code == 0 and "cancel requested from: the command line" in out

@@ -23,6 +23,7 @@ from ci_pipeline.messages.topics import STAGE_ORDER, Stage
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Result, Run
+from ci_pipeline.store.states import CancelSource
 
 from .helpers import (
     ManualClock,
@@ -163,7 +164,7 @@ def test_cancel_aborts_the_running_stage(config: Config, store: Store, bus: Bus)
         engine.tick(wait=0.02)
         with store.session() as session:
             if q.stages_of(session, run_id)[1].state == "running":
-                assert q.request_cancel(session, run_id, "Cancelled by a person.")
+                assert q.request_cancel(session, run_id, "Cancelled by a person.", CancelSource.CLI)
                 break
     drive(engine, bus)
     sequence = run_messages(bus, "1")

@@ -14,6 +14,7 @@ from ci_pipeline.executors.local import LocalExecutor
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Run
+from ci_pipeline.store.states import CancelSource
 from executors.helpers import escaping_children, marked, new_marker, none_left, wait_for_marked
 
 from .helpers import add_run, command_pipeline, drive
@@ -44,7 +45,7 @@ def test_the_attempt_a_dead_scheduler_left_is_stopped(
     run_id, lost = _left_behind(config, store, bus, marker)
     if cancelled:
         with store.session() as session:
-            assert q.request_cancel(session, run_id, "Cancelled while no scheduler ran.")
+            assert q.request_cancel(session, run_id, "Cancelled while no scheduler ran.", CancelSource.CLI)
     engine = Engine(config, store, bus, executor=LocalExecutor(1), pipeline=command_pipeline())
     try:
         drive(engine, bus)

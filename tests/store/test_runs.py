@@ -17,6 +17,7 @@ from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Run, StageRun, utcnow
 from ci_pipeline.store.results import record_test_results
+from ci_pipeline.store.states import CancelSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from helpers import add_run
@@ -67,16 +68,16 @@ def test_the_lease_renewal_reads_a_cancel_request(store: Store) -> None:
     until = utcnow() + timedelta(seconds=30)
     with store.session() as session:
         assert q.hold_lease_reading_cancel(session, run_id, "me", until) == (None,)
-        assert q.request_cancel(session, run_id, "Stop it.")
+        assert q.request_cancel(session, run_id, "Stop it.", CancelSource.CLI)
     with store.session() as session:
         assert q.hold_lease_reading_cancel(session, run_id, "me", until) == ("Stop it.",)
         assert q.hold_lease_reading_cancel(session, run_id, "you", until) is None
         assert q.cancel_requested(session, "me") == [run_id]
-        assert q.request_cancel(session, run_id, "Again.")  # the first reason stays
+        assert q.request_cancel(session, run_id, "Again.", CancelSource.CLI)  # the first reason stays
         assert q.get_run(session, run_id).cancel_reason == "Stop it."
         q.get_run(session, run_id).state = "complete"
     with store.session() as session:
-        assert not q.request_cancel(session, run_id, "Too late.")
+        assert not q.request_cancel(session, run_id, "Too late.", CancelSource.CLI)
         with pytest.raises(NotFound, match=r"^There is no run 999; see ci-pipeline runs\.$"):
             q.get_run(session, 999)
 

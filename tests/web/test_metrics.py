@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from ci_pipeline.web.metrics import reason_kind
+from ci_pipeline.store.states import DecisionKind, IgnoreCause
+from ci_pipeline.web.metrics import decision_label
 
 
 def test_metrics_from_the_store(client: httpx.Client) -> None:
@@ -19,7 +20,8 @@ def test_metrics_from_the_store(client: httpx.Client) -> None:
     assert kinds == {"queued", "package"}
 
 
-def test_reason_kinds() -> None:
-    assert reason_kind("ignore", "The branch 'x' does not match ^f.") == "branch"
-    assert reason_kind("ignore", "The change vim abc (rpms) already ran as run 3;") == "duplicate"
-    assert reason_kind("ignore", "something new") == "other"
+def test_decision_labels_come_from_the_stored_kind_and_cause() -> None:
+    assert decision_label(DecisionKind.IGNORE, IgnoreCause.BRANCH) == "branch"
+    assert decision_label(DecisionKind.IGNORE, IgnoreCause.DUPLICATE) == "duplicate"
+    assert decision_label(DecisionKind.IGNORE, None) == "other"
+    assert decision_label(DecisionKind.QUEUED, None) == "queued"

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ci_pipeline.config import Config
 from ci_pipeline.stages.base import TestCaseResult
+from ci_pipeline.store.builds import allocate_build_ids
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Decision, OutboxMessage, Run, StageRun, utcnow
 from ci_pipeline.store.results import record_test_results
-from ci_pipeline.trigger import allocate_build_ids
+from ci_pipeline.store.states import IgnoreCause
 
 TOKEN = "s3cret-token"
 NVR = "ci-calc-1.0-1.3.591b0d2.fc26"
@@ -99,6 +100,7 @@ def add_finished_run(
                 branch="f26",
                 decision="ignore",
                 reason="The package 'vim' is not part of the tracked OS.",
+                ignore_cause=IgnoreCause.PACKAGE,
                 build_id=7,
             )
         )

@@ -18,7 +18,6 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from sqlalchemy import select
 
 from ci_pipeline.bus import open_bus
 from ci_pipeline.cli.app import App
@@ -29,8 +28,12 @@ from ci_pipeline.example.world import World, create_world, push_change
 from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.inbound import make_git_receive
 from ci_pipeline.service import Service
+from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store, open_store
-from ci_pipeline.store.models import Decision, OutboxMessage, Run, StageRun
+from ci_pipeline.store.decisions import latest_decision_of_rev
+from ci_pipeline.store.outbox import run_messages
+from ci_pipeline.store.rows import Decision, Run, StageRun
+from ci_pipeline.store.states import RunState, StageState, Status
 
 POLL_SECONDS = 0.5
 DEFAULT_PACKAGE = "ci-hello"
@@ -97,19 +100,12 @@ def _start_web(config: Config, store: Store, stack: ExitStack, console: Console)
 
 def _find_run(store: Store, rev: str) -> Decision | None:
     with store.session() as session:
-        return session.scalars(
-            select(Decision).where(Decision.rev == rev).order_by(Decision.id.desc()).limit(1)
-        ).first()
+        return latest_decision_of_rev(session, rev)
 
 
 def _snapshot(store: Store, run_id: int) -> tuple[Run, list[StageRun]]:
     with store.session() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        stages = session.scalars(
-            select(StageRun).where(StageRun.run_id == run_id).order_by(StageRun.position)
-        ).all()
-        return run, list(stages)
+        return q.get_run(session, run_id), q.stages_of(session, run_id)
 
 
 def _elapsed(stage: StageRun) -> str:
@@ -156,7 +152,7 @@ def follow_run(store: Store, run_id: int, console: Console, timeout: float) -> R
         while True:
             if not console.is_terminal:
                 _print_transitions(stages, seen, console)
-            if run.state == "complete":
+            if run.state == RunState.COMPLETE:
                 break
             if time.monotonic() > deadline:
                 raise CIPipelineError(f"Run {run_id} did not finish within {timeout:.0f} s.")
@@ -171,7 +167,7 @@ def follow_run(store: Store, run_id: int, console: Console, timeout: float) -> R
 def _print_transitions(stages: list[StageRun], seen: set[tuple[str, str, str]], console: Console) -> None:
     for stage in stages:
         key = (stage.stage, stage.state, stage.status or "")
-        if stage.state != "pending" and key not in seen:
+        if stage.state != StageState.PENDING and key not in seen:
             seen.add(key)
             status = f" {stage.status}" if stage.status else ""
             console.print(f"  {stage.stage:<12} {stage.state}{status} {_elapsed(stage).strip()}")
@@ -180,9 +176,7 @@ def _print_transitions(stages: list[StageRun], seen: set[tuple[str, str, str]], 
 def print_messages(store: Store, run_id: int, console: Console) -> None:
     """Every message the run sent, in order."""
     with store.session() as session:
-        rows = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.run_id == run_id).order_by(OutboxMessage.id)
-        ).all()
+        rows = run_messages(session, run_id)
     console.print(f"\n[bold]Messages sent by run {run_id}[/] ({len(rows)}):")
     for row in rows:
         body: dict[str, Any] = json.loads(row.payload).get("msg", {})
@@ -200,10 +194,10 @@ def print_links(config: Config, run: Run, stages: list[StageRun], console: Conso
         if fields.get(key, "''") != "''":
             console.print(f"[bold]{key}:[/] {fields[key]}")
     console.print(f"[bold]artifacts root:[/] {config.artifact_root}")
-    if run.status != "SUCCESS" and run.reason:
+    if run.status != Status.SUCCESS and run.reason:
         console.print(f"[bold red]{run.status}:[/] {run.reason}")
     for stage in stages:
-        if stage.status in ("FAILURE", "ABORTED"):
+        if stage.status in (Status.FAILURE, Status.ABORTED):
             console.print(f"[bold]log of the {stage.stage} stage:[/] {stage.log_path}")
             console.print(f"  or: ci-pipeline runs log {run.id} --stage {stage.stage}")
 
@@ -252,7 +246,7 @@ def demo(args: argparse.Namespace, app: App) -> int:
         print_messages(store, run.id, console)
         print_links(config, run, _snapshot(store, run.id)[1], console, web)
         console.print(f"\nPipeline [bold]{run.status}[/].")
-        return 0 if run.status == "SUCCESS" else 1
+        return 0 if run.status == Status.SUCCESS else 1
 
 
 def _wait_for_decision(store: Store, rev: str, timeout: float) -> Decision:

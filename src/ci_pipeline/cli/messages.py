@@ -9,14 +9,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from ci_pipeline.bus.base import Delivery
-from ci_pipeline.bus.topics import topic_matches
 from ci_pipeline.cli.app import App
 from ci_pipeline.errors import BusError
 from ci_pipeline.store.db import Store
-from ci_pipeline.store.models import OutboxMessage
+from ci_pipeline.store.outbox import messages_after
 
 FOLLOW_INTERVAL = 0.2
 
@@ -38,15 +35,8 @@ def _show(delivery: Delivery, as_json: bool) -> None:
 
 def sent_messages(store: Store, topic_glob: str, after: int) -> Iterator[Delivery]:
     """The store's log of the messages this service sent (its outbox), as deliveries."""
-    with store.session() as session:
-        rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload, OutboxMessage.created_at)
-            .where(OutboxMessage.id > after)
-            .order_by(OutboxMessage.id)
-        ).all()
-    for row in rows:
-        if topic_matches(row.topic, [topic_glob]):
-            yield Delivery(row.id, row.topic, row.payload, row.created_at.timestamp())
+    for row in messages_after(store, topic_glob, after):
+        yield Delivery(row.id, row.topic, row.payload, row.created_at.timestamp())
 
 
 def message_log(app: App, topic_glob: str) -> Callable[[int], Iterator[Delivery]]:

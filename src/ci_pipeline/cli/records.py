@@ -6,18 +6,16 @@ import argparse
 import json
 from typing import Any
 
-from sqlalchemy import select
-
 from ci_pipeline.cli.app import App
-from ci_pipeline.store.models import DeadLetter, Decision
+from ci_pipeline.store.dead_letters import all_dead_letters
+from ci_pipeline.store.decisions import all_decisions
 from ci_pipeline.store.records import dead_letter_json, decision_json
 
 
 def decisions(args: argparse.Namespace, app: App) -> int:
     """Every push with its decision and reason, oldest first."""
     with app.store.session() as session:
-        rows = session.scalars(select(Decision).order_by(Decision.id)).all()
-        for row in rows:
+        for row in all_decisions(session):
             if args.json:
                 print(json.dumps(decision_json(row)))
             else:
@@ -28,7 +26,7 @@ def decisions(args: argparse.Namespace, app: App) -> int:
 def dead_letters(args: argparse.Namespace, app: App) -> int:
     """Every rejected message with its reason, oldest first."""
     with app.store.session() as session:
-        for row in session.scalars(select(DeadLetter).order_by(DeadLetter.id)):
+        for row in all_dead_letters(session):
             if args.json:
                 print(json.dumps(dead_letter_json(row)))
             else:

@@ -13,6 +13,9 @@ from ci_pipeline.engine.control import cancel_run, rerun_from
 from ci_pipeline.errors import NotFound
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.records import run_json, stage_json
+from ci_pipeline.store.states import CancelSource
+
+CANCEL_SOURCE_WORDS = {CancelSource.CLI: "the command line", CancelSource.API: "the API"}
 
 
 def list_command(args: argparse.Namespace, app: App) -> int:
@@ -48,6 +51,8 @@ def show_command(args: argparse.Namespace, app: App) -> int:
     )
     if data["reason"]:
         print(f"  reason: {data['reason']}")
+    if data["cancel_source"]:
+        print(f"  cancel requested from: {CANCEL_SOURCE_WORDS[data['cancel_source']]}")
     for stage in data["stages"]:
         duration = "" if stage["duration"] is None else f" {stage['duration']:.1f}s"
         print(

@@ -5,12 +5,18 @@ from __future__ import annotations
 from ci_pipeline.errors import NotFound, UsageError
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
+from ci_pipeline.store.states import CancelSource, RunState, StageState, Status
+
+CANCEL_REASONS = {
+    CancelSource.CLI: "Cancelled from the command line.",
+    CancelSource.API: "Cancelled through the API.",
+}
 
 
-def cancel_run(store: Store, run_id: int) -> bool:
-    """Ask for ``run_id`` to be aborted; False when it is already complete."""
+def cancel_run(store: Store, run_id: int, source: CancelSource = CancelSource.CLI) -> bool:
+    """Ask for ``run_id`` to be aborted, recording where the cancel came from; False when complete."""
     with store.session() as session:
-        return q.request_cancel(session, run_id, "Cancelled from the command line.")
+        return q.request_cancel(session, run_id, CANCEL_REASONS[source], source)
 
 
 def rerun_from(store: Store, run_id: int, stage: str) -> None:
@@ -23,19 +29,20 @@ def rerun_from(store: Store, run_id: int, stage: str) -> None:
             raise NotFound(
                 f"Run {run_id} has no stage '{stage}'; its stages are {', '.join(names) or 'none yet'}."
             )
-        if run.state != "complete":
+        if run.state != RunState.COMPLETE:
             raise UsageError(f"Run {run_id} is still {run.state}; cancel it or wait before running it again.")
         start = names.index(stage)
         later_keys = {key for row in rows[start:] for key in row.outputs}
         fields = {key: value for key, value in run.fields.items() if key not in later_keys}
         for row in rows[:start]:
-            if row.status == "SUCCESS":
+            if row.status == Status.SUCCESS:
                 fields.update(row.outputs)
         for row in rows[start:]:
-            row.state, row.status, row.reason, row.outputs = "pending", None, "", {}
+            row.state, row.status, row.reason, row.outputs = StageState.PENDING, None, "", {}
             row.queued_at = row.started_at = row.finished_at = None
             row.pgid = None
         run.fields = fields
-        run.state, run.status, run.reason = "running", "SUCCESS", ""
+        run.state, run.status, run.reason = RunState.RUNNING, Status.SUCCESS, ""
         run.finished_at = None
         run.owner = run.lease_until = run.cancel_reason = None
+        run.cancel_source = None

@@ -21,9 +21,6 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
 from ci_pipeline.engine import transitions as t
@@ -41,9 +38,11 @@ from ci_pipeline.executors.local import LocalExecutor
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.store import runs as q
-from ci_pipeline.store.db import STORE_ERRORS, Store, store_error_reason
-from ci_pipeline.store.models import Run, StageRun, utcnow
+from ci_pipeline.store.clock import utcnow
+from ci_pipeline.store.db import STORE_ERRORS, Store, Transaction, store_error_reason
+from ci_pipeline.store.rows import Run, StageRun
 from ci_pipeline.store.safe_types import storable_json
+from ci_pipeline.store.states import RunState, StageState
 
 log = get_logger(__name__)
 
@@ -167,10 +166,10 @@ class Engine:
             self._drive(run_id)
         return bool(claimed)
 
-    def _supersede(self, session: Session, claimed: list[int]) -> None:
+    def _supersede(self, session: Transaction, claimed: list[int]) -> None:
         for run_id in claimed:
-            run = session.get(Run, run_id)
-            if run is None or run.state != "queued":
+            run = q.find_run(session, run_id)
+            if run is None or run.state != RunState.QUEUED:
                 continue
             for older in q.older_unbuilt_runs(session, run):
                 older.cancel_reason = (
@@ -232,19 +231,19 @@ class Engine:
             self._waiting.append(run_id)
         return nxt
 
-    def _drive_in(self, session: Session, run_id: int, outcome: StageOutcome | None) -> _Next:
+    def _drive_in(self, session: Transaction, run_id: int, outcome: StageOutcome | None) -> _Next:
         held = q.hold_lease_reading_cancel(session, run_id, self.owner, utcnow() + self.lease)
         if held is None:
             return _Next.LOST
         run, rows = self._load(session, run_id, held[0])
-        if run.state == "complete":
+        if run.state == RunState.COMPLETE:
             return _Next.DONE
         if not rows:
             rows = t.initialize_stages(session, run, self.pipeline)
         self._cache[run_id] = (run, rows)
         if run.cancel_reason:
             for row in rows:
-                if row.state == "running" and (run.id, row.stage) not in self.executor.running():
+                if row.state == StageState.RUNNING and (run.id, row.stage) not in self.executor.running():
                     self._stop_leftover(run, row)
             t.abort_run(session, self.config, run, rows, run.cancel_reason)
             return _Next.DONE
@@ -252,7 +251,9 @@ class Engine:
             return _Next.DONE
         return self._advance(session, run, rows)
 
-    def _load(self, session: Session, run_id: int, cancel_reason: str | None) -> tuple[Run, list[StageRun]]:
+    def _load(
+        self, session: Transaction, run_id: int, cancel_reason: str | None
+    ) -> tuple[Run, list[StageRun]]:
         """The run and its stage rows: kept from the last transaction while the lease was held.
 
         Nobody else changes a run whose lease this scheduler holds, except to ask for its cancel,
@@ -260,19 +261,17 @@ class Engine:
         """
         cached = self._cache.get(run_id)
         if cached is None:
-            run = session.get(Run, run_id, populate_existing=True)
+            run = q.find_run(session, run_id, fresh=True)
             assert run is not None
             return run, q.stages_of(session, run_id)
         run, rows = cached
-        session.add(run)
-        session.add_all(rows)
-        set_committed_value(run, "cancel_reason", cancel_reason)
+        q.reattach(session, run, rows, cancel_reason)
         return run, rows
 
-    def _apply(self, session: Session, run: Run, rows: list[StageRun], outcome: StageOutcome) -> bool:
+    def _apply(self, session: Transaction, run: Run, rows: list[StageRun], outcome: StageOutcome) -> bool:
         """Record an attempt's end; False when it ended the run."""
         row = next((r for r in rows if r.stage == outcome.stage), None)
-        if row is None or row.state != "running" or row.attempt != outcome.attempt:
+        if row is None or row.state != StageState.RUNNING or row.attempt != outcome.attempt:
             return True  # a stale report: the stage moved on without it
         spec = self._spec(row.stage)
         # Outputs become message fields and later stages' environment: their stored form throughout.
@@ -296,18 +295,18 @@ class Engine:
         t.finish_run(session, self.config, run, Status.FAILURE, reason)
         return False
 
-    def _advance(self, session: Session, run: Run, rows: list[StageRun]) -> _Next:
+    def _advance(self, session: Transaction, run: Run, rows: list[StageRun]) -> _Next:
         for row in rows:
             if row.state in t.FINAL_STAGE_STATES:
                 continue
             with log_context(stage=row.stage):
-                if row.state == "pending" and self._skip_or_queue(session, run, rows, row):
+                if row.state == StageState.PENDING and self._skip_or_queue(session, run, rows, row):
                     continue
                 return self._start(session, run, row)
         t.finish_run(session, self.config, run, Status.SUCCESS)
         return _Next.DONE
 
-    def _skip_or_queue(self, session: Session, run: Run, rows: list[StageRun], row: StageRun) -> bool:
+    def _skip_or_queue(self, session: Transaction, run: Run, rows: list[StageRun], row: StageRun) -> bool:
         """Skip or queue a pending stage; True when it was skipped."""
         spec = self._spec(row.stage)
         if not spec.enabled:
@@ -317,18 +316,18 @@ class Engine:
             reason = (f"No image is due for {run.branch}: one was made less than {spec.interval:g} s ago; "
                       "the stages that need a new image are skipped.")
             for later in rows[rows.index(row):]:
-                if later.stage in NEEDS_IMAGE and later.state == "pending":
+                if later.stage in NEEDS_IMAGE and later.state == StageState.PENDING:
                     t.skip_stage(later, reason)
             return True
         t.queue_stage(session, self.config, run, row)
         return False
 
-    def _image_due(self, session: Session, run: Run, spec: StageSpec) -> bool:
+    def _image_due(self, session: Transaction, run: Run, spec: StageSpec) -> bool:
         if spec.interval <= 0 or str(run.options.get("force_image", "")).lower() in ("1", "true", "yes"):
             return True
         return t.image_due(spec.interval, q.last_image_finished(session, run.branch), utcnow())
 
-    def _start(self, session: Session, run: Run, row: StageRun) -> _Next:
+    def _start(self, session: Transaction, run: Run, row: StageRun) -> _Next:
         key = (run.id, row.stage)
         if key in self.executor.running():
             return _Next.RUNNING
@@ -336,7 +335,7 @@ class Engine:
             return _Next.WAIT_SLOT
         if Stage(row.stage) in BRANCH_LOCKED and q.branch_stage_busy(session, run.branch, row.stage, run.id):
             return _Next.WAIT_LOCK
-        if row.state == "running" and row.pgid:
+        if row.state == StageState.RUNNING and row.pgid:
             self._stop_leftover(run, row)
         attempt = row.attempt + 1
         log_path = self._state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"

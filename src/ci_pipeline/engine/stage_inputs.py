@@ -6,15 +6,14 @@ appear in no message. Today only the compose has any: the CI builds it installs.
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from ci_pipeline.messages.topics import Stage
 from ci_pipeline.stages.ostree.compose_builds import compose_builds_field
 from ci_pipeline.store.builds import newest_good_builds
-from ci_pipeline.store.models import Run
+from ci_pipeline.store.db import Transaction
+from ci_pipeline.store.rows import Run
 
 
-def stage_inputs(session: Session, run: Run, stage: str) -> dict[str, str]:
+def stage_inputs(session: Transaction, run: Run, stage: str) -> dict[str, str]:
     """The extra fields of ``run``'s ``stage``: the compose gets the good builds of the branch."""
     if stage != Stage.COMPOSE:
         return {}

@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from ci_pipeline.config import Config
 from ci_pipeline.engine.definition import PipelineDefinition
 from ci_pipeline.errors import SchemaViolation
@@ -26,65 +24,56 @@ from ci_pipeline.messages.topics import (
     stage_suffix,
 )
 from ci_pipeline.stages.base import TestCaseResult
-from ci_pipeline.store.models import OutboxMessage, Run, StageRun, utcnow
+from ci_pipeline.store.clock import utcnow
+from ci_pipeline.store.db import Transaction
+from ci_pipeline.store.outbox import add_message
 from ci_pipeline.store.results import record_test_results
+from ci_pipeline.store.rows import Run, StageRun
+from ci_pipeline.store.runs import create_stage_rows, flush
+from ci_pipeline.store.states import FINAL_STAGE_STATES as FINAL_STAGE_STATES
+from ci_pipeline.store.states import RunState, StageState
 
-FINAL_STAGE_STATES = frozenset({"complete", "skipped"})
 
-
-def announce(session: Session, config: Config, run: Run, suffix: str, status: str,
+def announce(session: Transaction, config: Config, run: Run, suffix: str, status: str,
              extra: Mapping[str, str] | None = None) -> None:
     """Put the message ``suffix`` of ``run`` in the outbox, with the run's fields and ``status``."""
     topic = pipeline_topic(config.bus.topic_prefix, config.bus.environment, suffix)
     fields = {**run.fields, **(extra or {}), "status": status}
     payload = encode_message(topic, fields)
-    session.add(OutboxMessage(run_id=run.id, topic=topic, payload=payload))
+    add_message(session, run.id, topic, payload)
     # One message per transition: the engine's timings count transitions by it.
     session.info["transitions"] = session.info.get("transitions", 0) + 1
 
 
-def initialize_stages(session: Session, run: Run, pipeline: PipelineDefinition) -> list[StageRun]:
+def initialize_stages(session: Transaction, run: Run, pipeline: PipelineDefinition) -> list[StageRun]:
     """Create a run's stage rows; a first build stage is already queued (the trigger announced it)."""
     now = utcnow()
-    rows = []
-    for position, spec in enumerate(pipeline.stages):
-        already_queued = position == 0 and spec.name == Stage.BUILD and spec.enabled
-        row = StageRun(
-            run_id=run.id,
-            position=position,
-            stage=str(spec.name),
-            state="queued" if already_queued else "pending",
-            queued_at=run.created_at if already_queued else None,
-            attempt=0,
-            reason="",
-            outputs={},
-            log_path="",
-        )
-        rows.append(row)
-    session.add_all(rows)
-    run.state = "running"
+    first = pipeline.stages[0] if pipeline.stages else None
+    already_queued = first is not None and first.name == Stage.BUILD and first.enabled
+    rows = create_stage_rows(session, run, [str(spec.name) for spec in pipeline.stages], already_queued)
+    run.state = RunState.RUNNING
     run.started_at = run.started_at or now
     return rows
 
 
-def queue_stage(session: Session, config: Config, run: Run, row: StageRun) -> None:
+def queue_stage(session: Transaction, config: Config, run: Run, row: StageRun) -> None:
     """pending > queued, announcing it."""
-    row.state = "queued"
+    row.state = StageState.QUEUED
     row.queued_at = utcnow()
     announce(session, config, run, stage_suffix(Stage(row.stage), State.QUEUED), Status.SUCCESS)
 
 
 def skip_stage(row: StageRun, reason: str) -> None:
     """A stage that does not run: recorded with the reason, and no messages."""
-    row.state = "skipped"
+    row.state = StageState.SKIPPED
     row.reason = reason
     row.finished_at = utcnow()
 
 
-def start_stage(session: Session, config: Config, run: Run, row: StageRun, log_path: str) -> None:
+def start_stage(session: Transaction, config: Config, run: Run, row: StageRun, log_path: str) -> None:
     """queued > running (announced), or a new attempt of a running stage (not announced again)."""
-    announce_it = row.state == "queued"
-    row.state = "running"
+    announce_it = row.state == StageState.QUEUED
+    row.state = StageState.RUNNING
     row.attempt += 1
     row.started_at = utcnow()
     row.log_path = log_path
@@ -106,10 +95,10 @@ def outputs_violation(config: Config, run: Run, outputs: Mapping[str, str]) -> s
     return None
 
 
-def complete_stage(session: Session, config: Config, run: Run, row: StageRun, status: Status,
+def complete_stage(session: Transaction, config: Config, run: Run, row: StageRun, status: Status,
                    reason: str, outputs: Mapping[str, str]) -> None:
     """running (or queued) > complete with ``status``; SUCCESS outputs join the run's fields."""
-    row.state = "complete"
+    row.state = StageState.COMPLETE
     row.status = status
     row.reason = reason
     row.outputs = dict(outputs)
@@ -120,12 +109,12 @@ def complete_stage(session: Session, config: Config, run: Run, row: StageRun, st
     announce(session, config, run, stage_suffix(Stage(row.stage), State.COMPLETE), status)
 
 
-def record_tests(session: Session, run: Run, row: StageRun, tests: Sequence[Mapping[str, Any]]) -> int:
+def record_tests(session: Transaction, run: Run, row: StageRun, tests: Sequence[Mapping[str, Any]]) -> int:
     """Store the tests a completed attempt reported (the stage worker's TestCaseResult dicts)."""
     if not tests:
         return 0
     cases = [_test_case(test) for test in tests]
-    session.flush()  # the stage row's id and attempt must be in the store for the results to refer to
+    flush(session)  # the stage row's id and attempt must be in the store for the results to refer to
     return record_test_results(session, row.id, run.id, cases)
 
 
@@ -146,9 +135,9 @@ def _test_case(test: Mapping[str, Any] | object) -> TestCaseResult:
     )
 
 
-def finish_run(session: Session, config: Config, run: Run, status: Status, reason: str = "") -> None:
+def finish_run(session: Transaction, config: Config, run: Run, status: Status, reason: str = "") -> None:
     """The run is complete: the pipeline-end message carries the last known fields and ``status``."""
-    run.state = "complete"
+    run.state = RunState.COMPLETE
     run.status = status
     run.reason = reason
     run.finished_at = utcnow()
@@ -159,14 +148,14 @@ def finish_run(session: Session, config: Config, run: Run, status: Status, reaso
 def skip_rest(rows: Sequence[StageRun], reason: str) -> None:
     """Record every stage that has not started as skipped with ``reason``."""
     for row in rows:
-        if row.state == "pending":
+        if row.state == StageState.PENDING:
             skip_stage(row, reason)
 
 
-def abort_run(session: Session, config: Config, run: Run, rows: Sequence[StageRun], reason: str) -> None:
+def abort_run(session: Transaction, config: Config, run: Run, rows: Sequence[StageRun], reason: str) -> None:
     """ABORTED: the active stage's complete message, later stages skipped, the pipeline-end message."""
     for row in rows:
-        if row.state in ("queued", "running"):
+        if row.state in (StageState.QUEUED, StageState.RUNNING):
             complete_stage(session, config, run, row, Status.ABORTED, reason, {})
     skip_rest(rows, f"The run was aborted: {reason}")
     run.status = Status.ABORTED

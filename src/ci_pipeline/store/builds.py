@@ -1,4 +1,5 @@
-"""Which CI builds of a branch may enter a compose: per package, the newest whose functional tests passed.
+"""Build ids and builds: the build_id sequence of each CI_NAME, and which CI builds of a branch may
+enter a compose: per package, the newest whose functional tests passed.
 
 A build is good when its run's ``functional`` stage completed with SUCCESS. A later build that
 failed (or never reached its functional tests) leaves the last good one in place; "newest" is the
@@ -11,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ci_pipeline.store.models import Run, StageRun
+from ci_pipeline.store.models import BuildIdSequence, Run, StageRun
+from ci_pipeline.store.states import StageState, Status
 
 #: The stage whose success lets a build into a compose.
 GATE_STAGE = "functional"
@@ -37,8 +40,8 @@ def newest_good_builds(session: Session, branch: str) -> list[GoodBuild]:
         .where(
             Run.branch == branch,
             StageRun.stage == GATE_STAGE,
-            StageRun.state == "complete",
-            StageRun.status == "SUCCESS",
+            StageRun.state == StageState.COMPLETE,
+            StageRun.status == Status.SUCCESS,
         )
         .group_by(Run.repo)
         .subquery()
@@ -48,3 +51,17 @@ def newest_good_builds(session: Session, branch: str) -> list[GoodBuild]:
         GoodBuild(run_id=run_id, repo=repo, fields=dict(fields or {}))
         for run_id, repo, fields in session.execute(query)
     ]
+
+
+def allocate_build_ids(session: Session, ci_name: str, count: int) -> range:
+    """Hand out ``count`` consecutive build_ids of ``ci_name``; the row lock serializes callers."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert_fn(BuildIdSequence).values(ci_name=ci_name, last=0).on_conflict_do_nothing())
+    last = session.execute(
+        update(BuildIdSequence)
+        .where(BuildIdSequence.ci_name == ci_name)
+        .values(last=BuildIdSequence.last + count)
+        .returning(BuildIdSequence.last)
+    ).scalar_one()
+    return range(last - count + 1, last + 1)

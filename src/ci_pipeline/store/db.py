@@ -9,9 +9,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ci_pipeline.errors import ConfigError, StoreError, StoreUnavailable
@@ -82,6 +82,21 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 #: What a failed store operation raises: the store's own errors and SQLAlchemy's.
 STORE_ERRORS = (StoreError, SQLAlchemyError)
+#: A transaction the store hands out (``Store.session()``): callers pass it to the store's
+#: functions and never write SQL on it themselves.
+Transaction = Session
+#: What the database raises for a value it refuses (a number out of range, a NUL byte, ...).
+UnstorableValue = DataError
+
+
+def ping(session: Session) -> None:
+    """Ask the database for nothing: raises when it does not answer."""
+    session.execute(text("SELECT 1"))
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing or failing a statement (not a bug of the caller)."""
+    return isinstance(exc, SQLAlchemyError)
 REASON_LENGTH = 200
 
 

@@ -16,21 +16,30 @@ hands in is stored on SQLite and PostgreSQL alike (NUL replaced, too long shorte
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ci_pipeline.store.clock import utcnow as utcnow  # the models' default, named here too
 from ci_pipeline.store.safe_types import SafeJSON, SafeString, SafeText
+from ci_pipeline.store.states import (
+    CancelSource,
+    DecisionKind,
+    IgnoreCause,
+    RunState,
+    StageState,
+    Status,
+    state_column_type,
+)
+
+#: The length of the state and status columns.
+STATE_LENGTH = 16
+CANCEL_SOURCE_LENGTH = 8
 
 #: How much of a rejected message the store keeps.
 DEAD_LETTER_KEPT_BYTES = 64 * 1024
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 #: The longest text kept in a column that an index shares with a String(255).
@@ -46,6 +55,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: SafeJSON(), datetime: DateTime(timezone=True)}
 
 
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for bulk statements without the ORM's per-row bookkeeping."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 class Decision(Base):
     """What the trigger decided about one push, and why."""
 
@@ -58,8 +74,12 @@ class Decision(Base):
     rev: Mapped[str] = mapped_column(SafeString(40))
     namespace: Mapped[str] = mapped_column(SafeString(100))
     branch: Mapped[str] = mapped_column(SafeString(100))
-    decision: Mapped[str] = mapped_column(SafeString(16))  # queued | ignore
+    decision: Mapped[DecisionKind] = mapped_column(state_column_type(DecisionKind, STATE_LENGTH))
     reason: Mapped[str] = mapped_column(SafeText())
+    #: Why an ignored push was ignored; None for a queued one.
+    ignore_cause: Mapped[IgnoreCause | None] = mapped_column(
+        state_column_type(IgnoreCause, STATE_LENGTH), default=None
+    )
     build_id: Mapped[int] = mapped_column(Integer)  # the trigger's own build_id
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
     forced: Mapped[bool] = mapped_column(default=False)
@@ -81,8 +101,10 @@ class Run(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0)
     ci_name: Mapped[str] = mapped_column(SafeString(100))
     build_id: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(SafeString(16), default="queued")  # queued | running | complete
-    status: Mapped[str] = mapped_column(SafeString(16), default="SUCCESS")  # SUCCESS | FAILURE | ABORTED
+    state: Mapped[RunState] = mapped_column(
+        state_column_type(RunState, STATE_LENGTH), default=RunState.QUEUED
+    )
+    status: Mapped[Status] = mapped_column(state_column_type(Status, STATE_LENGTH), default=Status.SUCCESS)
     reason: Mapped[str] = mapped_column(SafeText(), default="")
     #: The message fields known so far (repo, rev, ..., nvr, package_url, compose_rev, ...).
     fields: Mapped[dict[str, Any]] = mapped_column(SafeJSON(), default=dict)
@@ -96,6 +118,10 @@ class Run(Base):
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     #: Set by a cancel or a supersede; the scheduler driving the run aborts it with this reason.
     cancel_reason: Mapped[str | None] = mapped_column(SafeText(), default=None)
+    #: Where that cancel came from; None for a supersede and on rows from before sources were kept.
+    cancel_source: Mapped[CancelSource | None] = mapped_column(
+        state_column_type(CancelSource, CANCEL_SOURCE_LENGTH), default=None
+    )
 
     __table_args__ = (
         Index("ux_runs_change", "repo", "rev", "namespace", "generation", unique=True),
@@ -115,9 +141,10 @@ class StageRun(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     position: Mapped[int] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(SafeString(32))
-    #: pending | queued | running | complete | skipped
-    state: Mapped[str] = mapped_column(SafeString(16), default="pending")
-    status: Mapped[str | None] = mapped_column(SafeString(16), default=None)
+    state: Mapped[StageState] = mapped_column(
+        state_column_type(StageState, STATE_LENGTH), default=StageState.PENDING
+    )
+    status: Mapped[Status | None] = mapped_column(state_column_type(Status, STATE_LENGTH), default=None)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str] = mapped_column(SafeText(), default="")
     outputs: Mapped[dict[str, Any]] = mapped_column(SafeJSON(), default=dict)

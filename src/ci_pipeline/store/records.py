@@ -46,6 +46,7 @@ def run_json(run: Run, config: Config) -> dict[str, Any]:
         "finished_at": stamp(run.finished_at),
         "duration": seconds(run.started_at, run.finished_at),
         "cancel_requested": run.cancel_reason is not None,
+        "cancel_source": run.cancel_source,
     }
 
 
@@ -81,6 +82,7 @@ def decision_json(row: Decision) -> dict[str, Any]:
         "namespace": row.namespace,
         "branch": row.branch,
         "decision": row.decision,
+        "ignore_cause": row.ignore_cause,
         "reason": row.reason,
         "build_id": row.build_id,
         "run_id": row.run_id,

@@ -21,6 +21,7 @@ from ci_pipeline.errors import NotFound
 from ci_pipeline.stages.base import TestCaseResult
 from ci_pipeline.store.models import Result, ResultData, ResultGroup, ResultTestcase, Run, StageRun, utcnow
 from ci_pipeline.store.safe_types import stored_form
+from ci_pipeline.store.states import StageState
 
 TESTCASE_PREFIX = "ci-pipeline"
 ITEM_TYPE = "koji_build"
@@ -50,14 +51,14 @@ def run_group_uuid(run_id: int) -> str:
 
 def stage_outcome(row: StageRun) -> str | None:
     """The outcome a stage row stands for now; None for a stage that is pending or skipped."""
-    if row.state == "complete":
+    if row.state == StageState.COMPLETE:
         return STAGE_OUTCOMES.get(row.status or "", "ERROR")
-    return {"queued": "QUEUED", "running": "RUNNING"}.get(row.state)
+    return {StageState.QUEUED: "QUEUED", StageState.RUNNING: "RUNNING"}.get(row.state)
 
 
 def _attempt_of(row: StageRun) -> int:
     # A queued stage has not counted its attempt yet; the attempt it is queued for is the next.
-    return row.attempt + 1 if row.state == "queued" else row.attempt
+    return row.attempt + 1 if row.state == StageState.QUEUED else row.attempt
 
 
 def run_data(run: Run, stage: str) -> dict[str, str]:
@@ -201,8 +202,8 @@ def sync_stage_results(session: Session, since: datetime | None = None) -> int:
     Unfinished stages are few (indexed by state); finished ones are only those that finished
     after ``since`` (all of them when it is None).
     """
-    active = select(StageRun).where(StageRun.state.in_(("queued", "running")))
-    finished = select(StageRun).where(StageRun.state == "complete")
+    active = select(StageRun).where(StageRun.state.in_((StageState.QUEUED, StageState.RUNNING)))
+    finished = select(StageRun).where(StageRun.state == StageState.COMPLETE)
     if since is not None:
         finished = finished.where(StageRun.finished_at >= since - timedelta(seconds=5))
     rows = [*session.execute(active).scalars(), *session.execute(finished).scalars()]

@@ -10,11 +10,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ci_pipeline.errors import NotFound
 from ci_pipeline.store.models import Result, Run, StageRun
+from ci_pipeline.store.states import CancelSource, RunState, StageState, Status
 
-ACTIVE_STAGE_STATES = ("pending", "queued", "running")
+COMPLETE = RunState.COMPLETE
 
 
 def owner_name() -> str:
@@ -45,7 +47,7 @@ def claim_runs(session: Session, owner: str, now: datetime, lease_until: datetim
     """
     query = (
         select(Run.id)
-        .where(Run.state != "complete")
+        .where(Run.state != COMPLETE)
         .where(Run.owner.is_(None) | Run.lease_until.is_(None) | (Run.lease_until < now))
         .order_by(Run.id)
         .limit(limit)
@@ -61,13 +63,13 @@ def claim_runs(session: Session, owner: str, now: datetime, lease_until: datetim
 def release_dead_owners(session: Session, me: str) -> int:
     """Free the unfinished runs of schedulers on this host that died; return how many."""
     owners = session.execute(
-        select(Run.owner).where(Run.state != "complete", Run.owner.is_not(None), Run.owner != me).distinct()
+        select(Run.owner).where(Run.state != COMPLETE, Run.owner.is_not(None), Run.owner != me).distinct()
     ).scalars()
     dead = [owner for owner in owners if owner and owner_is_dead_here(owner)]
     if not dead:
         return 0
     result = session.execute(
-        update(Run).where(Run.owner.in_(dead), Run.state != "complete").values(lease_until=None, owner=None)
+        update(Run).where(Run.owner.in_(dead), Run.state != COMPLETE).values(lease_until=None, owner=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -75,9 +77,9 @@ def release_dead_owners(session: Session, me: str) -> int:
 def renew_leases(session: Session, owner: str, lease_until: datetime) -> set[int]:
     """Extend the leases of ``owner``'s unfinished runs; return the ids it still holds."""
     session.execute(
-        update(Run).where(Run.owner == owner, Run.state != "complete").values(lease_until=lease_until)
+        update(Run).where(Run.owner == owner, Run.state != COMPLETE).values(lease_until=lease_until)
     )
-    return set(session.execute(select(Run.id).where(Run.owner == owner, Run.state != "complete")).scalars())
+    return set(session.execute(select(Run.id).where(Run.owner == owner, Run.state != COMPLETE)).scalars())
 
 
 def hold_lease(session: Session, run_id: int, owner: str, lease_until: datetime) -> bool:
@@ -105,7 +107,7 @@ def hold_lease_reading_cancel(
 
 def cancel_requested(session: Session, owner: str) -> list[int]:
     """The unfinished runs of ``owner`` that someone asked to cancel."""
-    query = select(Run.id).where(Run.owner == owner, Run.state != "complete", Run.cancel_reason.is_not(None))
+    query = select(Run.id).where(Run.owner == owner, Run.state != COMPLETE, Run.cancel_reason.is_not(None))
     return list(session.execute(query).scalars())
 
 
@@ -120,7 +122,7 @@ def last_image_finished(session: Session, branch: str) -> datetime | None:
     query = (
         select(func.max(StageRun.finished_at))
         .join(Run, Run.id == StageRun.run_id)
-        .where(Run.branch == branch, StageRun.stage == "image", StageRun.status == "SUCCESS")
+        .where(Run.branch == branch, StageRun.stage == "image", StageRun.status == Status.SUCCESS)
     )
     return session.execute(query).scalar()
 
@@ -133,7 +135,8 @@ def branch_stage_busy(session: Session, branch: str, stage: str, run_id: int) ->
     query = (
         select(StageRun.id)
         .join(Run, Run.id == StageRun.run_id)
-        .where(Run.branch == branch, StageRun.stage == stage, StageRun.state == "running", Run.id != run_id)
+        .where(Run.branch == branch, StageRun.stage == stage, Run.id != run_id)
+        .where(StageRun.state == StageState.RUNNING)
         .limit(1)
     )
     return session.execute(query).first() is not None
@@ -141,14 +144,14 @@ def branch_stage_busy(session: Session, branch: str, stage: str, run_id: int) ->
 
 def older_unbuilt_runs(session: Session, run: Run) -> list[Run]:
     """Unfinished runs of the same repo and branch, older than ``run``, whose build has not finished."""
-    finished = ("complete", "skipped")
+    finished = (StageState.COMPLETE, StageState.SKIPPED)
     built = select(StageRun.run_id).where(StageRun.stage == "build", StageRun.state.in_(finished))
     query = select(Run).where(
         Run.repo == run.repo,
         Run.branch == run.branch,
         Run.namespace == run.namespace,
         Run.id < run.id,
-        Run.state != "complete",
+        Run.state != COMPLETE,
         Run.cancel_reason.is_(None),
         Run.id.not_in(built),
     )
@@ -157,7 +160,7 @@ def older_unbuilt_runs(session: Session, run: Run) -> list[Run]:
 
 def any_unfinished(session: Session) -> bool:
     """Whether any run is not complete."""
-    return session.execute(select(Run.id).where(Run.state != "complete").limit(1)).first() is not None
+    return session.execute(select(Run.id).where(Run.state != COMPLETE).limit(1)).first() is not None
 
 
 def get_run(session: Session, run_id: int) -> Run:
@@ -173,14 +176,64 @@ def list_runs(session: Session, limit: int = 100) -> Sequence[Run]:
     return list(session.execute(select(Run).order_by(Run.id.desc()).limit(limit)).scalars())
 
 
-def request_cancel(session: Session, run_id: int, reason: str) -> bool:
-    """Ask the scheduler driving ``run_id`` to abort it; False when the run is already complete."""
+def request_cancel(session: Session, run_id: int, reason: str, source: CancelSource) -> bool:
+    """Ask the scheduler driving ``run_id`` to abort it, noting who asked; False when it is complete."""
     run = get_run(session, run_id)
-    if run.state == "complete":
+    if run.state == RunState.COMPLETE:
         return False
     if run.cancel_reason is None:
         run.cancel_reason = reason
+        run.cancel_source = source
     return True
+
+
+def flush(session: Session) -> None:
+    """Write the changes held so far (new rows get their ids) without ending the transaction."""
+    session.flush()
+
+
+def find_run(session: Session, run_id: int, *, fresh: bool = False) -> Run | None:
+    """The run ``run_id`` or None; ``fresh`` reads it again even if the session holds it."""
+    return session.get(Run, run_id, populate_existing=fresh)
+
+
+def find_run_by_build(session: Session, ci_name: str, build_id: int) -> int | None:
+    """The id of the run a ``build_url`` (CI_NAME and build_id) names."""
+    query = select(Run.id).where(Run.ci_name == ci_name, Run.build_id == build_id)
+    return session.execute(query).scalar()
+
+
+def reattach(session: Session, run: Run, rows: Sequence[StageRun], cancel_reason: str | None) -> None:
+    """Take a run and its stage rows kept from an earlier transaction into this one, as stored.
+
+    ``cancel_reason`` is what the store holds now (read with the lease): set without marking the
+    run changed, so the commit does not write it back.
+    """
+    session.add(run)
+    session.add_all(rows)
+    set_committed_value(run, "cancel_reason", cancel_reason)
+
+
+def create_stage_rows(
+    session: Session, run: Run, stages: Sequence[str], first_queued: bool
+) -> list[StageRun]:
+    """Create a run's stage rows in pipeline order, pending; with ``first_queued`` the first is queued."""
+    rows = [
+        StageRun(
+            run_id=run.id,
+            position=position,
+            stage=stage,
+            state=StageState.QUEUED if first_queued and position == 0 else StageState.PENDING,
+            queued_at=run.created_at if first_queued and position == 0 else None,
+            attempt=0,
+            reason="",
+            outputs={},
+            log_path="",
+        )
+        for position, stage in enumerate(stages)
+    ]
+    session.add_all(rows)
+    return rows
 
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from ci_pipeline.store.models import GatedPackage, Result
+from ci_pipeline.store import gating
 from ci_pipeline.store.results import stage_testcase
+from ci_pipeline.store.rows import GatedPackage
 from ci_pipeline.web.gating import Policy, decide, opt_in_policy, package_of
 from ci_pipeline.web.resultsdb import api_url
 from ci_pipeline.web.resultsdb_query import result_json
@@ -37,7 +37,7 @@ def opt_in_json(row: GatedPackage) -> dict[str, Any]:
 def list_opt_ins(request: Request) -> dict[str, Any]:
     """Every opted-in package with its test cases."""
     with web_state(request).store.session() as session:
-        rows = session.execute(select(GatedPackage).order_by(GatedPackage.package)).scalars()
+        rows = gating.opt_ins(session)
         return {"data": [opt_in_json(row) for row in rows]}
 
 
@@ -51,10 +51,7 @@ def put_opt_in(package: str, body: OptIn, request: Request) -> dict[str, Any]:
     if not package or len(package) > 255:
         raise HTTPException(status_code=400, detail="A package name is 1 to 255 characters long.")
     with web_state(request).store.session() as session:
-        row = session.get(GatedPackage, package) or GatedPackage(package=package)
-        row.decision_context, row.test_cases = body.decision_context, list(body.test_cases)
-        session.add(row)
-        session.flush()
+        row = gating.save_opt_in(session, package, body.decision_context, body.test_cases)
         return opt_in_json(row)
 
 
@@ -66,17 +63,15 @@ def put_opt_in(package: str, body: OptIn, request: Request) -> dict[str, Any]:
 def delete_opt_in(package: str, request: Request) -> dict[str, Any]:
     """Stop gating ``package``."""
     with web_state(request).store.session() as session:
-        row = session.get(GatedPackage, package)
-        if row is None:
+        if not gating.remove_opt_in(session, package):
             raise HTTPException(status_code=404, detail=f"The package '{package}' is not opted in to gating.")
-        session.delete(row)
     return {"package": package, "gated": False}
 
 
 def all_policies(web: WebState) -> list[Policy]:
     """The policy file's policies and one per opted-in package (the API's, and ``[web] gated_packages``)."""
     with web.store.session() as session:
-        rows = list(session.execute(select(GatedPackage)).scalars())
+        rows = gating.opt_ins(session)
     opted_in = [opt_in_policy(r.package, r.decision_context, r.test_cases) for r in rows]
     stored = {row.package for row in rows}
     configured = [
@@ -119,13 +114,7 @@ def decision(body: DecisionIn, request: Request) -> dict[str, Any]:
     with web.store.session() as session:
 
         def latest(item: str, testcase: str) -> Mapping[str, Any] | None:
-            query = (
-                select(Result)
-                .where(Result.item == item, Result.testcase == testcase)
-                .order_by(Result.id.desc())
-                .limit(1)
-            )
-            row = session.execute(query).scalar_one_or_none()
+            row = gating.latest_result(session, item, testcase)
             return None if row is None else result_json(row, api)
 
         return decide(policies, body.subject_type, body.subject_identifier, latest).as_json()

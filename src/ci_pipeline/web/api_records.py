@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
 
-from ci_pipeline.engine.relay import outbox_backlog
 from ci_pipeline.errors import StoreError, UsageError
-from ci_pipeline.store.models import Decision, OutboxMessage, Run, utcnow
+from ci_pipeline.store import outbox
+from ci_pipeline.store.clock import utcnow
+from ci_pipeline.store.db import ping
+from ci_pipeline.store.decisions import newest_decisions
 from ci_pipeline.store.records import decision_json, message_body, message_json, stamp
 from ci_pipeline.web.resultsdb_query import parse_time
 from ci_pipeline.web.state import web_state
@@ -28,29 +29,14 @@ def list_decisions(
     request: Request, repo: Word = None, decision: Word = None, page: Page = 0, limit: Limit = 50
 ) -> dict[str, Any]:
     """Decisions newest first, filtered by repo (``*`` wildcards) and decision (queued, ignore)."""
-    query = select(Decision).order_by(Decision.id.desc())
-    if repo:
-        query = (
-            query.where(Decision.repo.like(repo.replace("*", "%")))
-            if "*" in repo
-            else query.where(Decision.repo == repo)
-        )
-    if decision:
-        query = query.where(Decision.decision == decision)
     with web_state(request).store.session() as session:
-        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
+        rows = newest_decisions(session, repo=repo, kind=decision, offset=page * limit, limit=limit + 1)
     return {
         "data": [decision_json(row) for row in rows[:limit]],
         "page": page,
         "limit": limit,
         "has_next": len(rows) > limit,
     }
-
-
-def glob_to_like(pattern: str) -> str:
-    """A shell glob (``*``, ``?``) as an SQL LIKE pattern."""
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%").replace("?", "_")
 
 
 def _time(name: str, value: str | None) -> datetime | None:
@@ -74,22 +60,13 @@ def list_messages(
 ) -> dict[str, Any]:
     """Messages filtered by topic glob, repo, rev and a time window (ISO 8601)."""
     start, end = _time("since", since), _time("until", until)
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
-    if topic:
-        query = query.where(OutboxMessage.topic.like(glob_to_like(topic), escape="\\"))
-    if start is not None:
-        query = query.where(OutboxMessage.created_at >= start)
-    if end is not None:
-        query = query.where(OutboxMessage.created_at <= end)
-    if repo or rev:
-        # A run's messages are found through the run; an ignore message has no run, so its body is read.
-        runs = select(Run.id)
-        runs = runs.where(Run.repo == repo) if repo else runs
-        runs = runs.where(Run.rev == rev) if rev else runs
-        query = query.where(OutboxMessage.run_id.in_(runs) | OutboxMessage.run_id.is_(None))
     found: list[dict[str, Any]] = []
     with web_state(request).store.session() as session:
-        for row in session.execute(query.limit(SCAN_LIMIT)).scalars():
+        # A run's messages are found through the run; an ignore message has no run, so its body is read.
+        rows = outbox.newest_messages(
+            session, topic_glob=topic, repo=repo, rev=rev, since=start, until=end, limit=SCAN_LIMIT
+        )
+        for row in rows:
             message = message_json(row)
             body = message_body(message)
             if (repo and body.get("repo") != repo) or (rev and body.get("rev") != rev):
@@ -105,8 +82,8 @@ def health(request: Request) -> JSONResponse:
     """200 with the outbox depth when the store answers, 503 with the reason when it does not."""
     try:
         with web_state(request).store.session() as session:
-            session.execute(text("SELECT 1"))
-            depth, oldest = outbox_backlog(session)
+            ping(session)
+            depth, oldest = outbox.backlog(session)
     except (StoreError, Exception) as exc:
         return JSONResponse({"status": "unavailable", "store": False, "detail": str(exc)}, status_code=503)
     age = None

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from ci_pipeline.engine.control import cancel_run, rerun_from
@@ -19,8 +18,12 @@ from ci_pipeline.errors import MessageError, NotFound, UsageError
 from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.inbound import make_git_receive, parse_git_receive
 from ci_pipeline.store import runs as q
-from ci_pipeline.store.models import OutboxMessage, Result, Run, StageRun
+from ci_pipeline.store.db import Transaction
+from ci_pipeline.store.listing import newest_runs, run_test_results, stages_of_runs
+from ci_pipeline.store.outbox import run_messages as messages_of_run
 from ci_pipeline.store.records import artifact_files, message_json, run_json, stage_json
+from ci_pipeline.store.rows import Run, StageRun
+from ci_pipeline.store.states import CancelSource
 from ci_pipeline.trigger import Trigger
 from ci_pipeline.web.logs import LogFollower, read_tail, read_window
 from ci_pipeline.web.state import RowId, WebState, require_token, web_state
@@ -44,29 +47,25 @@ def list_runs(
 ) -> dict[str, Any]:
     """Runs filtered by repo, branch, state (queued, running, complete) and status."""
     web = web_state(request)
-    query = select(Run).order_by(Run.id.desc())
-    for column, value in ((Run.repo, repo), (Run.branch, branch), (Run.state, state), (Run.status, status)):
-        if value:
-            query = query.where(column == value)
     with web.store.session() as session:
-        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
+        rows = newest_runs(
+            session, repo=repo, branch=branch, state=state, status=status,
+            offset=page * limit, limit=limit + 1,
+        )
         stages = stages_by_run(session, [row.id for row in rows[:limit]])
     data = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows[:limit]]
     return {"data": data, "page": page, "limit": limit, "has_next": len(rows) > limit}
 
 
-def stages_by_run(session: Any, run_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def stages_by_run(session: Transaction, run_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """The stages of several runs in one query, keyed by run id."""
     found: dict[int, list[dict[str, Any]]] = {}
-    if not run_ids:
-        return found
-    query = select(StageRun).where(StageRun.run_id.in_(run_ids)).order_by(StageRun.run_id, StageRun.position)
-    for row in session.execute(query).scalars():
+    for row in stages_of_runs(session, run_ids):
         found.setdefault(row.run_id, []).append(stage_json(row, row.run_id))
     return found
 
 
-def _run_or_404(session: Any, run_id: int) -> Run:
+def _run_or_404(session: Transaction, run_id: int) -> Run:
     try:
         return q.get_run(session, run_id)
     except NotFound as exc:
@@ -88,8 +87,7 @@ def run_messages(run_id: RowId, request: Request) -> dict[str, Any]:
     """Every message of one run, oldest first."""
     with web_state(request).store.session() as session:
         _run_or_404(session, run_id)
-        query = select(OutboxMessage).where(OutboxMessage.run_id == run_id).order_by(OutboxMessage.id)
-        return {"data": [message_json(row) for row in session.execute(query).scalars()]}
+        return {"data": [message_json(row) for row in messages_of_run(session, run_id)]}
 
 
 @router.get("/runs/{run_id}/tests", summary="the test results of a run")
@@ -97,8 +95,7 @@ def run_tests(run_id: RowId, request: Request) -> dict[str, Any]:
     """The tests the run's test stages ran, latest attempt last."""
     with web_state(request).store.session() as session:
         _run_or_404(session, run_id)
-        query = select(Result).where(Result.run_id == run_id, Result.source == "test").order_by(Result.id)
-        rows = session.execute(query).scalars()
+        rows = run_test_results(session, run_id)
         data = [
             {
                 "id": r.id,
@@ -232,7 +229,7 @@ def trigger_change(body: TriggerIn, request: Request) -> dict[str, Any]:
 def cancel(run_id: RowId, request: Request) -> dict[str, Any]:
     """Ask for a run to be aborted; 409 when it is already complete."""
     try:
-        accepted = cancel_run(web_state(request).store, run_id)
+        accepted = cancel_run(web_state(request).store, run_id, CancelSource.API)
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     if not accepted:

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
 from ci_pipeline.store import runs as q
-from ci_pipeline.store.models import Decision, OutboxMessage, Result, Run
+from ci_pipeline.store.decisions import decision_for_build, get_decision, newest_decisions
+from ci_pipeline.store.listing import newest_runs, run_test_results
+from ci_pipeline.store.outbox import run_messages
 from ci_pipeline.store.records import (
     artifact_files,
     decision_json,
@@ -20,6 +21,7 @@ from ci_pipeline.store.records import (
     run_json,
     stage_json,
 )
+from ci_pipeline.store.states import RunState
 from ci_pipeline.web.api_runs import stages_by_run
 from ci_pipeline.web.metrics import metrics_text
 from ci_pipeline.web.state import BuildId, RowId, web_state
@@ -56,11 +58,8 @@ def runs_page(
 ) -> Response:
     """The newest runs with a chip per stage."""
     web = web_state(request)
-    query = select(Run).order_by(Run.id.desc())
-    if repo:
-        query = query.where(Run.repo == repo)
     with web.store.session() as session:
-        rows = list(session.execute(query.offset(page * 50).limit(51)).scalars())
+        rows = newest_runs(session, repo=repo, offset=page * 50, limit=51)
         stages = stages_by_run(session, [row.id for row in rows[:50]])
     runs = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows[:50]]
     live = any(run["state"] != "complete" for run in runs)
@@ -76,21 +75,12 @@ def run_page(run_id: RowId, request: Request) -> Response:
     """One run: stage timeline, durations, test results, messages, logs and artifacts."""
     web = web_state(request)
     with web.store.session() as session:
-        run = session.get(Run, run_id)
+        run = q.find_run(session, run_id)
         if run is None:
             raise HTTPException(status_code=404, detail=f"There is no run {run_id}.")
         stages = [stage_json(row, run_id) for row in q.stages_of(session, run_id)]
-        messages = [
-            message_json(row)
-            for row in session.execute(
-                select(OutboxMessage).where(OutboxMessage.run_id == run_id).order_by(OutboxMessage.id)
-            ).scalars()
-        ]
-        tests = list(
-            session.execute(
-                select(Result).where(Result.run_id == run_id, Result.source == "test").order_by(Result.id)
-            ).scalars()
-        )
+        messages = [message_json(row) for row in run_messages(session, run_id)]
+        tests = run_test_results(session, run_id)
     info = run_json(run, web.config)
     for message in messages:
         message["status"] = message_body(message).get("status", "")
@@ -101,7 +91,7 @@ def run_page(run_id: RowId, request: Request) -> Response:
         "messages": messages,
         "tests": tests,
         "artifacts": artifact_files(web.config, run_id, limit=200),
-        "live": run.state != "complete",
+        "live": run.state != RunState.COMPLETE,
         "total": max((s["duration"] or 0 for s in stages), default=0) or 1,
     }
     return templates.TemplateResponse(request, "run.html", context)
@@ -110,13 +100,9 @@ def run_page(run_id: RowId, request: Request) -> Response:
 @router.get("/decisions", response_class=HTMLResponse)
 def decisions_page(request: Request, repo: Word = None, decision: Word = None) -> Response:
     """The decision log: why each push was queued or ignored."""
-    query = select(Decision).order_by(Decision.id.desc()).limit(200)
-    if repo:
-        query = query.where(Decision.repo.like(f"%{repo}%"))
-    if decision:
-        query = query.where(Decision.decision == decision)
     with web_state(request).store.session() as session:
-        rows = [decision_json(row) for row in session.execute(query).scalars()]
+        found = newest_decisions(session, repo_contains=repo, kind=decision, limit=200)
+        rows = [decision_json(row) for row in found]
     return templates.TemplateResponse(
         request, "decisions.html", {"decisions": rows, "repo": repo or "", "decision": decision or ""}
     )
@@ -126,7 +112,7 @@ def decisions_page(request: Request, repo: Word = None, decision: Word = None) -
 def decision_page(decision_id: RowId, request: Request) -> Response:
     """One trigger decision."""
     with web_state(request).store.session() as session:
-        row = session.get(Decision, decision_id)
+        row = get_decision(session, decision_id)
         if row is None:
             raise HTTPException(status_code=404, detail=f"There is no decision {decision_id}.")
         data = decision_json(row)
@@ -141,14 +127,10 @@ def job_page(ci_name: str, build_id: BuildId, request: Request) -> Response:
     """A ``build_url``: a run's page, or for the trigger's own build ids its decision."""
     with web_state(request).store.session() as session:
         if ci_name == TRIGGER_CI_NAME:
-            found = session.execute(
-                select(Decision.id).where(Decision.build_id == build_id).order_by(Decision.id.desc()).limit(1)
-            ).scalar()
+            found = decision_for_build(session, build_id)
             target = None if found is None else f"/decisions/{found}"
         else:
-            found = session.execute(
-                select(Run.id).where(Run.ci_name == ci_name, Run.build_id == build_id)
-            ).scalar()
+            found = q.find_run_by_build(session, ci_name, build_id)
             target = None if found is None else f"/runs/{found}"
     if target is None:
         raise HTTPException(status_code=404, detail=f"{ci_name} has no build {build_id}.")

@@ -9,16 +9,17 @@ is skipped when it comes back.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from ci_pipeline.logcontext import get_logger
+from ci_pipeline.store import forwarding
+from ci_pipeline.store.clock import aware, utcnow
 from ci_pipeline.store.db import Store
-from ci_pipeline.store.models import ForwardCursor, Result, utcnow
 from ci_pipeline.store.results import sync_stage_results
+from ci_pipeline.store.rows import Result
 from ci_pipeline.web.resultsdb_query import iso
 
 log = get_logger(__name__)
@@ -58,30 +59,16 @@ class Forwarder:
         self.client = client or httpx.Client(timeout=10.0)
         self._synced_since: datetime | None = None
 
-    def _cursor(self) -> ForwardCursor:
-        with self.store.session() as session:
-            cursor = session.get(ForwardCursor, self.target)
-            if cursor is None:
-                cursor = ForwardCursor(target=self.target, last_result_id=0, failures=0, last_error="")
-                session.add(cursor)
-                session.flush()
-            return cursor
-
     def forward_once(self) -> int:
         """Post the next batch of results if the backoff allows; return how many the target took."""
-        cursor = self._cursor()
-        if cursor.next_attempt_at is not None and utcnow() < _aware(cursor.next_attempt_at):
+        cursor = forwarding.cursor(self.store, self.target)
+        if cursor.next_attempt_at is not None and utcnow() < aware(cursor.next_attempt_at):
             return 0
         started = utcnow()
         with self.store.session() as session:
             sync_stage_results(session, self._synced_since)
         self._synced_since = started
-        with self.store.session() as session:
-            rows = list(
-                session.execute(
-                    select(Result).where(Result.id > cursor.last_result_id).order_by(Result.id).limit(BATCH)
-                ).scalars()
-            )
+        rows = forwarding.results_after(self.store, cursor.last_result_id, BATCH)
         sent, error = 0, ""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         for row in rows:
@@ -96,30 +83,11 @@ class Forwarder:
                 error = f"HTTP {response.status_code}: {response.text[:200]}"
                 break
             sent += 1
-            self._advance(row.id)
+            forwarding.advance(self.store, self.target, row.id)
         if error:
-            self._failed(error)
+            forwarding.record_failure(self.store, self.target, error, backoff)
+            log.warning("forwarding results to %s failed (%s); retrying later", self.target, error)
         return sent
-
-    def _advance(self, result_id: int) -> None:
-        with self.store.session() as session:
-            cursor = session.get(ForwardCursor, self.target)
-            assert cursor is not None
-            cursor.last_result_id, cursor.failures, cursor.next_attempt_at, cursor.last_error = (
-                result_id,
-                0,
-                None,
-                "",
-            )
-
-    def _failed(self, error: str) -> None:
-        with self.store.session() as session:
-            cursor = session.get(ForwardCursor, self.target)
-            assert cursor is not None
-            cursor.failures += 1
-            cursor.last_error = error
-            cursor.next_attempt_at = utcnow() + timedelta(seconds=backoff(cursor.failures))
-        log.warning("forwarding results to %s failed (%s); retrying later", self.target, error)
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -142,8 +110,3 @@ class Forwarder:
             if not busy:
                 stop.wait(idle)
 
-
-def _aware(value: Any) -> Any:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, or_, select
 
 from ci_pipeline.errors import UsageError
-from ci_pipeline.store.models import Result, ResultGroup, ResultTestcase
-from ci_pipeline.store.results import OUTCOMES, ensure_testcases, insert_results
+from ci_pipeline.store import resultsdb as rdb
+from ci_pipeline.store.db import Transaction
+from ci_pipeline.store.results import OUTCOMES
+from ci_pipeline.store.rows import ResultGroup, ResultTestcase
 from ci_pipeline.web.resultsdb_query import (
     ResultFilter,
     iso,
-    latest_results,
-    like_pattern,
     parse_int,
     parse_time,
     result_json,
-    results_query,
 )
 from ci_pipeline.web.state import RowId, check_token, web_state
 
@@ -64,14 +62,17 @@ def _page_of(request: Request) -> tuple[int, int]:
 
 
 def _paged(
-    request: Request, query: Select[Any], to_json: Callable[[Any, str], dict[str, Any]]
+    request: Request,
+    fetch: Callable[[Transaction, int, int], Sequence[Any]],
+    to_json: Callable[[Any, str], dict[str, Any]],
 ) -> dict[str, Any]:
-    """One page of ``query``'s rows in ResultsDB's shape: ``data`` with ``prev`` and ``next`` links."""
+    """One page of ``fetch``'s rows (given offset and limit) in ResultsDB's shape: ``data`` with
+    ``prev`` and ``next`` links."""
     state = web_state(request)
     page, limit = _page_of(request)
     state.sync_results()
     with state.store.session() as session:
-        rows = list(session.execute(query.offset(page * limit).limit(limit + 1)).scalars())
+        rows = list(fetch(session, page * limit, limit + 1))
     api = api_url(request)
     return {
         "data": [to_json(row, api) for row in rows[:limit]],
@@ -86,7 +87,7 @@ def list_results(request: Request) -> dict[str, Any]:
     found = _filter(request)
     state.sync_results()
     with state.store.session() as session:
-        rows = list(session.execute(results_query(found)).scalars())
+        rows = rdb.result_page(session, found)
     api = api_url(request)
     data = [result_json(row, api) for row in rows[: found.limit]]
     return {"data": data, **page_links(request, found.page, len(rows) > found.limit)}
@@ -99,7 +100,7 @@ def list_latest(request: Request) -> dict[str, Any]:
     found = _filter(request)
     state.sync_results()
     with state.store.session() as session:
-        rows = latest_results(session, found)
+        rows = rdb.latest_results(session, found)
     api = api_url(request)
     return {"data": [result_json(row, api) for row in rows]}
 
@@ -109,7 +110,7 @@ def get_result(result_id: RowId, request: Request) -> dict[str, Any]:
     """One result by id."""
     state = web_state(request)
     with state.store.session() as session:
-        row = session.get(Result, result_id)
+        row = rdb.get_result(session, result_id)
     if row is None:
         raise HTTPException(status_code=404, detail="Result not found")
     return result_json(row, api_url(request))
@@ -180,16 +181,8 @@ def create_result(body: ResultIn, request: Request) -> JSONResponse:
     if submit_time is not None:
         row["submit_time"] = submit_time
     with state.store.session() as session:
-        ensure_testcases(session, [testcase.name])
-        for group in groups:
-            if session.get(ResultGroup, group.uuid) is None:
-                session.add(
-                    ResultGroup(uuid=group.uuid, description=group.description, ref_url=group.ref_url)
-                )
-        session.flush()
-        result_id = insert_results(session, [row])[0]
-        stored = session.get(Result, result_id)
-        assert stored is not None
+        found = [(group.uuid, group.description, group.ref_url) for group in groups]
+        stored = rdb.add_result(session, row, found)
         payload = result_json(stored, api_url(request))
     return JSONResponse(payload, status_code=201)
 
@@ -203,21 +196,20 @@ def testcase_json(row: ResultTestcase, api: str) -> dict[str, Any]:
 def list_testcases(request: Request) -> dict[str, Any]:
     """Test cases, filtered by ``name`` and ``name:like`` (comma lists)."""
     params = request.query_params
-    query = select(ResultTestcase).order_by(ResultTestcase.name)
-    if params.get("name"):
-        query = query.where(ResultTestcase.name.in_(params["name"].split(",")))
-    if params.get("name:like"):
-        patterns = [like_pattern(p) for p in params["name:like"].split(",") if p]
-        if patterns:
-            query = query.where(or_(*(ResultTestcase.name.like(p, escape="\\") for p in patterns)))
-    return _paged(request, query, testcase_json)
+    names = params["name"].split(",") if params.get("name") else []
+    patterns = [p for p in params.get("name:like", "").split(",") if p]
+
+    def fetch(session: Transaction, offset: int, limit: int) -> Sequence[ResultTestcase]:
+        return rdb.testcase_page(session, names, patterns, offset, limit)
+
+    return _paged(request, fetch, testcase_json)
 
 
 @router.get("/testcases/{name:path}", summary="one test case")
 def get_testcase(name: str, request: Request) -> dict[str, Any]:
     """One test case by name."""
     with web_state(request).store.session() as session:
-        row = session.get(ResultTestcase, name)
+        row = rdb.get_testcase(session, name)
     if row is None:
         raise HTTPException(status_code=404, detail="Testcase not found")
     return testcase_json(row, api_url(request))
@@ -229,9 +221,7 @@ def create_testcase(body: _Testcase, request: Request) -> dict[str, Any]:
     state = web_state(request)
     check_token(state, request.headers.get("authorization"), body.auth_token)
     with state.store.session() as session:
-        row = session.get(ResultTestcase, body.name) or ResultTestcase(name=body.name)
-        row.ref_url = body.ref_url
-        session.add(row)
+        row = rdb.save_testcase(session, body.name, body.ref_url)
     return testcase_json(row, api_url(request))
 
 
@@ -251,23 +241,21 @@ def group_json(row: ResultGroup, api: str) -> dict[str, Any]:
 def list_groups(request: Request) -> dict[str, Any]:
     """Groups, filtered by ``uuid``, ``description`` and ``description:like``."""
     params = request.query_params
-    query = select(ResultGroup).order_by(ResultGroup.created_at.desc())
-    if params.get("uuid"):
-        query = query.where(ResultGroup.uuid.in_(params["uuid"].split(",")))
-    if params.get("description"):
-        query = query.where(ResultGroup.description == params["description"])
-    if params.get("description:like"):
-        query = query.where(
-            ResultGroup.description.like(like_pattern(params["description:like"]), escape="\\")
+    uuids = params["uuid"].split(",") if params.get("uuid") else []
+
+    def fetch(session: Transaction, offset: int, limit: int) -> Sequence[ResultGroup]:
+        return rdb.group_page(
+            session, uuids, params.get("description"), params.get("description:like"), offset, limit
         )
-    return _paged(request, query, group_json)
+
+    return _paged(request, fetch, group_json)
 
 
 @router.get("/groups/{uuid}", summary="one group")
 def get_group(uuid: str, request: Request) -> dict[str, Any]:
     """One group by uuid."""
     with web_state(request).store.session() as session:
-        row = session.get(ResultGroup, uuid)
+        row = rdb.get_group(session, uuid)
     if row is None:
         raise HTTPException(status_code=404, detail="Group not found")
     return group_json(row, api_url(request))
@@ -279,8 +267,5 @@ def create_group(body: _Group, request: Request) -> dict[str, Any]:
     state = web_state(request)
     check_token(state, request.headers.get("authorization"), body.auth_token)
     with state.store.session() as session:
-        row = session.get(ResultGroup, body.uuid) or ResultGroup(uuid=body.uuid)
-        row.description, row.ref_url = body.description, body.ref_url
-        session.add(row)
-        session.flush()
+        row = rdb.save_group(session, body.uuid, body.description, body.ref_url)
     return group_json(row, api_url(request))

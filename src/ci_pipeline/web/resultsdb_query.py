@@ -1,35 +1,20 @@
-"""ResultsDB v2.0 query parameters turned into SQL, and results turned into ResultsDB's JSON."""
+"""ResultsDB v2.0 query parameters turned into a store query, and results turned into ResultsDB's JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
-
 from ci_pipeline.errors import UsageError
-from ci_pipeline.store.models import Result, ResultData
+from ci_pipeline.store.resultsdb import DEFAULT_LIMIT, ResultQuery
+from ci_pipeline.store.rows import Result
 
-DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 #: Query parameters that are not data filters.
 RESERVED = frozenset(
     {"page", "limit", "since", "outcome", "testcases", "testcases:like", "groups", "_distinct_on", "callback"}
 )
-#: Data keys kept as indexed columns of their own.
-COLUMN_KEYS = {"item": Result.item, "type": Result.type}
-
-
-def like_pattern(value: str) -> str:
-    """A ResultsDB ``*`` wildcard as an SQL LIKE pattern (``%`` and ``_`` taken literally)."""
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
-
-
 def split_values(raw: str) -> list[str]:
     """A comma-separated parameter's values, blanks dropped."""
     return [part.strip() for part in raw.split(",") if part.strip()]
@@ -57,20 +42,8 @@ def parse_int(name: str, raw: str | None, default: int, low: int, high: int) -> 
     return value
 
 
-@dataclass
-class ResultFilter:
-    """The filters of a ResultsDB results query."""
-
-    testcases: list[str] = field(default_factory=list)
-    testcases_like: list[str] = field(default_factory=list)
-    outcomes: list[str] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)
-    since: tuple[datetime | None, datetime | None] = (None, None)
-    data: dict[str, list[str]] = field(default_factory=dict)
-    data_like: dict[str, list[str]] = field(default_factory=dict)
-    distinct_on: list[str] = field(default_factory=list)
-    page: int = 0
-    limit: int = DEFAULT_LIMIT
+class ResultFilter(ResultQuery):
+    """The filters of a ResultsDB results query, read from its query parameters."""
 
     @classmethod
     def from_params(cls, params: Sequence[tuple[str, str]]) -> ResultFilter:
@@ -105,66 +78,6 @@ class ResultFilter:
             else:
                 found.data[key] = values
         return found
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """The SQL conditions these filters stand for."""
-        where: list[ColumnElement[bool]] = []
-        if self.testcases:
-            where.append(Result.testcase.in_(self.testcases))
-        if self.testcases_like:
-            where.append(_any_like(Result.testcase, self.testcases_like))
-        if self.outcomes:
-            where.append(Result.outcome.in_(self.outcomes))
-        if self.groups:
-            where.append(Result.group_uuid.in_(self.groups))
-        start, end = self.since
-        if start is not None:
-            where.append(Result.submit_time >= start)
-        if end is not None:
-            where.append(Result.submit_time <= end)
-        for key, values in self.data.items():
-            where.append(_data_condition(key, values, like=False))
-        for key, values in self.data_like.items():
-            where.append(_data_condition(key, values, like=True))
-        return where
-
-
-def _any_like(column: Any, patterns: list[str]) -> ColumnElement[bool]:
-    from sqlalchemy import or_
-
-    return or_(*(column.like(like_pattern(pattern), escape="\\") for pattern in patterns))
-
-
-def _data_condition(key: str, values: list[str], *, like: bool) -> ColumnElement[bool]:
-    column = COLUMN_KEYS.get(key)
-    if column is not None:
-        return _any_like(column, values) if like else column.in_(values)
-    value_test = _any_like(ResultData.value, values) if like else ResultData.value.in_(values)
-    matching = select(ResultData.result_id).where(ResultData.key == key, value_test)
-    return Result.id.in_(matching)
-
-
-def results_query(found: ResultFilter) -> Select[Any]:
-    """The page of results matching ``found``, newest first, one row more to tell if there is a next page."""
-    query = select(Result).where(*found.conditions()).order_by(Result.submit_time.desc(), Result.id.desc())
-    return query.offset(found.page * found.limit).limit(found.limit + 1)
-
-
-def latest_results(session: Session, found: ResultFilter) -> list[Result]:
-    """The newest result of each test case (and of each ``_distinct_on`` data value) matching ``found``."""
-    if found.distinct_on:
-        rows = session.execute(
-            select(Result).where(*found.conditions()).order_by(Result.id.desc()).limit(10000)
-        ).scalars()
-        newest: dict[tuple[Any, ...], Result] = {}
-        for row in rows:
-            key = (row.testcase, *(tuple(row.data.get(name, [])) for name in found.distinct_on))
-            newest.setdefault(key, row)
-        return sorted(newest.values(), key=lambda row: row.testcase)
-    newest_ids = select(func.max(Result.id)).where(*found.conditions()).group_by(Result.testcase)
-    return list(
-        session.execute(select(Result).where(Result.id.in_(newest_ids)).order_by(Result.testcase)).scalars()
-    )
 
 
 def iso(value: datetime | None) -> str | None:

@@ -18,14 +18,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from ci_pipeline.config import Config
 from ci_pipeline.errors import CIPipelineError, ConfigError, NotFound, StoreError
 from ci_pipeline.logcontext import get_logger
-from ci_pipeline.store.db import Store
+from ci_pipeline.store.db import Store, UnstorableValue
 from ci_pipeline.web import api_gating, api_records, api_runs, dashboard, resultsdb, uploads
 from ci_pipeline.web.forward import Forwarder
 from ci_pipeline.web.gating import load_policies
@@ -87,8 +86,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = 404 if isinstance(exc, NotFound) else 503 if isinstance(exc, StoreError) else 400
         return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=status)
 
-    @app.exception_handler(DataError)
-    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+    @app.exception_handler(UnstorableValue)
+    async def unstorable(_request: Request, exc: UnstorableValue) -> JSONResponse:
         # The database refused a value the request carried (out of range, a NUL byte, ...).
         log.info("request refused by the store: %s", exc.orig)
         text = "The request holds a value the store cannot keep (a number out of range or a NUL byte)."

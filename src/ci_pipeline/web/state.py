@@ -13,8 +13,8 @@ from fastapi import HTTPException, Request
 from fastapi import Path as PathParam
 
 from ci_pipeline.config import Config
+from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
-from ci_pipeline.store.models import utcnow
 from ci_pipeline.store.results import sync_stage_results
 from ci_pipeline.web.gating import Policy
 

@@ -1,0 +1,59 @@
+"""What the API, the dashboard and the command line list: runs filtered and paged, the stages of
+several runs at once, and a run's test results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ci_pipeline.store.models import Result, Run, StageRun
+from ci_pipeline.store.states import RunState, Status
+
+
+def _known(enum: type[RunState] | type[Status], word: str | None) -> bool:
+    return not word or word in {member.value for member in enum}
+
+
+def newest_runs(
+    session: Session,
+    *,
+    repo: str | None = None,
+    branch: str | None = None,
+    state: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int,
+) -> list[Run]:
+    """Runs newest first, filtered by each value given; a state or status no run can have matches none."""
+    if not (_known(RunState, state) and _known(Status, status)):
+        return []
+    query = select(Run).order_by(Run.id.desc())
+    if repo:
+        query = query.where(Run.repo == repo)
+    if branch:
+        query = query.where(Run.branch == branch)
+    if state:
+        query = query.where(Run.state == RunState(state))
+    if status:
+        query = query.where(Run.status == Status(status))
+    return list(session.execute(query.offset(offset).limit(limit)).scalars())
+
+
+def stages_of_runs(session: Session, run_ids: Sequence[int]) -> list[StageRun]:
+    """The stage rows of several runs in one query, by run and then in pipeline order."""
+    if not run_ids:
+        return []
+    query = (
+        select(StageRun)
+        .where(StageRun.run_id.in_(list(run_ids)))
+        .order_by(StageRun.run_id, StageRun.position)
+    )
+    return list(session.execute(query).scalars())
+
+
+def run_test_results(session: Session, run_id: int) -> list[Result]:
+    """The results of every test the run's stages ran, oldest first."""
+    query = select(Result).where(Result.run_id == run_id, Result.source == "test").order_by(Result.id)
+    return list(session.execute(query).scalars())
