@@ -25,7 +25,7 @@ from ci_pipeline.messages.topics import (
     pipeline_topic,
     stage_suffix,
 )
-from ci_pipeline.stages.base import TestCaseResult
+from ci_pipeline.stage_contract import TestCaseResult
 from ci_pipeline.store.models import OutboxMessage, Run, StageRun, utcnow
 from ci_pipeline.store.results import record_test_results
 
@@ -114,7 +114,7 @@ def complete_stage(session: Session, config: Config, run: Run, row: StageRun, st
     row.reason = reason
     row.outputs = dict(outputs)
     row.finished_at = utcnow()
-    row.pgid = None
+    row.executor_handle = None
     if status == Status.SUCCESS and outputs:
         run.fields = {**run.fields, **outputs}
     announce(session, config, run, stage_suffix(Stage(row.stage), State.COMPLETE), status)
