@@ -83,7 +83,9 @@ def decode_outcome(data: Mapping[str, Any], job: StageContext) -> StageOutcome:
     try:
         status = Status(str(data.get("status")))
     except ValueError:
-        raise ValueError(f"the outcome's status {str(data.get('status'))[:40]!r} is not a status") from None
+        shown = str(data.get("status"))[:40]
+        problem = f"the outcome's status {shown!r} is not a status"
+        raise ValueError(f"The stage document is malformed: {problem}.") from None
     infrastructure = data.get("infrastructure", False)
     _require(isinstance(infrastructure, bool), "the outcome's infrastructure flag is not true or false")
     tests = data.get("tests", [])

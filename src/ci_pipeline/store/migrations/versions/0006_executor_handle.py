@@ -12,7 +12,8 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-stage_runs = sa.table("stage_runs", sa.column("pgid", sa.Integer()), sa.column("executor_handle", sa.Text()))
+stage_runs = sa.table("stage_runs", sa.column("id", sa.Integer()), sa.column("pgid", sa.Integer()),
+                      sa.column("executor_handle", sa.Text()))
 
 
 def upgrade() -> None:
@@ -34,14 +35,12 @@ def downgrade() -> None:
         batch.add_column(sa.Column("pgid", sa.Integer(), nullable=True))
     connection = op.get_bind()
     rows = connection.execute(
-        sa.select(sa.column("id"), stage_runs.c.executor_handle)
-        .select_from(sa.table("stage_runs"))
+        sa.select(stage_runs.c.id, stage_runs.c.executor_handle)
         .where(stage_runs.c.executor_handle.is_not(None))
     ).all()
     for row_id, handle in rows:
         number = str(handle).partition("@")[0]
         if number.isdigit():
-            connection.execute(sa.text("UPDATE stage_runs SET pgid = :pgid WHERE id = :id"),
-                               {"pgid": int(number), "id": row_id})
+            connection.execute(stage_runs.update().where(stage_runs.c.id == row_id).values(pgid=int(number)))
     with op.batch_alter_table("stage_runs") as batch:
         batch.drop_column("executor_handle")
