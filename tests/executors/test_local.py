@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_pipeline.executors.local import LocalExecutor, handle_group
+from ci_pipeline.executors.local import LocalExecutor, boot_id, handle_group
 from ci_pipeline.executors.process import group_alive
 from ci_pipeline.messages.topics import Status
 
@@ -132,3 +132,21 @@ def _gone(pgid: int) -> bool:
     while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.02)
     return not group_alive(pgid)
+
+
+def test_a_handle_names_its_process_group_on_this_boot_only(tmp_path: Path, executor: LocalExecutor) -> None:
+    handle = executor.start(make_job(tmp_path, "sleep 1000.5151"))
+    try:
+        pgid = _group(handle)
+        assert handle == f"{pgid}@{boot_id()}" and boot_id()
+        assert handle_group(str(pgid)) == pgid  # as recorded before handles named their boot
+        assert handle_group(f"{pgid}@another-boot") is None
+        assert handle_group("") is None and handle_group("task:7") is None and handle_group("-1") is None
+        # Another machine's (or boot's) handle is never this machine's process group.
+        assert not executor.stop_leftover(1, "build", 1, f"{pgid}@another-boot")
+        assert _pids("1000.5151") != []
+        assert executor.stop_leftover(1, "build", 1, handle)
+        assert finish(executor).reason == "The build command exited with status 137."  # SIGKILL
+        assert _gone(pgid)
+    finally:
+        executor.shutdown()
