@@ -16,9 +16,12 @@ What it measures, per store, in one invocation (so the two are comparable under 
 - runs per second at concurrency 1 and at concurrency = cores.
 - per-stage overhead of a ``true`` command stage: from the executor's start of the attempt to the
   scheduler seeing its end, less a bare fork+exec+wait of ``true`` measured in the same run at the
-  same concurrency (medians, and the ratio of the two), at concurrency 1 and 2. It is what the
-  executor adds around a command: containment (a PID namespace, death with the scheduler), the
-  environment, the log pipe and its copier, the shell.
+  same concurrency (medians, and the ratio of the two), at concurrency 1 and 2. Measured twice:
+  with the executor alone (a loop that starts attempts and waits for their ends: what the executor
+  adds around a command, i.e. containment in a PID namespace, death with the scheduler, the
+  environment, the log pipe and its copier, the shell), and inside the engine runs above (which
+  adds the engine's own work between a start and the look at its end: the rest of the starting
+  transaction and its commit, and the relay thread's share of the process).
 - peak RSS of a fresh process with 1,000 and with 10,000 runs queued (flat means the engine holds
   only its active window).
 
@@ -49,6 +52,7 @@ from ci_pipeline.engine.relay import relay_outbox
 from ci_pipeline.executors.base import StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
 from ci_pipeline.service import Service
+from ci_pipeline.stage_contract import StageContext
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Run
 
@@ -93,6 +97,25 @@ def bare_true(concurrency: int, rounds: int = 200) -> list[float]:
         for began, process in started:
             process.wait()
             times.append(time.perf_counter() - began)
+    return times
+
+
+def executor_alone(root: Path, concurrency: int, stages: int = 400) -> list[float]:
+    """Seconds from each ``true`` command attempt's start to its end being seen, the executor alone."""
+    executor = LocalExecutor(concurrency)
+    times = []
+    for batch in range(stages // concurrency):
+        started = {}
+        for slot in range(concurrency):
+            work = root / f"alone-{concurrency}" / f"{batch}.{slot}"
+            job = StageContext(run_id=batch + 1, stage=f"s{slot}", attempt=1, fields={}, workdir=work,
+                               artifacts_dir=work / "artifacts", artifacts_url="", log_path=work / "log",
+                               command="true")
+            started[job.key] = time.perf_counter()
+            executor.start(job)
+        while started:
+            for outcome in executor.wait(1.0):
+                times.append(time.perf_counter() - started.pop(outcome.key))
     return times
 
 
@@ -200,6 +223,8 @@ def main() -> None:
     print((__doc__ or "").split("Usage:")[0].strip())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        for concurrency in (1, 2):
+            stage_overhead("executor alone,", executor_alone(root, concurrency), concurrency)
         for concurrency in sorted({1, 2, cores}):
             with sqlite_store_at(root / f"bench-{concurrency}.sqlite") as store:
                 measure("sqlite", store, runs, root / f"s{concurrency}", concurrency)

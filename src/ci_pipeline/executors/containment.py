@@ -11,8 +11,8 @@ next child in a new namespace, the child is spawned (by vfork: a fraction of a m
 large scheduler), and ``setns`` returns the thread to its own namespace for later children. Only
 the one thread is touched (namespaces are per thread), and no thread is started in between (the
 kernel refuses one while they differ). Compared with running each attempt under ``unshare --pid
---fork --mount-proc``, this spares an exec, a fork and a mount namespace whose teardown waits for
-an RCU grace period: what made a ``true`` command stage cost several milliseconds. The price is
+--fork --mount-proc``, this spares an exec, a fork, and a mount namespace with a ``/proc`` to mount
+and tear down: over a millisecond of each stage on a test machine. The price is
 that an attempt's processes see this machine's ``/proc`` rather than one of their own namespace.
 Why not a cgroup per attempt: cgroup v1 has no ``cgroup.kill`` (a kill is freeze, list, signal,
 thaw) and nothing ends a cgroup's processes when the scheduler dies.
