@@ -2,11 +2,11 @@
 
 JOB is a JSON file describing the attempt (:mod:`~ci_pipeline.executors.codec`); the worker imports
 the stage function, calls it with the :class:`~ci_pipeline.stage_contract.StageContext` and writes
-the outcome to RESULT in the same codec. SIGTERM
-(from the scheduler on a timeout or cancel) unwinds the stage so that the tools it started are
-killed too. Where the attempt has a PID namespace, the worker is its first process: whatever its
-tools leave running ends when the worker exits, and the whole namespace is killed when the scheduler
-dies. Without one, the kernel sends the worker SIGTERM when the scheduler dies.
+the outcome to RESULT in the same codec. SIGTERM (from the scheduler on a timeout or cancel)
+unwinds the stage so that the tools it started are killed too. Where the attempt has a PID
+namespace, the worker is its first process: whatever its tools leave running ends when the worker
+exits, and the whole namespace is killed when the scheduler dies. Without one, the kernel sends the
+worker SIGTERM when the scheduler dies.
 """
 
 from __future__ import annotations
