@@ -14,6 +14,14 @@ What it measures, per store, in one invocation (so the two are comparable under 
   the command. A command's time runs until the scheduler sees its end, so scheduler work done
   meanwhile for other runs is hidden in it: this mean can be below the engine time.
 - runs per second at concurrency 1 and at concurrency = cores.
+- per-stage overhead of a ``true`` command stage: from the executor's start of the attempt to the
+  scheduler seeing its end, less a bare fork+exec+wait of ``true`` measured in the same run at the
+  same concurrency (medians, and the ratio of the two), at concurrency 1 and 2. Measured twice:
+  with the executor alone (a loop that starts attempts and waits for their ends: what the executor
+  adds around a command, i.e. containment in a PID namespace, death with the scheduler, the
+  environment, the log pipe and its copier, the shell), and inside the engine runs above (which
+  adds the engine's own work between a start and the look at its end: the rest of the starting
+  transaction and its commit, and the relay thread's share of the process).
 - peak RSS of a fresh process with 1,000 and with 10,000 runs queued (flat means the engine holds
   only its active window).
 
@@ -30,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "engine"))
 
@@ -40,9 +49,10 @@ from ci_pipeline.bus.memory import MemoryBus
 from ci_pipeline.config import load_config
 from ci_pipeline.engine.core import Engine
 from ci_pipeline.engine.relay import relay_outbox
-from ci_pipeline.executors.base import StageJob, StageOutcome
+from ci_pipeline.executors.base import StageOutcome
 from ci_pipeline.executors.local import LocalExecutor
 from ci_pipeline.service import Service
+from ci_pipeline.stage_contract import StageContext
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Run
 
@@ -58,16 +68,64 @@ class TimedExecutor(LocalExecutor):
         self.spawning = 0.0
         self.spawns: list[float] = []
 
-    def start(self, job: StageJob) -> int:
+        #: Seconds from each attempt's start to its end being seen.
+        self.stage_times: list[float] = []
+        self._started: dict[tuple[int, str], float] = {}
+
+    def start(self, job: Any) -> Any:
         started = time.perf_counter()
-        pid = super().start(job)
+        handle = super().start(job)
         self.spawns.append(time.perf_counter() - started)
-        return pid
+        self._started[job.key] = started
+        return handle
 
     def wait(self, timeout: float) -> list[StageOutcome]:
         outcomes = super().wait(timeout)
+        ended = time.perf_counter()
         self.busy += sum(outcome.duration for outcome in outcomes)
+        self.stage_times += [ended - self._started.pop(outcome.key) for outcome in outcomes]
         return outcomes
+
+
+def bare_true(concurrency: int, rounds: int = 200) -> list[float]:
+    """Seconds from fork+exec of ``true`` to its reaping, ``concurrency`` at once, as a stage would."""
+    times = []
+    for _ in range(rounds):
+        started = []
+        for _ in range(concurrency):
+            started.append((time.perf_counter(), subprocess.Popen(["true"], stdin=subprocess.DEVNULL)))
+        for began, process in started:
+            process.wait()
+            times.append(time.perf_counter() - began)
+    return times
+
+
+def executor_alone(root: Path, concurrency: int, stages: int = 400) -> list[float]:
+    """Seconds from each ``true`` command attempt's start to its end being seen, the executor alone."""
+    executor = LocalExecutor(concurrency)
+    times = []
+    for batch in range(stages // concurrency):
+        started = {}
+        for slot in range(concurrency):
+            work = root / f"alone-{concurrency}" / f"{batch}.{slot}"
+            job = StageContext(run_id=batch + 1, stage=f"s{slot}", attempt=1, fields={}, workdir=work,
+                               artifacts_dir=work / "artifacts", artifacts_url="", log_path=work / "log",
+                               command="true")
+            started[job.key] = time.perf_counter()
+            executor.start(job)
+        while started:
+            for outcome in executor.wait(1.0):
+                times.append(time.perf_counter() - started.pop(outcome.key))
+    return times
+
+
+def stage_overhead(name: str, stage_times: list[float], concurrency: int) -> None:
+    """Print the median ``true`` command stage against a bare ``true`` at the same concurrency."""
+    bare = statistics.median(bare_true(concurrency))
+    stage = statistics.median(stage_times)
+    print(f"{name:<10} concurrency {concurrency}: a true command stage takes {stage * 1000:.2f} ms "
+          f"(median of {len(stage_times)}), a bare fork+exec of true {bare * 1000:.2f} ms: overhead "
+          f"{(stage - bare) * 1000:.2f} ms per stage, ratio {stage / bare:.1f}", flush=True)
 
 
 def queue_runs(store: Store, count: int, prefix: str) -> None:
@@ -125,6 +183,8 @@ def measure(name: str, store: Store, runs: int, state: Path, concurrency: int) -
             f"end-to-end overhead {(wall - command) / transitions * 1000:.2f} ms/transition (mean)"
         )
     print(line, flush=True)
+    if concurrency <= 2:
+        stage_overhead(name, executor.stage_times, concurrency)
 
 
 def queued_memory(database: Path) -> None:
@@ -163,7 +223,9 @@ def main() -> None:
     print((__doc__ or "").split("Usage:")[0].strip())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for concurrency in (1, cores):
+        for concurrency in (1, 2):
+            stage_overhead("executor alone,", executor_alone(root, concurrency), concurrency)
+        for concurrency in sorted({1, 2, cores}):
             with sqlite_store_at(root / f"bench-{concurrency}.sqlite") as store:
                 measure("sqlite", store, runs, root / f"s{concurrency}", concurrency)
             with postgres_store() as store:

@@ -17,9 +17,11 @@ from ci_pipeline.config import Config
 from ci_pipeline.engine.control import cancel_run, rerun_from
 from ci_pipeline.engine.core import CLAIM_INTERVAL, Engine
 from ci_pipeline.engine.definition import BUILTIN_STAGES, PipelineDefinition
-from ci_pipeline.errors import NotFound, UsageError
+from ci_pipeline.errors import InfrastructureError, NotFound, UsageError
 from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.executors.memory import MemoryExecutor
 from ci_pipeline.messages.topics import STAGE_ORDER, Stage
+from ci_pipeline.stage_contract import StageContext, StageFunction, StageResult
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Result, Run
@@ -44,9 +46,17 @@ def make_engine(config: Config, store: Store, bus: Bus, **kwargs: object) -> Eng
     return Engine(config, store, bus, executor=LocalExecutor(2), pipeline=pipeline, **kwargs)  # type: ignore[arg-type]
 
 
+def memory_engine(config: Config, store: Store, bus: Bus, script: dict[str, StageFunction] | None = None,
+                  **kwargs: object) -> Engine:
+    """An engine whose stages end at once in this process: for what needs only their outcomes."""
+    pipeline = kwargs.pop("pipeline", None) or command_pipeline()
+    executor = MemoryExecutor(2, script=script)
+    return Engine(config, store, bus, executor=executor, pipeline=pipeline, **kwargs)  # type: ignore[arg-type]
+
+
 def test_a_run_sends_every_stage_in_order_and_ends_success(config: Config, store: Store, bus: Bus) -> None:
     run_id = add_run(store)
-    drive(make_engine(config, store, bus), bus)
+    drive(memory_engine(config, store, bus), bus)
     assert run_messages(bus, "1") == expected_sequence(ALL)
     with store.session() as session:
         run = session.get(Run, run_id)
@@ -109,7 +119,7 @@ def test_invalid_output_key_fails_the_stage(config: Config, store: Store, bus: B
 
 def test_disabled_stage_is_skipped_and_the_pipeline_goes_on(config: Config, store: Store, bus: Bus) -> None:
     run_id = add_run(store)
-    drive(make_engine(config, store, bus, pipeline=command_pipeline(functional={"enabled": False})), bus)
+    drive(memory_engine(config, store, bus, pipeline=command_pipeline(functional={"enabled": False})), bus)
     assert run_messages(bus, "1") == expected_sequence([s for s in ALL if s != "functional"])
     with store.session() as session:
         functional = q.stages_of(session, run_id)[1]
@@ -119,10 +129,10 @@ def test_disabled_stage_is_skipped_and_the_pipeline_goes_on(config: Config, stor
 def test_image_not_due_skips_image_smoke_and_e2e(config: Config, store: Store, bus: Bus) -> None:
     pipeline = command_pipeline(image={"interval": 3600.0})
     add_run(store)
-    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    drive(memory_engine(config, store, bus, pipeline=pipeline), bus)
     second = add_run(store)
     forced = add_run(store, repo="other", options={"force_image": "true"})
-    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    drive(memory_engine(config, store, bus, pipeline=pipeline), bus)
     assert run_messages(bus, "2") == expected_sequence(["build", "functional", "compose", "integration"])
     assert run_messages(bus, "3") == expected_sequence(ALL)
     with store.session() as session:
@@ -131,16 +141,15 @@ def test_image_not_due_skips_image_smoke_and_e2e(config: Config, store: Store, b
     assert states == [("image", "skipped"), ("smoke", "skipped"), ("e2e", "skipped")]
 
 
-def test_infrastructure_failures_are_retried_as_new_attempts(
-    config: Config, store: Store, bus: Bus, tmp_path: Path
-) -> None:
-    marker = tmp_path / "tried"
-    command = f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; exit 75"
+def test_infrastructure_failures_are_retried_as_new_attempts(config: Config, store: Store, bus: Bus) -> None:
+    def flaky_once(job: StageContext) -> StageResult:
+        if job.attempt == 1:
+            raise InfrastructureError("The build machine went away.")
+        return StageResult()
+
     run_id = add_run(store)
-    drive(
-        make_engine(config, store, bus, pipeline=command_pipeline({"build": command}, build={"retries": 1})),
-        bus,
-    )
+    pipeline = command_pipeline(build={"retries": 1})
+    drive(memory_engine(config, store, bus, {"build": flaky_once}, pipeline=pipeline), bus)
     assert run_messages(bus, "1") == expected_sequence(ALL)
     with store.session() as session:
         build = q.stages_of(session, run_id)[0]
@@ -176,7 +185,7 @@ def test_a_newer_change_supersedes_an_unbuilt_run(config: Config, store: Store, 
     older = add_run(store)
     newer = add_run(store)
     other_branch = add_run(store, branch="f27")
-    drive(make_engine(stage_config(config, supersede=True), store, bus), bus)
+    drive(memory_engine(stage_config(config, supersede=True), store, bus), bus)
     with store.session() as session:
         run = q.get_run(session, older)
         assert run.status == "ABORTED" and f"Superseded by run {newer}" in run.reason
@@ -216,7 +225,7 @@ def test_a_run_held_by_a_dead_scheduler_restarts_its_running_stage(
 def test_many_runs_with_a_small_active_window(config: Config, store: Store, bus: Bus, count: int) -> None:
     for index in range(count):
         add_run(store, repo=f"pkg{index}")
-    drive(make_engine(config, store, bus, max_active=3), bus)
+    drive(memory_engine(config, store, bus, max_active=3), bus)
     for build_id in range(1, count + 1):
         assert run_messages(bus, str(build_id)) == expected_sequence(ALL)
     assert all(json.loads(d.payload)["topic"] == d.topic for d in bus.replay())
@@ -342,9 +351,11 @@ def _pids(marker: str) -> list[int]:
 def test_outputs_that_break_the_message_contract_fail_the_stage(
     config: Config, store: Store, bus: Bus
 ) -> None:
-    pipeline = command_pipeline({"compose": 'echo "compose_rev=not-a-checksum" >> "$CI_PIPELINE_OUTPUTS"'})
+    def bad_rev(job: StageContext) -> StageResult:
+        return StageResult(outputs={"compose_rev": "not-a-checksum"})
+
     run_id = add_run(store)
-    drive(make_engine(config, store, bus, pipeline=pipeline), bus)
+    drive(memory_engine(config, store, bus, {"compose": bad_rev}), bus)
     with store.session() as session:
         run = q.get_run(session, run_id)
         rows = {row.stage: row for row in q.stages_of(session, run_id)}

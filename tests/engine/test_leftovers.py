@@ -11,6 +11,8 @@ from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
 from ci_pipeline.engine.core import Engine
 from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.executors.memory import MemoryExecutor
+from ci_pipeline.stage_contract import StageContext
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Run
@@ -60,3 +62,41 @@ def test_the_attempt_a_dead_scheduler_left_is_stopped(
     with store.session() as session:
         run = q.get_run(session, run_id)
     assert run.status == ("ABORTED" if cancelled else "SUCCESS")
+
+
+class HandleExecutor(MemoryExecutor):
+    """A memory executor whose attempts have handles of its own form, and that records leftover stops."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(1, **kwargs)
+        self.stopped: list[tuple[int, str, int, str]] = []
+
+    def start(self, job: StageContext) -> str:
+        super().start(job)
+        return f"opaque/{job.run_id}/{job.stage}#{job.attempt}"
+
+    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: str) -> bool:
+        self.stopped.append((run_id, stage, attempt, handle))
+        return True
+
+
+def test_the_engine_stores_an_executor_handle_untouched_and_hands_it_back(
+    config: Config, store: Store, bus: Bus
+) -> None:
+    run_id = add_run(store)
+    dead = Engine(config, store, bus, executor=HandleExecutor(hold={"build"}), pipeline=command_pipeline())
+    dead.tick(wait=0)
+    with store.session() as session:
+        build = q.stages_of(session, run_id)[0]
+        assert (build.state, build.executor_handle) == ("running", "opaque/1/build#1")
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.owner, run.lease_until = "somewhere:1:dead", None
+    executor = HandleExecutor()
+    drive(Engine(config, store, bus, executor=executor, pipeline=command_pipeline()), bus)
+    assert executor.stopped == [(run_id, "build", 1, "opaque/1/build#1")]
+    with store.session() as session:
+        rows = q.stages_of(session, run_id)
+    assert [(row.attempt, row.status, row.executor_handle) for row in rows[:2]] == [
+        (2, "SUCCESS", None), (1, "SUCCESS", None)
+    ]

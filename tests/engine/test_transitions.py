@@ -49,7 +49,7 @@ def test_stage_transitions_announce_queued_running_complete_and_outputs_join_the
         t.start_stage(session, config, run, build, "/l/build.2.log")  # a retry: not announced again
         t.complete_stage(session, config, run, build, Status.SUCCESS, "", {"nvr": "vim-1-1.fc26"})
         t.queue_stage(session, config, run, functional)
-        assert (build.attempt, build.state, build.pgid) == (2, "complete", None)
+        assert (build.attempt, build.state, build.executor_handle) == (2, "complete", None)
         assert run.fields["nvr"] == "vim-1-1.fc26"
     assert _outbox(store) == [
         ("package.running", "SUCCESS"),

@@ -7,10 +7,10 @@ import time
 import uuid
 from pathlib import Path
 
-from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
+from ci_pipeline.executors.base import Executor, StageContext, StageOutcome
 
 
-def make_job(tmp_path: Path, command: str | None, **changes: object) -> StageJob:
+def make_job(tmp_path: Path, command: str | None, **changes: object) -> StageContext:
     """A job of stage build of run 1, its directories under ``tmp_path``."""
     values: dict[str, object] = {
         "run_id": 1,
@@ -25,10 +25,9 @@ def make_job(tmp_path: Path, command: str | None, **changes: object) -> StageJob
         "artifacts_dir": tmp_path / "artifacts",
         "artifacts_url": "http://artifacts/runs/1/build/",
         "log_path": tmp_path / "logs" / "build.1.log",
-        "config_json": "{}",
     }
     values.update(changes)
-    return StageJob(**values)  # type: ignore[arg-type]
+    return StageContext(**values)  # type: ignore[arg-type]
 
 
 def finish(executor: Executor, seconds: float = 20.0) -> StageOutcome:

@@ -18,17 +18,14 @@ from ci_pipeline.artifacts_http import ArtifactClient, relative_to_base, safe_re
 from ci_pipeline.cli.worker import queues_of
 from ci_pipeline.config import Config, load_config
 from ci_pipeline.errors import StageFailure, UsageError
-from ci_pipeline.executors.base import StageJob, StageOutcome
+from ci_pipeline.executors.base import StageContext
 from ci_pipeline.executors.celery_app import namespace, queue_name, task_id
 from ci_pipeline.executors.celery_jobs import (
     job_from_payload,
     job_payload,
-    outcome_from_dict,
-    outcome_to_dict,
     root_id,
     shares_artifact_root,
 )
-from ci_pipeline.messages.topics import Status
 from ci_pipeline.store.db import open_store
 from ci_pipeline.web.server import ArtifactFiles
 from ci_pipeline.web.state import WebState
@@ -44,11 +41,12 @@ def _config(state: Path, **web: str) -> Config:
     return load_config(None, environ=environ)
 
 
-def _job(config: Config) -> StageJob:
+def _job(config: Config) -> StageContext:
     root = Path(config.artifacts.root)
-    return StageJob(run_id=7, stage="build", attempt=2, fields={"repo": "vim"}, options={}, command="true",
-                    implementation="x:y", timeout=5.0, workdir=config.state_path / "work", log_path=Path("l"),
-                    artifacts_dir=root / "runs" / "7" / "build", artifacts_url="http://a/runs/7/build/")
+    return StageContext(run_id=7, stage="build", attempt=2, fields={"repo": "vim"}, options={},
+                        command="true", implementation="x:y", timeout=5.0, workdir=config.state_path / "work",
+                        log_path=Path("l"), artifacts_dir=root / "runs" / "7" / "build",
+                        artifacts_url="http://a/runs/7/build/")
 
 
 def test_namespace_and_task_ids_come_from_the_vhost() -> None:
@@ -77,11 +75,22 @@ def test_a_payload_maps_the_job_onto_the_worker(tmp_path: Path) -> None:
     assert root_id(Path(scheduler.artifacts.root)) == payload["root_id"]
 
 
-def test_outcomes_survive_json() -> None:
-    outcome = StageOutcome(1, "build", 3, Status.FAILURE, "no", {"a": "b"}, True, 1.5, "s", ({"n": 1},))
-    assert outcome_from_dict(outcome_to_dict(outcome), _job(_config(Path("/tmp/x")))).outputs == {"a": "b"}
-    back = outcome_from_dict(outcome_to_dict(outcome), _job(_config(Path("/tmp/x"))))
-    assert (back.status, back.infrastructure, back.reason, back.attempt) == (Status.FAILURE, True, "no", 2)
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"namespace": ".."}, "namespace or stage is not a plain name"),
+    ({"job": {"stage": "../build"}}, "namespace or stage is not a plain name"),
+    ({"artifacts_relative": "../../etc"}, "leaves the artifact root"),
+    ({"artifacts_relative": "/etc"}, "leaves the artifact root"),
+    ({"job": {"run_id": "7; rm -rf /"}}, "run_id is not an integer"),
+])
+def test_a_payload_that_would_leave_the_workers_directories_is_refused(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    scheduler, worker = _config(tmp_path / "s"), _config(tmp_path / "w")
+    payload = job_payload(_job(scheduler), scheduler)
+    for key, value in change.items():
+        payload[key] = {**payload[key], **value} if isinstance(value, dict) else value
+    with pytest.raises(ValueError, match=problem):
+        job_from_payload(payload, worker)
 
 
 @given(st.lists(st.sampled_from(["a", "b.txt", "..", ".", "", "c d", "x\\y"]), min_size=1, max_size=5))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from ci_pipeline.executors.base import StageJob
+from ci_pipeline.executors.base import StageContext
 from ci_pipeline.executors.celery_app import TaskKeys
 from ci_pipeline.executors.celery_task import _execute
 from ci_pipeline.messages.topics import Status
@@ -34,7 +34,7 @@ def keys(client: redis.Redis) -> Iterator[TaskKeys]:
     client.delete(keys.alive, keys.kill)
 
 
-def _job(tmp_path: Path, command: str, **changes: object) -> StageJob:
+def _job(tmp_path: Path, command: str, **changes: object) -> StageContext:
     job = make_job(tmp_path, command, **changes)
     job.workdir.mkdir(parents=True)
     job.log_path.parent.mkdir(parents=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.executors.local import LocalExecutor, boot_id, handle_group
 from ci_pipeline.executors.process import group_alive
 from ci_pipeline.messages.topics import Status
 
@@ -56,7 +56,7 @@ def test_a_log_past_the_cap_is_cut_with_a_note(tmp_path: Path, executor: LocalEx
 def test_a_timeout_kills_the_whole_process_tree(tmp_path: Path, executor: LocalExecutor) -> None:
     marker = "1000.31337"
     command = f"sleep {marker} & sleep {marker} & bash -c 'sleep {marker}' & wait"
-    pgid = executor.start(make_job(tmp_path, command, timeout=0.5))
+    pgid = _group(executor.start(make_job(tmp_path, command, timeout=0.5)))
     started = time.monotonic()
     while len(_pids(marker)) < 3 and time.monotonic() - started < 5:
         time.sleep(0.02)
@@ -68,7 +68,7 @@ def test_a_timeout_kills_the_whole_process_tree(tmp_path: Path, executor: LocalE
 
 
 def test_kill_stops_a_running_attempt_and_reports_nothing(tmp_path: Path, executor: LocalExecutor) -> None:
-    pgid = executor.start(make_job(tmp_path, "sleep 1000.4242 & wait"))
+    pgid = _group(executor.start(make_job(tmp_path, "sleep 1000.4242 & wait")))
     assert executor.kill((1, "build")) and not executor.kill((1, "build"))
     assert executor.wait(0.1) == [] and _gone(pgid)
 
@@ -119,9 +119,34 @@ def _pids(marker: str) -> list[int]:
     return [int(pid) for pid in found.split()]
 
 
+def _group(handle: str) -> int:
+    """The process group an attempt's handle names on this boot."""
+    pgid = handle_group(handle)
+    assert pgid is not None, handle
+    return pgid
+
+
 def _gone(pgid: int) -> bool:
     """Whether the group is gone: killed processes stay until their new parent reaps them."""
     deadline = time.monotonic() + 5
     while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.02)
     return not group_alive(pgid)
+
+
+def test_a_handle_names_its_process_group_on_this_boot_only(tmp_path: Path, executor: LocalExecutor) -> None:
+    handle = executor.start(make_job(tmp_path, "sleep 1000.5151"))
+    try:
+        pgid = _group(handle)
+        assert handle == f"{pgid}@{boot_id()}" and boot_id()
+        assert handle_group(str(pgid)) == pgid  # as recorded before handles named their boot
+        assert handle_group(f"{pgid}@another-boot") is None
+        assert handle_group("") is None and handle_group("task:7") is None and handle_group("-1") is None
+        # Another machine's (or boot's) handle is never this machine's process group.
+        assert not executor.stop_leftover(1, "build", 1, f"{pgid}@another-boot")
+        assert _pids("1000.5151") != []
+        assert executor.stop_leftover(1, "build", 1, handle)
+        assert finish(executor).reason == "The build command exited with status 137."  # SIGKILL
+        assert _gone(pgid)
+    finally:
+        executor.shutdown()

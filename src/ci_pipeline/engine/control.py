@@ -40,7 +40,7 @@ def rerun_from(store: Store, run_id: int, stage: str) -> None:
         for row in rows[start:]:
             row.state, row.status, row.reason, row.outputs = StageState.PENDING, None, "", {}
             row.queued_at = row.started_at = row.finished_at = None
-            row.pgid = None
+            row.executor_handle = None
         run.fields = fields
         run.state, run.status, run.reason = RunState.RUNNING, Status.SUCCESS, ""
         run.finished_at = None

@@ -33,10 +33,11 @@ from ci_pipeline.engine.definition import (
 )
 from ci_pipeline.engine.stage_inputs import stage_inputs
 from ci_pipeline.errors import StoreUnavailable
-from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
-from ci_pipeline.executors.local import LocalExecutor
+from ci_pipeline.executors.base import Executor
+from ci_pipeline.executors.registry import open_executor
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
+from ci_pipeline.stage_contract import StageContext, StageOutcome
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import STORE_ERRORS, Store, Transaction, store_error_reason
@@ -79,11 +80,7 @@ class Engine:
         self.store = store
         self.bus = bus
         self.pipeline = pipeline or pipeline_for(config)
-        if executor is None and config.executor.kind == "celery":
-            from ci_pipeline.executors.celery import CeleryExecutor  # Celery is imported only when used
-
-            executor = CeleryExecutor(config)
-        self.executor = executor or LocalExecutor(config.executor.concurrency)
+        self.executor = executor or open_executor(config)
         self.owner = q.owner_name()
         self.lease = timedelta(seconds=lease_seconds)
         self.max_active = max_active or max(8, 4 * self.executor.free_slots())
@@ -335,7 +332,7 @@ class Engine:
             return _Next.WAIT_SLOT
         if Stage(row.stage) in BRANCH_LOCKED and q.branch_stage_busy(session, run.branch, row.stage, run.id):
             return _Next.WAIT_LOCK
-        if row.state == StageState.RUNNING and row.pgid:
+        if row.state == StageState.RUNNING and row.executor_handle:
             self._stop_leftover(run, row)
         attempt = row.attempt + 1
         log_path = self._state_path / "logs" / str(run.id) / f"{row.stage}.{attempt}.log"
@@ -345,20 +342,20 @@ class Engine:
         if inputs := stage_inputs(session, run, row.stage):
             job = replace(job, fields={**job.fields, **inputs})
         spawn_started = time.perf_counter()
-        row.pgid = self.executor.start(job)
+        row.executor_handle = self.executor.start(job) or None
         self._spawning += time.perf_counter() - spawn_started
         return _Next.RUNNING
 
     def _stop_leftover(self, run: Run, row: StageRun) -> None:
         """Have the executor stop the attempt of ``row`` that a dead scheduler left running."""
-        if self.executor.stop_leftover(run.id, row.stage, row.attempt, row.pgid or 0):
+        if self.executor.stop_leftover(run.id, row.stage, row.attempt, row.executor_handle or ""):
             log.warning("run %d %s: stopped attempt %d, left running by a dead scheduler",
                         run.id, row.stage, row.attempt)
 
-    def _job(self, run: Run, row: StageRun, log_path: Path) -> StageJob:
+    def _job(self, run: Run, row: StageRun, log_path: Path) -> StageContext:
         spec = self._spec(row.stage)
         artifacts = self.config.artifact_root / "runs" / str(run.id) / row.stage
-        return StageJob(
+        return StageContext(
             run_id=run.id,
             stage=row.stage,
             attempt=row.attempt,
@@ -371,7 +368,7 @@ class Engine:
             artifacts_dir=artifacts,
             artifacts_url=f"{self._artifacts_url}/runs/{run.id}/{row.stage}/",
             log_path=log_path,
-            config_json=self.config.model_dump_json() if spec.command is None else "{}",
+            config=self.config,
         )
 
     def _workdir(self, run_id: int, row: StageRun) -> Path:

@@ -23,7 +23,7 @@ from ci_pipeline.messages.topics import (
     pipeline_topic,
     stage_suffix,
 )
-from ci_pipeline.stages.base import TestCaseResult
+from ci_pipeline.stage_contract import TestCaseResult
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Transaction
 from ci_pipeline.store.outbox import add_message
@@ -103,7 +103,7 @@ def complete_stage(session: Transaction, config: Config, run: Run, row: StageRun
     row.reason = reason
     row.outputs = dict(outputs)
     row.finished_at = utcnow()
-    row.pgid = None
+    row.executor_handle = None
     if status == Status.SUCCESS and outputs:
         run.fields = {**run.fields, **outputs}
     announce(session, config, run, stage_suffix(Stage(row.stage), State.COMPLETE), status)

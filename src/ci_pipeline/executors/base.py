@@ -1,81 +1,40 @@
 """The executor interface: start a stage attempt, learn how it ended, kill it.
 
-An executor never touches the store or the bus: the engine records what it reports.
+An executor never touches the store or the bus: the engine records what it reports. What it runs
+and reports is the stage contract (:mod:`ci_pipeline.stage_contract`). The processes an attempt
+starts are the executor's alone: the engine keeps the handle :meth:`Executor.start` returns as an
+opaque string and hands it back to :meth:`Executor.stop_leftover`: only the executor interprets it,
+and one ignores a handle it did not make.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Self
 
-from ci_pipeline.messages.topics import Status
+from ci_pipeline.config import Config
+from ci_pipeline.stage_contract import StageContext, StageOutcome
 
-
-@dataclass(frozen=True)
-class StageJob:
-    """One attempt of one stage of one run, as plain data."""
-
-    run_id: int
-    stage: str
-    attempt: int
-    #: The run's fields so far (the trigger's, then earlier stages' outputs).
-    fields: Mapping[str, str]
-    options: Mapping[str, str]
-    #: A bash command, or None for the built-in ``implementation``.
-    command: str | None
-    implementation: str
-    timeout: float | None
-    workdir: Path
-    artifacts_dir: Path
-    artifacts_url: str
-    log_path: Path
-    #: The configuration as JSON, handed to built-in stages.
-    config_json: str = "{}"
-
-    @property
-    def key(self) -> tuple[int, str]:
-        """What identifies the job among running ones: (run id, stage)."""
-        return (self.run_id, self.stage)
-
-
-@dataclass(frozen=True)
-class StageOutcome:
-    """How a stage attempt ended."""
-
-    run_id: int
-    stage: str
-    attempt: int
-    status: Status
-    reason: str = ""
-    outputs: Mapping[str, str] = field(default_factory=dict)
-    #: True when the machinery failed rather than the work: the stage may be retried.
-    infrastructure: bool = False
-    #: Seconds the attempt ran, from its start to its exit.
-    duration: float = 0.0
-    summary: str = ""
-    tests: tuple[Mapping[str, Any], ...] = ()
-
-    @property
-    def key(self) -> tuple[int, str]:
-        """(run id, stage) of the job this outcome ends."""
-        return (self.run_id, self.stage)
+__all__ = ["Executor", "StageContext", "StageOutcome"]
 
 
 class Executor(ABC):
     """Runs stage attempts.
 
     Required: :meth:`start`, :meth:`wait`, :meth:`kill`, :meth:`free_slots`, :meth:`running`.
-    Optional (default given): :meth:`shutdown`, :meth:`stop_leftover`.
+    Optional (default given): :meth:`from_config`, :meth:`shutdown`, :meth:`stop_leftover`.
     """
 
-    @abstractmethod
-    def start(self, job: StageJob) -> int:
-        """Required. Start ``job``; return a number that identifies its work on this executor (0: none).
+    @classmethod
+    def from_config(cls, config: Config) -> Self:
+        """Optional. The member as ``[executor]`` of ``config`` sets it up; the default takes no settings."""
+        return cls()
 
-        The engine records it with the attempt and hands it back to :meth:`stop_leftover`.
+    @abstractmethod
+    def start(self, job: StageContext) -> str:
+        """Required. Start ``job``; return a handle of its work for :meth:`stop_leftover` ("" for none).
+
+        The engine stores the handle with the attempt and never reads it.
         """
 
     @abstractmethod
@@ -94,7 +53,7 @@ class Executor(ABC):
     def running(self) -> set[tuple[int, str]]:
         """Required. The keys of the jobs running now."""
 
-    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: int) -> bool:
+    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: str) -> bool:
         """Optional. Stop attempt ``attempt`` of ``stage`` that a dead scheduler started as ``handle``.
 
         Called by a scheduler that takes the run over and will not resume that attempt; True when

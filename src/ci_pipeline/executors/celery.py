@@ -3,7 +3,7 @@
 A job goes to the queue of its stage kind (``ci-pipeline.build``, ``ci-pipeline.image``, ...) under a
 task id made of its run, stage and attempt; its outcome comes back through the result backend (Redis)
 and its log with it, written to the job's log path here. There is no process on this machine, so
-:meth:`CeleryExecutor.start` returns 0; a scheduler that aborts a run a dead one left stops that run's
+:meth:`CeleryExecutor.start` returns no handle; a scheduler that aborts a run a dead one left stops that run's
 task through :meth:`CeleryExecutor.stop_leftover`.
 
 A scheduler that takes a run over from a dead one starts the stage's next attempt; when the previous
@@ -22,7 +22,7 @@ from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 
 from ci_pipeline.config import Config
-from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
+from ci_pipeline.executors.base import Executor, StageContext, StageOutcome
 from ci_pipeline.executors.celery_app import (
     TASK_NAME,
     TaskKeys,
@@ -33,7 +33,8 @@ from ci_pipeline.executors.celery_app import (
     redis_client,
     task_id,
 )
-from ci_pipeline.executors.celery_jobs import job_payload, outcome_from_dict
+from ci_pipeline.executors.celery_jobs import job_payload
+from ci_pipeline.executors.codec import decode_outcome
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Status
 
@@ -51,7 +52,7 @@ SEND_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "in
 
 @dataclass
 class _Sent:
-    job: StageJob
+    job: StageContext
     task_id: str
     payload: dict[str, Any]
     sent: bool
@@ -73,6 +74,11 @@ class CeleryExecutor(Executor):
         #: While the broker is unreachable, sends wait until then instead of blocking every start.
         self._broker_down_until = 0.0
 
+    @classmethod
+    def from_config(cls, config: Config) -> CeleryExecutor:
+        """Sends to ``[executor] broker``, reads outcomes from ``[executor] result_backend``."""
+        return cls(config)
+
     def free_slots(self) -> int:
         """How many more attempts may be in flight now."""
         return self.concurrency - len(self._running)
@@ -81,22 +87,22 @@ class CeleryExecutor(Executor):
         """The keys of the attempts in flight."""
         return set(self._running)
 
-    def start(self, job: StageJob) -> int:
-        """Send ``job`` to its stage's queue (or adopt its previous attempt's task); return 0."""
+    def start(self, job: StageContext) -> str:
+        """Send ``job`` to its stage's queue (or adopt its previous attempt's task); return no handle."""
         adopted = self._adoptable(job)
         if adopted is not None:
             log.warning("run %d %s: attempt %d adopts the unfinished task %s of a previous scheduler",
                         job.run_id, job.stage, job.attempt, adopted)
             _note_adoption(job, adopted)
             self._running[job.key] = _Sent(job, adopted, {}, True, time.monotonic())
-            return 0
+            return ""
         identifier = task_id(self.namespace, job.run_id, job.stage, job.attempt)
         entry = _Sent(job, identifier, job_payload(job, self.config), False, time.monotonic())
         self._running[job.key] = entry
         self._send(entry)
-        return 0
+        return ""
 
-    def _adoptable(self, job: StageJob) -> str | None:
+    def _adoptable(self, job: StageContext) -> str | None:
         """The task of an earlier attempt of ``job`` that is still to be collected, if any."""
         raw = self.redis.get(latest_key(self.namespace, job.run_id, job.stage))
         if raw is None:
@@ -168,7 +174,10 @@ class CeleryExecutor(Executor):
         if state == "SUCCESS" and isinstance(data, dict):
             self.redis.set(TaskKeys.of(self.namespace, entry.task_id).collected, "1", ex=KEY_TTL)
             self._write_log(job, data)
-            return outcome_from_dict(data, job)
+            try:
+                return decode_outcome(data, job)
+            except ValueError as exc:
+                return _lost(job, f"The {job.stage} task's outcome is unreadable: {exc}")
         if state in ("FAILURE", "REVOKED", "SUCCESS"):
             reason = f"The {job.stage} task ended as {state} on its worker: {data!r}."
             return _lost(job, reason)
@@ -177,7 +186,7 @@ class CeleryExecutor(Executor):
             return _lost(job, reason)
         return None
 
-    def _write_log(self, job: StageJob, data: dict[str, Any]) -> None:
+    def _write_log(self, job: StageContext, data: dict[str, Any]) -> None:
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
         with job.log_path.open("a", encoding="utf-8") as handle:
             handle.write(str(data.get("log", "")))
@@ -192,7 +201,7 @@ class CeleryExecutor(Executor):
         self._kill_task(entry.task_id)
         return True
 
-    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: int) -> bool:
+    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: str) -> bool:
         """Stop the task that a dead scheduler's attempt left running (the run will not adopt it)."""
         raw = self.redis.get(latest_key(self.namespace, run_id, stage))
         if raw is None:
@@ -209,7 +218,7 @@ class CeleryExecutor(Executor):
             log.warning("could not revoke %s (its running delivery still stops): %s", identifier, exc)
 
 
-def _note_adoption(job: StageJob, adopted: str) -> None:
+def _note_adoption(job: StageContext, adopted: str) -> None:
     """Say in the attempt's log that its work is an earlier attempt's task, whose log follows."""
     job.log_path.parent.mkdir(parents=True, exist_ok=True)
     with job.log_path.open("a", encoding="utf-8") as handle:
@@ -217,5 +226,5 @@ def _note_adoption(job: StageJob, adopted: str) -> None:
                      "that a previous scheduler sent; its outcome and log are this attempt's\n")
 
 
-def _lost(job: StageJob, reason: str) -> StageOutcome:
+def _lost(job: StageContext, reason: str) -> StageOutcome:
     return StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE, reason, infrastructure=True)

@@ -1,4 +1,4 @@
-"""Stage jobs and outcomes as the JSON a Celery task carries, and where a worker puts a job's files.
+"""What a Celery task carries (a job in the codec of :mod:`.codec`), and where a worker puts its files.
 
 A worker maps a job onto its own machine: its work directory under its own ``state_dir``, the stage's
 artifacts under its own ``[artifacts] root``, and for built-in stages its own configuration. Whether
@@ -7,19 +7,19 @@ it shares the scheduler's artifact root is told by an id file in the root, not b
 
 from __future__ import annotations
 
+import re
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ci_pipeline.config import Config
-from ci_pipeline.executors.base import StageJob, StageOutcome
+from ci_pipeline.executors.base import StageContext
 from ci_pipeline.executors.celery_app import namespace
-from ci_pipeline.messages.topics import Status
+from ci_pipeline.executors.codec import decode_job, encode_job
 
 ROOT_ID_FILE = ".ci-pipeline-root-id"
-_JOB_FIELDS = ("run_id", "stage", "attempt", "fields", "options", "command", "implementation", "timeout",
-               "artifacts_url")
+#: What may name a directory of a worker's (a namespace, a stage): one path component.
+_NAME = re.compile(r"^(?!\.\.?$)[^/\x00]{1,200}$")
 
 
 def root_id(root: Path, *, create: bool = False) -> str:
@@ -42,14 +42,14 @@ def root_id(root: Path, *, create: bool = False) -> str:
     return path.read_text("utf-8").strip()
 
 
-def job_payload(job: StageJob, config: Config) -> dict[str, Any]:
+def job_payload(job: StageContext, config: Config) -> dict[str, Any]:
     """What the task of ``job`` carries: the job's portable fields and where its artifacts go."""
     root = config.artifact_root
     return {
         "namespace": namespace(config.executor.broker),
         "root_id": root_id(root, create=True),
         "artifacts_relative": job.artifacts_dir.resolve().relative_to(root.resolve()).as_posix(),
-        "job": {name: value for name, value in asdict(job).items() if name in _JOB_FIELDS},
+        "job": encode_job(job, portable=True),
     }
 
 
@@ -59,39 +59,22 @@ def shares_artifact_root(payload: dict[str, Any], config: Config) -> bool:
     return bool(mine) and mine == payload.get("root_id")
 
 
-def job_from_payload(payload: dict[str, Any], config: Config) -> StageJob:
-    """The job of ``payload``, with paths on this worker."""
-    data = dict(payload["job"])
-    workdir = (config.state_path / "worker" / str(payload["namespace"]) / str(data["run_id"])
-               / f"{data['stage']}.{data['attempt']}")
-    return StageJob(
-        **data,
-        workdir=workdir,
-        artifacts_dir=config.artifact_root / str(payload["artifacts_relative"]),
-        log_path=workdir / "stage.log",
-        config_json=config.model_dump_json() if data["command"] is None else "{}",
-    )
+def job_from_payload(payload: dict[str, Any], config: Config) -> StageContext:
+    """The job of ``payload``, with paths and configuration of this worker.
 
-
-def outcome_to_dict(outcome: StageOutcome) -> dict[str, Any]:
-    """``outcome`` as JSON-ready data."""
-    data = asdict(outcome)
-    data["status"] = outcome.status.value
-    data["tests"] = [dict(test) for test in outcome.tests]
-    return data
-
-
-def outcome_from_dict(data: dict[str, Any], job: StageJob) -> StageOutcome:
-    """The outcome a task returned, as the outcome of ``job`` (the attempt the scheduler started)."""
-    return StageOutcome(
-        run_id=job.run_id,
-        stage=job.stage,
-        attempt=job.attempt,
-        status=Status(data["status"]),
-        reason=str(data.get("reason", "")),
-        outputs={str(k): str(v) for k, v in dict(data.get("outputs", {})).items()},
-        infrastructure=bool(data.get("infrastructure", False)),
-        duration=float(data.get("duration", 0.0)),
-        summary=str(data.get("summary", "")),
-        tests=tuple(data.get("tests", ())),
-    )
+    :class:`ValueError` when the payload is malformed or would reach outside this worker's directories.
+    """
+    data = payload.get("job")
+    if not isinstance(data, dict):
+        raise ValueError("The stage document is malformed: the task carries no job.")
+    space, stage = str(payload.get("namespace")), str(data.get("stage"))
+    relative = Path(str(payload.get("artifacts_relative")))
+    if not (_NAME.match(space) and _NAME.match(stage)):
+        raise ValueError("The stage document is malformed: its namespace or stage is not a plain name.")
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError("The stage document is malformed: its artifacts directory leaves the artifact root.")
+    workdir = (config.state_path / "worker" / space / str(data.get("run_id"))
+               / f"{stage}.{data.get('attempt')}")
+    paths = {"workdir": workdir, "artifacts_dir": config.artifact_root / relative,
+             "log_path": workdir / "stage.log"}
+    return decode_job(data, config=config, paths=paths)

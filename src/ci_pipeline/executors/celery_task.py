@@ -23,9 +23,10 @@ import redis
 from ci_pipeline.artifacts_http import ArtifactClient
 from ci_pipeline.config import Config
 from ci_pipeline.errors import CIPipelineError
-from ci_pipeline.executors.base import StageJob, StageOutcome
+from ci_pipeline.executors.base import StageContext, StageOutcome
 from ci_pipeline.executors.celery_app import TaskKeys, redis_client
-from ci_pipeline.executors.celery_jobs import job_from_payload, outcome_to_dict, shares_artifact_root
+from ci_pipeline.executors.celery_jobs import job_from_payload, shares_artifact_root
+from ci_pipeline.executors.codec import encode_outcome
 from ci_pipeline.executors.containment import start_attempt
 from ci_pipeline.executors.local import LOG_CAP_BYTES, stage_command, stage_outcome, stop_grace
 from ci_pipeline.logcontext import get_logger, log_context
@@ -94,13 +95,13 @@ def _run_delivery(payload: dict[str, Any], config: Config, client: redis.Redis, 
     except CIPipelineError as exc:
         outcome = StageOutcome(job.run_id, job.stage, job.attempt, Status.FAILURE, str(exc),
                                infrastructure=True)
-    result = outcome_to_dict(outcome)
+    result = encode_outcome(outcome)
     result.update(worker=me, delivery=delivery, log=_log_tail(job.log_path))
     shutil.rmtree(job.workdir, ignore_errors=True)
     return result
 
 
-def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome:
+def _execute(job: StageContext, client: redis.Redis, keys: TaskKeys) -> StageOutcome:
     """Run ``job`` contained; kill its tree on timeout or on the scheduler's request."""
     argv, env, init_signal = stage_command(job)
     started = time.monotonic()
@@ -129,7 +130,7 @@ def _execute(job: StageJob, client: redis.Redis, keys: TaskKeys) -> StageOutcome
         # Whatever ended the loop (an exception too), nothing of the attempt outlives it.
         attempt.stop()
         attempt.release()
-    outcome = stage_outcome(job, attempt.process.returncode, time.monotonic() - started)
+    outcome = stage_outcome(job, attempt.exit_status, time.monotonic() - started)
     return replace(outcome, duration=time.monotonic() - started)
 
 

@@ -1,25 +1,30 @@
-"""The local executor: each stage attempt is a contained process tree on this machine.
+"""The local executor (``[executor] kind = "local"``): each stage attempt is a contained process tree here.
 
 A command stage is ``bash -c COMMAND``; a built-in stage is ``python -m
 ci_pipeline.executors.stage_worker``. Either runs contained (:mod:`~ci_pipeline.executors.containment`:
 a PID namespace of its own where possible, killed whole on timeout, cancel or the scheduler's death),
 its output copied to the stage log up to a cap while it writes. The scheduler waits on pidfds, so an
-attempt's end is seen at once.
+attempt's end is seen at once. The handle of an attempt is its process group id and the boot of this
+machine it lives in: a scheduler that takes a run over on another machine, or after a reboot,
+leaves whatever process has that number there alone.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ci_pipeline.config import Config
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.executors.base import Executor, StageJob, StageOutcome
+from ci_pipeline.executors.base import Executor, StageContext, StageOutcome
+from ci_pipeline.executors.codec import decode_outcome, encode_job
 from ci_pipeline.executors.containment import Attempt, start_attempt, stop_leftover
 from ci_pipeline.executors.outputs import fields_environment, read_outputs
 from ci_pipeline.logcontext import get_logger
@@ -37,7 +42,7 @@ RESULT_FILE = "result.json"
 
 @dataclass
 class _Running:
-    job: StageJob
+    job: StageContext
     attempt: Attempt
     pidfd: int
     started: float
@@ -52,6 +57,11 @@ class LocalExecutor(Executor):
         self.log_cap = log_cap
         self._running: dict[tuple[int, str], _Running] = {}
 
+    @classmethod
+    def from_config(cls, config: Config) -> LocalExecutor:
+        """``[executor] concurrency`` slots."""
+        return cls(config.executor.concurrency)
+
     def free_slots(self) -> int:
         """How many more jobs may run now."""
         return self.concurrency - len(self._running)
@@ -60,8 +70,8 @@ class LocalExecutor(Executor):
         """The keys of the jobs running now."""
         return set(self._running)
 
-    def start(self, job: StageJob) -> int:
-        """Start ``job`` contained; return the process group id that identifies its tree."""
+    def start(self, job: StageContext) -> str:
+        """Start ``job`` contained; return its handle: the process group of its tree, on this boot."""
         job.workdir.mkdir(parents=True, exist_ok=True)
         job.artifacts_dir.mkdir(parents=True, exist_ok=True)
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +81,7 @@ class LocalExecutor(Executor):
         deadline = time.monotonic() + job.timeout if job.timeout else None
         pidfd = os.pidfd_open(attempt.process.pid)
         self._running[job.key] = _Running(job, attempt, pidfd, time.monotonic(), deadline)
-        return attempt.handle
+        return f"{attempt.handle}@{boot_id()}"
 
     def wait(self, timeout: float) -> list[StageOutcome]:
         """Wait up to ``timeout`` seconds for an attempt to end; return every attempt that ended."""
@@ -101,9 +111,10 @@ class LocalExecutor(Executor):
         entry.attempt.release()
         return True
 
-    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: int) -> bool:
+    def stop_leftover(self, run_id: int, stage: str, attempt: int, handle: str) -> bool:
         """Kill the tree of attempt ``attempt`` of ``stage`` that a dead scheduler left here, if any."""
-        return stop_leftover(handle, attempt_marks(run_id, stage, attempt))
+        pgid = handle_group(handle)
+        return pgid is not None and stop_leftover(pgid, attempt_marks(run_id, stage, attempt))
 
     def _release(self, key: tuple[int, str], entry: _Running) -> float:
         del self._running[key]
@@ -120,7 +131,7 @@ class LocalExecutor(Executor):
 
     def _finish(self, key: tuple[int, str], entry: _Running) -> StageOutcome:
         duration = self._release(key, entry)
-        return stage_outcome(entry.job, entry.attempt.process.returncode, duration)
+        return stage_outcome(entry.job, entry.attempt.exit_status, duration)
 
     def shutdown(self) -> None:
         """Kill every running job."""
@@ -128,7 +139,27 @@ class LocalExecutor(Executor):
             self.kill(key)
 
 
-def stop_grace(job: StageJob) -> float:
+@functools.cache
+def boot_id() -> str:
+    """This machine's current boot (the kernel's random boot id), "" where it has none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def handle_group(handle: str) -> int | None:
+    """The process group a handle of :meth:`LocalExecutor.start` names on this boot, if any.
+
+    A bare number is a process group recorded before handles named their boot.
+    """
+    number, _, boot = handle.partition("@")
+    if not number.isdigit() or (boot and boot != boot_id()):
+        return None
+    return int(number)
+
+
+def stop_grace(job: StageContext) -> float:
     """Seconds a stopped attempt gets to unwind: a stage worker kills its tools; a command gets none."""
     return KILL_GRACE if job.command is None else 0.0
 
@@ -139,7 +170,7 @@ def attempt_marks(run_id: int, stage: str, attempt: int) -> dict[str, str]:
             "CI_PIPELINE_ATTEMPT": str(attempt)}
 
 
-def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], signal.Signals]:
+def stage_command(job: StageContext) -> tuple[list[str], dict[str, str], signal.Signals]:
     """The argv and environment that run ``job``, and the signal it gets when its starter dies (without
     a PID namespace, which is killed whole).
 
@@ -158,19 +189,17 @@ def stage_command(job: StageJob) -> tuple[list[str], dict[str, str], signal.Sign
         # The command is the pipeline author's; message values reach it only as variables.
         return ["bash", "-c", job.command], env, signal.SIGKILL
     job_file = job.workdir / "job.json"
-    data = asdict(job)
-    data.update({key: str(value) for key, value in data.items() if isinstance(value, Path)})
-    job_file.write_text(json.dumps(data), "utf-8")
+    job_file.write_text(json.dumps(encode_job(job)), "utf-8")
     worker = [sys.executable, "-m", "ci_pipeline.executors.stage_worker", str(job_file),
               str(job.workdir / RESULT_FILE)]
     return worker, env, signal.SIGTERM
 
 
-def stage_outcome(job: StageJob, exit_status: int, duration: float) -> StageOutcome:
+def stage_outcome(job: StageContext, exit_status: int, duration: float) -> StageOutcome:
     """How ``job`` ended, from its exit status and the outputs or result file it left in its workdir."""
     ended = StageOutcome(job.run_id, job.stage, job.attempt, Status.SUCCESS, duration=duration)
     if job.command is None:
-        return _worker_result(ended, job.workdir / RESULT_FILE, exit_status)
+        return _worker_result(job, ended, exit_status)
     if exit_status != 0:
         reason = f"The {job.stage} command exited with status {exit_status}."
         return replace(ended, status=Status.FAILURE, reason=reason,
@@ -182,18 +211,10 @@ def stage_outcome(job: StageJob, exit_status: int, duration: float) -> StageOutc
     return replace(ended, outputs=outputs)
 
 
-def _worker_result(ended: StageOutcome, path: Path, exit_status: int) -> StageOutcome:
+def _worker_result(job: StageContext, ended: StageOutcome, exit_status: int) -> StageOutcome:
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads((job.workdir / RESULT_FILE).read_text("utf-8"))
+        return replace(decode_outcome(data, job), duration=ended.duration)
     except (OSError, ValueError):
         reason = f"internal error: the stage worker exited with status {exit_status} and no result."
         return replace(ended, status=Status.FAILURE, reason=reason)
-    return replace(
-        ended,
-        status=Status(data["status"]),
-        reason=str(data.get("reason", "")),
-        outputs={str(k): str(v) for k, v in dict(data.get("outputs", {})).items()},
-        infrastructure=bool(data.get("infrastructure", False)),
-        summary=str(data.get("summary", "")),
-        tests=tuple(data.get("tests", ())),
-    )

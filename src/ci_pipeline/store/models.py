@@ -152,8 +152,9 @@ class StageRun(Base):
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    #: The process group of the running attempt, killed when a restarted scheduler takes the run over.
-    pgid: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: What the executor said identifies the running attempt's work (opaque here): handed back to
+    #: it to stop that work when a restarted scheduler takes the run over.
+    executor_handle: Mapped[str | None] = mapped_column(SafeText(), default=None)
 
     __table_args__ = (
         Index("ux_stage_runs_run_stage", "run_id", "stage", unique=True),

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from ci_pipeline.errors import NotFound
-from ci_pipeline.stages.base import TestCaseResult
+from ci_pipeline.stage_contract import TestCaseResult
 from ci_pipeline.store.models import Result, ResultData, ResultGroup, ResultTestcase, Run, StageRun, utcnow
 from ci_pipeline.store.safe_types import stored_form
 from ci_pipeline.store.states import StageState
