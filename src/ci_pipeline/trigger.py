@@ -9,7 +9,6 @@ outbox. Batches of messages share one transaction, which is what makes the trigg
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
-from ci_pipeline.errors import ConfigError, MessageError, SchemaViolation, StoreUnavailable
+from ci_pipeline.errors import MessageError, SchemaViolation, StoreUnavailable
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.builders import encode_message
 from ci_pipeline.messages.envelope import decode
@@ -35,6 +34,7 @@ from ci_pipeline.store.dead_letters import Rejected, add_dead_letters
 from ci_pipeline.store.decisions import record_decisions
 from ci_pipeline.store.outbox import add_messages
 from ci_pipeline.store.states import DecisionKind, IgnoreCause
+from ci_pipeline.treefile import load_treefile
 
 log = get_logger(__name__)
 
@@ -54,28 +54,9 @@ class Verdict:
     cause: IgnoreCause | None = None
 
 
-def treefile_packages(path: str) -> frozenset[str]:
-    """The package names an rpm-ostree treefile (JSON or YAML) installs."""
-    file = Path(path)
-    try:
-        text = file.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"The treefile {path} cannot be read: {exc.strerror}.") from exc
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"The treefile {path} is neither JSON nor YAML.") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"The treefile {path} is not a mapping.")
-    packages = data.get("packages", [])
-    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
-        raise ConfigError(f"The treefile {path} has a 'packages' entry that is not a list of names.")
-    return frozenset(word for entry in packages for word in entry.split())
+def treefile_packages(path: str, basearch: str = "x86_64", releasever: str | None = None) -> frozenset[str]:
+    """The package names an rpm-ostree treefile installs (its includes and ``packages-<basearch>`` too)."""
+    return frozenset(load_treefile(Path(path), basearch=basearch, releasever=releasever).packages)
 
 
 class TrackingRules:
@@ -87,7 +68,8 @@ class TrackingRules:
         self.branches = re.compile(trigger.branches)
         packages = set(trigger.packages)
         if trigger.treefile:
-            packages |= treefile_packages(trigger.treefile)
+            pipeline = config.pipeline
+            packages |= treefile_packages(trigger.treefile, pipeline.arch, str(pipeline.rawhide))
         self.packages = frozenset(packages)
 
     def ignore_cause(self, push: GitPush) -> tuple[IgnoreCause, str] | None:

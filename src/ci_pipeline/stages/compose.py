@@ -1,12 +1,16 @@
 """The compose stage: the OS's packages plus the branch's good CI builds, committed to its OSTree.
 
-Reads the treefile (``trigger.treefile``), installs its packages with ``dnf --installroot`` from the
-treefile's repos and, per package of the branch, the newest CI build whose functional tests passed,
-with the run's own build for its package (:mod:`.ostree.compose_builds`: a build that failed never enters
-a compose), reshapes the root for OSTree (:mod:`.ostree.tree`) and commits it at the treefile's ref
+Reads the treefile (``trigger.treefile``, :mod:`ci_pipeline.treefile`), installs its packages with
+``dnf --installroot`` from the treefile's repos (without its ``exclude-packages``) and, per package
+of the branch, the newest CI build whose functional tests passed, with the run's own build for its
+package (:mod:`.ostree.compose_builds`: a build that failed never enters a compose), applies the
+treefile's content keys (:mod:`.ostree.treefile_apply`: units, removed and added files, postprocess
+scripts run inside the tree), reshapes the root for OSTree (:mod:`.ostree.tree`) and commits it at
+the treefile's ref
 into ``<artifacts.root>/<branch>/ostree`` (archive mode). rpm-ostree itself is not used: Debian,
 where this runs, does not package it.
 
+Treefile keys the compose does not apply are named in its log and its summary.
 Kept as artifacts: ``builds.txt`` (the CI builds taken, package and repository URL),
 ``packages.txt`` (``rpm -qa``) and ``packages.diff`` against the previous commit.
 Composes of one branch are serialised by a lock file; commits older than :data:`KEEP_YOUNGER_THAN`
@@ -37,7 +41,8 @@ from ci_pipeline.stages.ostree.compose_install import (
     write_package_lists,
 )
 from ci_pipeline.stages.ostree.tree import kernel_versions, prepare_tree
-from ci_pipeline.stages.ostree.treefile import Treefile, load_treefile
+from ci_pipeline.stages.ostree.treefile import Treefile, run_treefile
+from ci_pipeline.stages.ostree.treefile_apply import apply_treefile, report_keys
 from ci_pipeline.stages.qemu.initramfs import build_initramfs
 
 logger = get_logger(__name__)
@@ -48,16 +53,15 @@ KEEP_YOUNGER_THAN = "30 days ago"
 
 def run(ctx: StageContext) -> StageResult:
     """Compose the branch's OS tree with the run's build and commit it; see the module docstring."""
-    if not ctx.config.trigger.treefile:
-        raise StageFailure("No treefile is configured; set trigger.treefile to the OS's treefile.json.")
-    treefile = load_treefile(Path(ctx.config.trigger.treefile))
+    treefile = run_treefile(ctx)
+    not_applied = report_keys(treefile, ctx.log_path)
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     builds = locate_builds(ctx.config, requested_builds(ctx.fields))
     with artifacts.locked():
         checksum = compose(ctx, artifacts, treefile, builds)
     return StageResult(
         outputs={"compose_url": artifacts.compose_url, "compose_rev": checksum, "ref": treefile.ref},
-        summary=f"Committed {checksum[:15]} to {treefile.ref}.",
+        summary=f"Committed {checksum[:15]} to {treefile.ref}.{not_applied}",
     )
 
 
@@ -75,6 +79,7 @@ def compose(
     packages = package_list(root, ctx.workdir, ctx.log_path)
     if ctx.fields.get("nvr"):
         _require_build(packages, checked_nvr(ctx.fields))
+    apply_treefile(treefile, root, ctx.workdir, ctx.log_path)
     prepare_tree(root)
     _add_missing_initramfs(root, ctx.workdir, ctx.log_path)
     count = _commit_count(repo, parent, ctx)
@@ -84,7 +89,7 @@ def compose(
         root,
         ctx.log_path,
         subject=_subject(ctx),
-        version=f"{releasever(ctx)}.{count}",
+        version=f"{treefile.releasever or releasever(ctx)}.{count}",
         parent=parent,
     )
     ostree.pull_local(repo, cache / "objects-bare", treefile.ref, ctx.log_path)

@@ -45,7 +45,10 @@ def test_releasever_follows_the_branch(tmp_path: Path) -> None:
 
 
 def test_dnf_command_enables_treefile_repos_and_the_given_ci_builds(tmp_path: Path) -> None:
-    (tmp_path / "t.json").write_text(json.dumps({"ref": REF, "repos": ["fedora-26"], "packages": ["a"]}))
+    (tmp_path / "t.json").write_text(
+        json.dumps({"ref": REF, "repos": ["fedora-26"], "packages": ["a"], "exclude-packages": ["b"]})
+    )
+    (tmp_path / "fedora.repo").write_text("[fedora-26]\nbaseurl=file:///srv/fedora/26/$basearch/\n")
     ctx = _context(tmp_path, {"branch": "f26"}, str(tmp_path / "t.json"))
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     builds = []
@@ -63,6 +66,9 @@ def test_dnf_command_enables_treefile_repos_and_the_given_ci_builds(tmp_path: Pa
     assert "--enablerepo=ci-broken" in argv
     assert not any("other" in option for option in argv)
     assert packages == ["a", "vim"]
+    assert "--exclude=b" in argv and "--releasever=26" in argv
+    # rpm-ostree's defaults: documentation and weak dependencies are installed.
+    assert "--setopt=install_weak_deps=True" in argv and "--setopt=tsflags=nodocs" not in argv
 
 
 def test_ci_packages_ignore_source_and_subpackages(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Reading treefiles: includes, refused values, a parser that never raises."""
+"""The stages' view of the treefile: the run's architecture and release, failures as stage failures."""
 
 from __future__ import annotations
 
@@ -6,32 +6,39 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
+from ci_pipeline.config import Config, PipelineConfig, TriggerConfig
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages.ostree.treefile import load_treefile, parse_treefile
+from ci_pipeline.stages.base import StageContext
+from ci_pipeline.stages.ostree.treefile import load_treefile, run_treefile
 
-REF = "fedora/f26/x86_64/atomic-host"
 
-
-def test_treefile_with_include_adds_lists_and_overrides_scalars(tmp_path: Path) -> None:
-    (tmp_path / "base.json").write_text(json.dumps({"ref": "a/b", "repos": ["base"], "packages": ["x y"]}))
-    (tmp_path / "tree.json").write_text(json.dumps({"include": "base.json", "ref": REF, "packages": ["z"]}))
-    treefile = load_treefile(tmp_path / "tree.json")
-    assert treefile.ref == REF
-    assert treefile.repos == ("base",)
-    assert treefile.packages == ("x", "y", "z")
-    assert treefile.repos_dirs == (tmp_path, tmp_path / "repos")
+def _context(tmp_path: Path, treefile: Path, branch: str) -> StageContext:
+    config = Config(
+        trigger=TriggerConfig(treefile=str(treefile)), pipeline=PipelineConfig(arch="aarch64", rawhide=29)
+    )
+    return StageContext(
+        run_id=1,
+        stage="compose",
+        attempt=1,
+        fields={"branch": branch},
+        workdir=tmp_path,
+        artifacts_dir=tmp_path / "out",
+        artifacts_url="http://a.test/run",
+        log_path=tmp_path / "log",
+        config=config,
+    )
 
 
 @pytest.mark.parametrize(
-    "data",
-    [[], {"ref": "../escape"}, {"ref": REF, "packages": "vim"}, {"ref": REF, "repos": ["a;rm -rf /"]}, {}],
+    ("branch", "ref"), [("f26", "fedora/26/aarch64/atomic-host"), ("master", "fedora/29/aarch64/atomic-host")]
 )
-def test_bad_treefiles_are_refused(data: object, tmp_path: Path) -> None:
-    with pytest.raises(StageFailure):
-        parse_treefile(data, tmp_path / "t.json")
+def test_the_run_treefile_takes_the_pipeline_arch_and_the_branch_release(
+    tmp_path: Path, branch: str, ref: str
+) -> None:
+    treefile = tmp_path / "t.json"
+    treefile.write_text(json.dumps({"ref": "fedora/${releasever}/${basearch}/atomic-host"}))
+    assert run_treefile(_context(tmp_path, treefile, branch)).ref == ref
 
 
 def test_missing_treefile_says_what_to_set(tmp_path: Path) -> None:
@@ -39,17 +46,7 @@ def test_missing_treefile_says_what_to_set(tmp_path: Path) -> None:
         load_treefile(tmp_path / "nope.json")
 
 
-@given(st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=20), st.lists(st.text(max_size=10)))))
-def test_treefile_parser_accepts_or_refuses_cleanly(data: dict[str, object]) -> None:
-    try:
-        treefile = parse_treefile({"ref": REF, **data}, Path("/t.json"))
-    except StageFailure:
-        return
-    assert all(" " not in name and name for name in treefile.packages)
-
-
-def test_the_ref_follows_the_message_schema_rule_up_to_its_length() -> None:
-    longest = "/".join(["a" * 63] * 4)  # 255 characters: the longest ref a message can carry
-    assert parse_treefile({"ref": longest}, Path("/t.json")).ref == longest
-    with pytest.raises(StageFailure, match=r"has no valid 'ref': it must be an OSTree ref of at most 255"):
-        parse_treefile({"ref": longest + "a"}, Path("/t.json"))
+def test_a_broken_treefile_fails_the_stage_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "t.json").write_text(json.dumps({"ref": "a/b", "include": "t.json"}))
+    with pytest.raises(StageFailure, match="includes itself in a cycle"):
+        load_treefile(tmp_path / "t.json")

@@ -9,7 +9,6 @@ parsed again, and the branch's last installed root is brought up to date rather 
 
 from __future__ import annotations
 
-import configparser
 import difflib
 import hashlib
 import json
@@ -26,7 +25,7 @@ from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.ostree import repo as ostree
 from ci_pipeline.stages.ostree.compose_builds import ComposeBuild
-from ci_pipeline.stages.ostree.treefile import Treefile
+from ci_pipeline.treefile import Treefile, branch_releasever
 
 logger = get_logger(__name__)
 
@@ -58,21 +57,13 @@ def base_repos_fingerprint(treefile: Treefile) -> str | None:
 
     While it is unchanged, only CI builds can differ from the cached root.
     """
-    parser = configparser.ConfigParser(interpolation=None)
-    for directory in treefile.repos_dirs:
-        for repo_file in sorted(directory.glob("*.repo")):
-            try:
-                parser.read(repo_file, encoding="utf-8")
-            except configparser.Error:
-                return None
     digest = hashlib.sha256()
     for repo in treefile.repos:
-        baseurl = parser.get(repo, "baseurl", fallback="").strip()
-        if not baseurl.startswith("file://"):
+        if not repo.baseurl or not repo.baseurl.startswith("file://"):
             return None
-        repomd = Path(baseurl.removeprefix("file://")) / "repodata" / "repomd.xml"
+        repomd = Path(repo.baseurl.removeprefix("file://")) / "repodata" / "repomd.xml"
         try:
-            digest.update(repo.encode() + b"\0" + repomd.read_bytes())
+            digest.update(repo.id.encode() + b"\0" + repomd.read_bytes())
         except OSError:
             return None
     return digest.hexdigest()
@@ -91,20 +82,23 @@ def dnf_command(
         "-y",
         "-q",
         f"--installroot={installroot}",
-        f"--releasever={releasever(ctx)}",
+        f"--releasever={treefile.releasever or releasever(ctx)}",
         f"--setopt=reposdir={','.join(str(d) for d in treefile.repos_dirs)}",
         f"--setopt=cachedir={artifacts.cache_dir / 'dnf'}",
         f"--setopt=logdir={ctx.workdir / 'dnf-log'}",
         f"--setopt=persistdir={ctx.workdir / 'dnf-persist'}",
-        "--setopt=install_weak_deps=False",
+        f"--setopt=install_weak_deps={treefile.recommends}",
         "--setopt=keepcache=True",
-        "--setopt=tsflags=nodocs",
         "--nogpgcheck",
         # CI repos change between composes: check every repomd.xml (cheap), reuse unchanged metadata.
         "--refresh",
         "--disablerepo=*",
     ]
-    argv += [f"--enablerepo={repo}" for repo in treefile.repos]
+    argv += [f"--enablerepo={repo}" for repo in treefile.repo_ids]
+    if not treefile.documentation:
+        argv.append("--setopt=tsflags=nodocs")
+    # rpm-ostree's exclude-packages: a package that needs an excluded one fails the install.
+    argv += [f"--exclude={name}" for name in treefile.exclude_packages]
     packages = list(treefile.packages)
     for build in builds:
         repo_id = f"ci-{build.name}"
@@ -127,9 +121,7 @@ def rpm_environment(workdir: Path) -> dict[str, str]:
 
 def releasever(ctx: StageContext) -> str:
     """The Fedora release of the branch: ``f26`` is 26, ``master`` is ``pipeline.rawhide``."""
-    branch = ctx.fields.get("branch", "")
-    number = branch[1:] if branch.startswith("f") else ""
-    return number if number.isdigit() else str(ctx.config.pipeline.rawhide)
+    return branch_releasever(ctx.fields.get("branch", ""), ctx.config.pipeline.rawhide)
 
 
 def install_root(

@@ -98,7 +98,7 @@ def functional_root(ctx: StageContext, root: Path, extra_packages: list[str]) ->
     if ctx.config.trigger.treefile:
         treefile = load_treefile(Path(ctx.config.trigger.treefile))
         reposdir = ",".join(str(d) for d in treefile.repos_dirs)
-        argv += [f"--setopt=reposdir={reposdir}", *(f"--enablerepo={r}" for r in treefile.repos)]
+        argv += [f"--setopt=reposdir={reposdir}", *(f"--enablerepo={r}" for r in treefile.repo_ids)]
     else:
         argv += [f"--setopt=reposdir={ctx.workdir / 'no-repos'}"]
     command = [*argv, "install", *packages, "/bin/sh", *extra_packages]
