@@ -104,9 +104,7 @@ def test_build_ids_are_a_sequence_per_ci_name(config: Config, sqlite_store: Stor
         runs = session.scalars(select(Run).order_by(Run.id)).all()
         decisions = session.scalars(select(Decision).order_by(Decision.id)).all()
     assert [(r.ci_name, r.build_id) for r in runs] == [
-        ("ci-pipeline-f26", 1),
-        ("ci-pipeline-f26", 2),
-        ("ci-pipeline-f27", 1),
+        ("ci-pipeline-f26", 1), ("ci-pipeline-f26", 2), ("ci-pipeline-f27", 1)
     ]
     assert [d.build_id for d in decisions] == [1, 2, 3, 4]
 
@@ -135,15 +133,12 @@ def test_tracked_packages_come_from_yaml_includes_and_the_pipeline_arch(
 ) -> None:
     (tmp_path / "common.yaml").write_text("packages: [systemd]\npackages-aarch64: [grub2-efi-aa64]\n")
     treefile = tmp_path / "host.yaml"
-    treefile.write_text(
-        "include: common.yaml\nref: fedora/${releasever}/${basearch}/atomic-host\npackages: [vim]\n"
-    )
+    ref = "fedora/${releasever}/${basearch}/atomic-host"
+    treefile.write_text(f"include: common.yaml\nref: {ref}\npackages: [vim]\n")
     trigger_config = config.trigger.model_copy(update={"treefile": str(treefile)})
     pipeline = config.pipeline.model_copy(update={"arch": "aarch64"})
-    trigger = Trigger(
-        config.model_copy(update={"trigger": trigger_config, "pipeline": pipeline}), sqlite_store
-    )
-    assert trigger.rules.packages == {"systemd", "grub2-efi-aa64", "vim"}
+    updated = config.model_copy(update={"trigger": trigger_config, "pipeline": pipeline})
+    assert Trigger(updated, sqlite_store).rules.packages == {"systemd", "grub2-efi-aa64", "vim"}
 
 
 KEYS = ["commit", "msg", "repo", "rev", "topic"]
@@ -153,9 +148,8 @@ BAD_PAYLOADS = [
     b'{"commit": {"repo": "vim"}}',
     json.dumps({"commit": {"repo": "../etc", "rev": REV_A, "branch": "f26", "namespace": "rpms"}}).encode(),
     json.dumps({"commit": {"repo": "vim", "rev": "HEAD", "branch": "f26", "namespace": "rpms"}}).encode(),
-    json.dumps(
-        {"commit": {"repo": "vim", "rev": REV_A, "branch": "f26;rm -rf /", "namespace": "rpms"}}
-    ).encode(),
+    json.dumps({"commit": {"repo": "vim", "rev": REV_A, "branch": "f26;rm -rf /", "namespace": "rpms"}})
+    .encode(),
     b"{" + b" " * (1024 * 1024) + b"}",
 ]
 
@@ -179,14 +173,15 @@ def test_bad_input_is_dead_lettered_and_the_next_message_handled(
         st.binary(max_size=200),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-            lambda children: (
-                st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(KEYS), children, max_size=4)
-            ),
+            lambda children: st.lists(children, max_size=4)
+            | st.dictionaries(st.sampled_from(KEYS), children, max_size=4),
             max_leaves=12,
         ).map(lambda doc: json.dumps(doc).encode()),
     )
 )
-def test_fuzzed_messages_never_stop_the_consumer(config: Config, sqlite_store: Store, payload: bytes) -> None:
+def test_fuzzed_messages_never_stop_the_consumer(
+    config: Config, sqlite_store: Store, payload: bytes
+) -> None:
     fuzz = Delivery(position=1, topic="org.fedoraproject.prod.git.receive", payload=payload, published_at=0)
     decided, dead = Trigger(config, sqlite_store).handle_deliveries([fuzz, push()])
     assert decided + dead == 2 and decided >= 1
@@ -200,16 +195,14 @@ def _parsed(delivery: Delivery):  # type: ignore[no-untyped-def]
 
 def test_each_ignore_records_its_cause_as_a_key_beside_the_reason(config: Config, store: Store) -> None:
     trigger = Trigger(tracked(config, "vim"), store)
-    trigger.handle_deliveries(
-        [
-            push(),
-            push(path="/srv/git/repositories/forks/someone/rpms/vim.git"),
-            push(namespace="modules"),
-            push(branch="epel7"),
-            push("emacs"),
-            push(),
-        ]
-    )
+    trigger.handle_deliveries([
+        push(),
+        push(path="/srv/git/repositories/forks/someone/rpms/vim.git"),
+        push(namespace="modules"),
+        push(branch="epel7"),
+        push("emacs"),
+        push(),
+    ])
     with store.session() as session:
         rows = session.scalars(select(Decision).order_by(Decision.id))
         found = [(row.decision, row.ignore_cause) for row in rows]
