@@ -7,6 +7,7 @@ rpm-ostree's own machinery are known and ignored, each with the reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,5 +95,5 @@ def unapplied_reason(key: str) -> str:
     if key == "initramfs-args":
         return "the initramfs is ci-pipeline's busybox initramfs, which takes no dracut arguments"
     if key in FIXED_VALUES:
-        return f"the compose always does as {key}: {FIXED_VALUES[key]!r}"
+        return f"the compose works only as {key}: {json.dumps(FIXED_VALUES[key])} does"
     return "not supported by ci-pipeline's compose"
