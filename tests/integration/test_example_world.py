@@ -17,6 +17,7 @@ from ci_pipeline.example import distgit
 from ci_pipeline.example.rpmbuild import built_rpms, rpmbuild
 from ci_pipeline.example.sources import file_digest, read_sources
 from ci_pipeline.example.world import World, create_world, push_change
+from ci_pipeline.treefile import load_treefile
 
 pytestmark = pytest.mark.integration
 
@@ -93,10 +94,12 @@ def test_the_base_repo_treefile_and_tests_repo_are_usable(world: World) -> None:
     assert (world.base_repo / "repodata" / "repomd.xml").is_file()
     names = {rpm.name.rsplit("-", 2)[0] for rpm in (world.base_repo / "Packages").glob("*.rpm")}
     assert names == set(world.packages)
-    treefile = yaml.safe_load(world.treefile.read_text())
-    assert treefile["ref"] == "fedora/f26/x86_64/atomic-host"
-    assert treefile["repos"] == ["base"]
-    assert treefile["packages"] == list(world.packages)
+    assert "${basearch}" in yaml.safe_load(world.treefile.read_text())["ref"]
+    treefile = load_treefile(world.treefile)
+    assert treefile.ref == "fedora/f26/x86_64/atomic-host"
+    assert treefile.repo_urls == [("base", f"file://{world.base_repo}")]
+    assert treefile.packages == world.packages
+    assert treefile.unapplied == ()
     assert f"baseurl=file://{world.base_repo}\n" in world.repo_file.read_text()
     playbook = distgit.git("show", "f26:tests/tests.yml", cwd=world.tests_repo)
     assert "standard-test-basic" in playbook

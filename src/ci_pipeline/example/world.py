@@ -8,7 +8,9 @@
     <root>/lookaside/rpms/<package>/<file>/<hashtype>/<hash>/<file>    source tarballs, Fedora layout
     <root>/repos/base/                     yum repo (createrepo_c) of every package, built at creation
     <root>/repos/base.repo                 [base] baseurl=file://<root>/repos/base, gpgcheck=0
-    <root>/treefile.json                   rpm-ostree treefile: ref, repos ["base"], packages
+    <root>/treefile.yaml                   rpm-ostree treefile in YAML, as Fedora's: ref with ${basearch},
+                                           repos ["base"], the applications, include: treefile-base.yaml
+    <root>/treefile-base.yaml              the base packages and how the tree is made
 
 Configure the pipeline with ``World.distgit_url`` and ``World.lookaside_url`` (the ``[distgit]`` and
 ``[lookaside]`` URL templates) and ``World.treefile``; give dnf the repos with
@@ -59,6 +61,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+import yaml
 
 from ci_pipeline.errors import UsageError
 from ci_pipeline.example import distgit, specs
@@ -115,7 +119,7 @@ def world_at(root: Path) -> World:
         lookaside_dir=root / "lookaside",
         base_repo=root / "repos" / "base",
         repo_file=root / "repos" / "base.repo",
-        treefile=root / "treefile.json",
+        treefile=root / "treefile.yaml",
         tests_repo=root / "git" / "tests" / "atomic-host-tests.git",
         packages=tuple(r.name for r in RECIPES),
         applications=tuple(r.name for r in RECIPES if r.application),
@@ -240,16 +244,34 @@ def _write_repo_file(world: World) -> None:
 
 
 def _write_treefile(world: World) -> None:
-    treefile = {
-        "ref": world.ref,
+    base = [r.name for r in RECIPES if not r.application]
+    apps = [r.name for r in RECIPES if r.application]
+    (world.root / "treefile-base.yaml").write_text(
+        "# What every variant of the example OS has: its base packages and how the tree is made.\n"
+        + yaml.safe_dump(
+            {
+                "packages": base,
+                "selinux": False,
+                "boot-location": "modules",
+                "tmp-is-dir": True,
+                "documentation": False,
+                "recommends": False,
+            },
+            sort_keys=False,
+        )
+    )
+    top = {
+        "include": "treefile-base.yaml",
+        "ref": world.ref.replace("/x86_64/", "/${basearch}/"),
         "osname": OSNAME,
         "repos": ["base"],
-        "packages": list(world.packages),
-        "selinux": False,
-        "boot-location": "modules",
+        "packages": apps,
         "automatic_version_prefix": "26",
     }
-    world.treefile.write_text(json.dumps(treefile, indent=2) + "\n")
+    world.treefile.write_text(
+        "# The example OS's host, as fedora-atomic's treefiles are written.\n"
+        + yaml.safe_dump(top, sort_keys=False)
+    )
 
 
 def _create_tests_repo(world: World, work: Path) -> None:
@@ -277,6 +299,7 @@ def _clear(world: World) -> None:
     """Remove what a partial earlier build left, and only that."""
     (world.root / _MARKER).unlink(missing_ok=True)
     world.treefile.unlink(missing_ok=True)
+    (world.root / "treefile-base.yaml").unlink(missing_ok=True)
     for directory in (world.git_dir, world.lookaside_dir, world.base_repo.parent):
         shutil.rmtree(directory, ignore_errors=True)
 

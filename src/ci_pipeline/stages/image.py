@@ -22,7 +22,7 @@ from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
 from ci_pipeline.stages.ostree import repo as ostree
-from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, load_treefile
+from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, run_treefile
 from ci_pipeline.stages.qemu import bootdisk
 from ci_pipeline.stages.qemu.bootdisk import IMAGE_PREFIX, LATEST, boot_dir, image_name
 
@@ -36,7 +36,7 @@ def run(ctx: StageContext) -> StageResult:
     """Build the disk image of ``compose_rev``; see the module docstring."""
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     rev = checked_checksum(ctx.fields)
-    osname = load_treefile(Path(ctx.config.trigger.treefile)).osname if ctx.config.trigger.treefile else None
+    osname = run_treefile(ctx).osname if ctx.config.trigger.treefile else None
     with artifacts.locked():
         name = build_image(ctx, artifacts, rev, osname or DEFAULT_OSNAME)
         prune_images(artifacts.images_dir, KEEP_IMAGES)

@@ -26,7 +26,7 @@ from ci_pipeline.stages.artifacts import BUILD_REPO_FIELD, artifact_root, build_
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.ostree import repo as ostree
 from ci_pipeline.stages.ostree.compose_install import releasever, rpm_environment
-from ci_pipeline.stages.ostree.treefile import load_treefile
+from ci_pipeline.stages.ostree.treefile import run_treefile
 from ci_pipeline.stages.tools import Deadline
 
 DNF_TIMEOUT = 1800.0
@@ -96,7 +96,7 @@ def functional_root(ctx: StageContext, root: Path, extra_packages: list[str]) ->
         "--enablerepo=ci-build",
     ]
     if ctx.config.trigger.treefile:
-        treefile = load_treefile(Path(ctx.config.trigger.treefile))
+        treefile = run_treefile(ctx)
         reposdir = ",".join(str(d) for d in treefile.repos_dirs)
         argv += [f"--setopt=reposdir={reposdir}", *(f"--enablerepo={r}" for r in treefile.repo_ids)]
     else:
