@@ -134,7 +134,7 @@ def composed(tmp_path_factory: pytest.TempPathFactory) -> Composed:
     treefile_dir.mkdir()
     (treefile_dir / "fixture-base.repo").write_text((world.treefile.parent / "fixture-base.repo").read_text())
     (treefile_dir / "fixture-extras.repo").write_text(
-        f"[fixture-extras]\nname=extras for $basearch\nbaseurl={extras.as_uri()}\nenabled=1\ngpgcheck=0\n"
+        f"[fixture-extras]\nname=extras for $basearch\nbaseurl={extras.as_uri()}\nenabled=1\ngpgcheck=1\n"
     )
     (treefile_dir / "host.yaml").write_text(HOST_YAML)
     (treefile_dir / "common.yaml").write_text(COMMON_YAML)
@@ -213,3 +213,4 @@ def test_keys_not_applied_are_named_once_in_log_and_summary(composed: Composed) 
     assert log.count("key 'frobnicate' not applied") == 1
     assert log.count("key 'selinux' not applied") == 1
     assert log.count("key 'automatic_version_prefix' ignored") == 1
+    assert log.count("repo fixture-extras sets gpgcheck, not applied") == 1

@@ -42,6 +42,9 @@ def report_keys(treefile: Treefile, log_path: Path) -> str:
             log.write(f"treefile: key '{key}' not applied: {unapplied_reason(key)}.\n")
         for key, why in treefile.ignored:
             log.write(f"treefile: key '{key}' ignored: {why}.\n")
+        for repo in treefile.repos:
+            if repo.gpgcheck:
+                log.write(f"treefile: repo {repo.id} sets gpgcheck, not applied: no signature is checked.\n")
     if not treefile.unapplied:
         return ""
     return f" Treefile keys not applied: {', '.join(treefile.unapplied)}."
