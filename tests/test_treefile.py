@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ci_pipeline.errors import ConfigError
 from ci_pipeline.treefile import branch_releasever, load_treefile, merge_treefiles, parse_treefile
+from ci_pipeline.treefile_keys import FIXED_VALUES, HONOURED, IGNORED
 from ci_pipeline.treefile_repos import read_repo_files
 
 DATA = Path(__file__).parent / "data" / "treefiles"
@@ -304,3 +305,29 @@ def test_the_parser_accepts_or_refuses_cleanly(data: dict[str, Any]) -> None:
         return
     assert all(name and " " not in name.split(" ")[0] for name in treefile.packages)
     assert set(treefile.unapplied).isdisjoint(key for key, _ in treefile.ignored)
+
+
+_KNOWN_KEYS = sorted(HONOURED | set(IGNORED) | set(FIXED_VALUES) | {"initramfs-args", "packages-x86_64"})
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(_KNOWN_KEYS),
+        st.one_of(
+            _values,
+            st.lists(st.one_of(_values, st.lists(st.text(max_size=6), max_size=3)), max_size=3),
+            st.dictionaries(st.text(max_size=4), _values, max_size=2),
+        ),
+        max_size=6,
+    )
+)
+def test_every_known_key_with_any_value_is_accepted_or_refused_cleanly(data: dict[str, Any]) -> None:
+    document = {"ref": "fedora/26/x86_64/atomic-host", **data}
+    try:
+        treefile = parse_treefile(document, Path("/nowhere/t.json"), releasever="26")
+    except ConfigError:
+        return
+    assert set(treefile.unapplied) <= set(document) - HONOURED
+    assert all(
+        destination.startswith("/") and ".." not in destination for _, destination in treefile.add_files
+    )

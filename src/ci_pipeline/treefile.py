@@ -231,6 +231,11 @@ def parse_treefile(
     if both:
         raise ConfigError(f"The treefile {path} both installs and excludes {', '.join(both)}.")
     script = data.get("postprocess-script")
+    if script is not None and not (isinstance(script, str) and script):
+        raise ConfigError(f"The treefile {path} key 'postprocess-script' is not a file name.")
+    add_files = data.get("add-files", [])
+    if not isinstance(add_files, list) or not all(_is_pair(item) for item in add_files):
+        raise ConfigError(f"The treefile {path} key 'add-files' is not a list of [source, target] pairs.")
     return Treefile(
         path=path,
         ref=ref,
@@ -246,9 +251,9 @@ def parse_treefile(
             _relative(p, path, "remove-files") for p in _strings_of(data, path, "remove-files")
         ),
         remove_from_packages=_remove_from_packages(data.get("remove-from-packages", []), path),
-        add_files=tuple((Path(src), _absolute(dest, path)) for src, dest in data.get("add-files", [])),
+        add_files=tuple((Path(src), _absolute(dest, path)) for src, dest in add_files),
         postprocess=tuple(_strings(data.get("postprocess", []), path, "postprocess")),
-        postprocess_script=Path(script) if isinstance(script, str) else None,
+        postprocess_script=Path(script) if script else None,
         etc_group_members=_checked(data, path, "etc-group-members", _NAME),
         documentation=_flag(data, path, "documentation"),
         recommends=_flag(data, path, "recommends"),
