@@ -90,8 +90,6 @@ class Engine:
         self._next_claim = 0.0
         #: (seconds, of which spawning the stage's process, transitions) of each state-changing
         #: transaction, when kept (benchmarks set a list).
-        self.timings: list[tuple[float, float, int]] | None = None
-        self._spawning = 0.0
         #: The run and stage rows of each held run, as the last committed transaction left them.
         self._cache: dict[int, tuple[Run, list[StageRun]]] = {}
         self._removals: list[Path] = []
@@ -202,21 +200,16 @@ class Engine:
             return self._drive_run(run_id, outcome)
 
     def _drive_run(self, run_id: int, outcome: StageOutcome | None) -> _Next:
-        started = time.perf_counter()
-        self._spawning = 0.0
         try:
             # No autoflush: every change goes out in one flush at the commit (one INSERT for all
             # its messages); the queries in between look only at other runs.
             with self.store.session() as session, session.no_autoflush:
                 nxt = self._drive_in(session, run_id, outcome)
-                transitions = int(session.info.get("transitions", 0))
         except BaseException:
             self._cache.pop(run_id, None)  # its objects hold changes that were rolled back
             raise
         finally:
             removals, self._removals = self._removals, []
-        if self.timings is not None and transitions:
-            self.timings.append((time.perf_counter() - started, self._spawning, transitions))
         for path in removals:
             shutil.rmtree(path, ignore_errors=True)  # after the commit: no lock held for disk work
         if nxt in (_Next.DONE, _Next.LOST):
@@ -341,9 +334,7 @@ class Engine:
         job = self._job(run, row, log_path)
         if inputs := stage_inputs(session, run, row.stage):
             job = replace(job, fields={**job.fields, **inputs})
-        spawn_started = time.perf_counter()
         row.executor_handle = self.executor.start(job) or None
-        self._spawning += time.perf_counter() - spawn_started
         return _Next.RUNNING
 
     def _stop_leftover(self, run: Run, row: StageRun) -> None:
