@@ -38,6 +38,7 @@ from ci_pipeline.executors.registry import open_executor
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.stage_contract import StageContext, StageOutcome
+from ci_pipeline.store import decisions
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import STORE_ERRORS, Store, Transaction, store_error_reason
@@ -92,6 +93,8 @@ class Engine:
         #: transaction, when kept (benchmarks set a list).
         #: The run and stage rows of each held run, as the last committed transaction left them.
         self._cache: dict[int, tuple[Run, list[StageRun]]] = {}
+        #: The msg_id of the push behind each held run, for its log lines.
+        self._msg_ids: dict[int, str] = {}
         self._removals: list[Path] = []
         #: Stage ends the store could not take yet, and when to try them again.
         self._unrecorded: list[StageOutcome] = []
@@ -215,6 +218,7 @@ class Engine:
         if nxt in (_Next.DONE, _Next.LOST):
             self._held.discard(run_id)
             self._cache.pop(run_id, None)
+            self._msg_ids.pop(run_id, None)
             for key in [key for key in self.executor.running() if key[0] == run_id]:
                 self.executor.kill(key)
         elif nxt in _WAITING and run_id not in self._waiting:
@@ -226,6 +230,13 @@ class Engine:
         if held is None:
             return _Next.LOST
         run, rows = self._load(session, run_id, held[0])
+        with log_context(msg_id=self._msg_ids.get(run_id) or None):
+            return self._drive_loaded(session, run, rows, outcome)
+
+    def _drive_loaded(
+        self, session: Transaction, run: Run, rows: list[StageRun], outcome: StageOutcome | None
+    ) -> _Next:
+        run_id = run.id
         if run.state == RunState.COMPLETE:
             return _Next.DONE
         if not rows:
@@ -253,6 +264,7 @@ class Engine:
         if cached is None:
             run = q.find_run(session, run_id, fresh=True)
             assert run is not None
+            self._msg_ids[run_id] = decisions.msg_id_of_run(session, run_id)
             return run, q.stages_of(session, run_id)
         run, rows = cached
         q.reattach(session, run, rows, cancel_reason)
