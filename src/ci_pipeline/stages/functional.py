@@ -11,7 +11,7 @@ from __future__ import annotations
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import validated_change
 from ci_pipeline.stages.git.distgit import distgit_url, fetch_distgit
-from ci_pipeline.stages.sti.playbooks import find_playbooks, required_packages
+from ci_pipeline.stages.sti.playbooks import prepare_playbooks, required_packages
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.subjects import container_root, functional_root, remove_tree
 from ci_pipeline.stages.tools import Deadline
@@ -23,7 +23,7 @@ def run_functional(ctx: StageContext) -> StageResult:
     deadline = Deadline(ctx.timeout, ctx.stage)
     url = distgit_url(ctx.config.distgit.url, change.namespace, change.repo)
     checkout = fetch_distgit(url, change.rev, ctx.workdir / "distgit", ctx.log_path, deadline)
-    playbooks = find_playbooks(checkout.path / "tests")
+    playbooks = prepare_playbooks(checkout.path / "tests", ctx.log_path)
     if not playbooks:
         return no_tests(ctx, f"{change.repo} has no tests/tests*.yml at {change.rev[:7]}")
     root = ctx.workdir / "root"
