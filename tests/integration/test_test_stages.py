@@ -22,6 +22,7 @@ from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, TriggerCo
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import functional, integration
 from ci_pipeline.stages.base import StageContext, StageResult
+from ci_pipeline.stages.sti.packages import missing_packages, rpmdb_path
 
 pytestmark = pytest.mark.integration
 
@@ -544,3 +545,21 @@ def test_the_shipped_roles_write_results_yml(fixture: Fixture, tmp_path: Path) -
     results = yaml.safe_load((ctx.artifacts_dir / "results.yml").read_text())["results"]
     assert results[0] == {"test": "app-says-ok", "result": "pass", "logs": ["app-says-ok.log"]}
     assert [r["result"] for r in results] == ["pass"] * 4
+
+
+def test_required_packages_are_asked_of_the_trees_own_rpm_database(fixture: Fixture, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    # The tree's rpm is busybox's applet, which knows no packages: the host's rpm reads the database.
+    shutil.copy("/bin/busybox", tree / "bin" / "rpm")
+    rpm = ["rpm", f"--root={tree}", "--dbpath=/usr/share/rpm"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    subprocess.run([*rpm, "--initdb"], check=True, env=env)
+    shell_rpm = next((fixture.root / "base").rglob("sti-shell-*.rpm"))
+    subprocess.run(
+        [*rpm, "-i", "--justdb", "--nodeps", str(shell_rpm)], check=True, env=env, capture_output=True
+    )
+    assert rpmdb_path(tree) == "/usr/share/rpm"
+    wanted = ["sti-shell", "sti-shell-1.0-1.fc26", "/bin/sh", "sti-app", "/usr/bin/nothing"]
+    assert missing_packages(tree, wanted) == ["sti-app", "/usr/bin/nothing"]
+    assert missing_packages(tmp_path / "empty", wanted) is None

@@ -22,12 +22,12 @@ _RHTS_FAILED = re.compile(r"^(?:Result: FAIL|.*rhts-report-result \S+ FAIL\b)", 
 _AVOCADO_FAILED = re.compile(r"^RESULTS\s*:.*(?:ERROR|FAIL)\s+[1-9]", re.M)
 
 
-class TestsError(ValueError):
+class RoleTestsError(ValueError):
     """The role's ``tests:`` (or ``repositories:``) cannot be read; the message says why."""
 
 
 @dataclass(frozen=True)
-class TestEntry:
+class RoleTest:
     """One test of a role: its name, the directory it runs in (relative) and its shell command."""
 
     name: str
@@ -47,16 +47,16 @@ class Framework:
     probe: str = "true"
     failed_output: re.Pattern[str] | None = None
 
-    def entry(self, text: str) -> TestEntry:
+    def entry(self, text: str) -> RoleTest:
         """The test a string entry of ``tests:`` stands for."""
         if self.name == "basic":
-            return TestEntry(text, ".", text)
+            return RoleTest(text, ".", text)
         if self.name == "scripts":
             folder, script = posixpath.split(text)
-            return TestEntry(text, folder or ".", "./" + shlex.quote(script))
+            return RoleTest(text, folder or ".", "./" + shlex.quote(script))
         if self.name == "avocado":
-            return TestEntry(text, ".", self.default_command(text))
-        return TestEntry(text, text, self.default_command(text))
+            return RoleTest(text, ".", self.default_command(text))
+        return RoleTest(text, text, self.default_command(text))
 
     def default_command(self, name: str) -> str:
         """The command of a mapping entry that gives no ``run``; empty where the framework has none."""
@@ -100,10 +100,10 @@ FRAMEWORKS = {
 }
 
 
-def test_entries(tests: Any, framework: Framework) -> list[TestEntry]:
-    """The tests of a role's ``tests:`` list; TestsError when an entry is neither form."""
+def role_tests(tests: Any, framework: Framework) -> list[RoleTest]:
+    """The tests of a role's ``tests:`` list; RoleTestsError when an entry is neither form."""
     if not isinstance(tests, list):
-        raise TestsError("The role's 'tests' is not a list.")
+        raise RoleTestsError("The role's 'tests' is not a list.")
     entries = []
     for entry in tests:
         if isinstance(entry, str) and entry.strip():
@@ -112,24 +112,24 @@ def test_entries(tests: Any, framework: Framework) -> list[TestEntry]:
             name, spec = next(iter(entry.items()))
             if isinstance(spec, str) and framework.name == "basic":
                 # name: command, a short form real playbooks use.
-                entries.append(TestEntry(str(name), ".", spec))
+                entries.append(RoleTest(str(name), ".", spec))
                 continue
             if not isinstance(spec, dict):
-                raise TestsError(f"The test {name!r} is not a mapping with 'dir' and 'run'.")
+                raise RoleTestsError(f"The test {name!r} is not a mapping with 'dir' and 'run'.")
             run = str(spec.get("run") or framework.default_command(str(name)))
             if not run:
-                raise TestsError(f"The test {name!r} has no 'run' command.")
-            entries.append(TestEntry(str(name), relative_dir(str(spec.get("dir", "."))), run))
+                raise RoleTestsError(f"The test {name!r} has no 'run' command.")
+            entries.append(RoleTest(str(name), relative_dir(str(spec.get("dir", "."))), run))
         else:
-            raise TestsError(f"The test entry {entry!r} is neither a command nor name: {{dir, run}}.")
+            raise RoleTestsError(f"The test entry {entry!r} is neither a command nor name: {{dir, run}}.")
     return entries
 
 
 def relative_dir(text: str) -> str:
-    """A directory below the tests' directory; TestsError for an absolute path or one that climbs out."""
+    """A directory below the tests' directory; RoleTestsError for an absolute path or one that climbs out."""
     path = posixpath.normpath(text.strip() or ".")
     if path.startswith("/") or path == ".." or path.startswith("../"):
-        raise TestsError(f"The directory {text!r} is not inside the tests' directory.")
+        raise RoleTestsError(f"The directory {text!r} is not inside the tests' directory.")
     return path
 
 
@@ -151,20 +151,20 @@ def repositories(value: Any) -> list[Repository]:
     if value in (None, "", []):
         return []
     if not isinstance(value, list):
-        raise TestsError("The role's 'repositories' is not a list.")
+        raise RoleTestsError("The role's 'repositories' is not a list.")
     found = []
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("repo"), str):
-            raise TestsError(f"The repository {item!r} is not a mapping with 'repo' and 'dest'.")
+            raise RoleTestsError(f"The repository {item!r} is not a mapping with 'repo' and 'dest'.")
         url = item["repo"].strip()
         if not _URL.fullmatch(url):
-            raise TestsError(f"The repository URL {url!r} is not a git URL or an absolute path.")
+            raise RoleTestsError(f"The repository URL {url!r} is not a git URL or an absolute path.")
         default_dest = posixpath.basename(url.rstrip("/")).removesuffix(".git") or "repository"
         dest = relative_dir(str(item.get("dest") or default_dest))
         if dest == ".":
-            raise TestsError(f"The repository {url} has no directory of its own ('dest').")
+            raise RoleTestsError(f"The repository {url} has no directory of its own ('dest').")
         version = str(item.get("version") or "HEAD")
         if not _REF.fullmatch(version) or ".." in version or version.endswith((".lock", "/")):
-            raise TestsError(f"The repository {url} version {version!r} is not a valid git ref.")
+            raise RoleTestsError(f"The repository {url} version {version!r} is not a valid git ref.")
         found.append(Repository(url, dest, version))
     return found

@@ -31,10 +31,10 @@ from ci_pipeline.stages.sti.frameworks import (
     FRAMEWORKS,
     Framework,
     Repository,
-    TestEntry,
-    TestsError,
+    RoleTest,
+    RoleTestsError,
     repositories,
-    test_entries,
+    role_tests,
 )
 from ci_pipeline.stages.sti.packages import missing_packages
 from ci_pipeline.stages.sti.results import append_results_yml, log_file_name, results_yml_entry
@@ -62,9 +62,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         if framework is None:
             raise AnsibleActionFail(f"Unknown test framework {args.get('framework')!r}.")
         try:
-            entries = test_entries(args.get("tests", []), framework)
+            entries = role_tests(args.get("tests", []), framework)
             clones = repositories(args.get("repositories"))
-        except TestsError as exc:
+        except RoleTestsError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         artifacts = str(args.get("artifacts") or os.path.join(str(args["tests_dir"]), "artifacts"))
         remote_dir = str(args.get("remote_dir", "/var/tmp/sti-tests"))
@@ -170,7 +170,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         if executables:
             self._shell("chmod +x " + " ".join(shlex.quote(t) for t in executables))
 
-    def _run_test(self, entry: TestEntry, remote_dir: str, framework: Framework, artifacts: str) -> str:
+    def _run_test(self, entry: RoleTest, remote_dir: str, framework: Framework, artifacts: str) -> str:
         """Run one test and record it; its outcome (``PASSED`` or ``FAILED``)."""
         directory = f"{remote_dir}/{entry.directory}"
         started = time.monotonic()
@@ -182,7 +182,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         _record(artifacts, entry.name, outcome, header + output)
         return outcome
 
-    def _report_missing(self, entry: TestEntry, framework: Framework, artifacts: str) -> str:
+    def _report_missing(self, entry: RoleTest, framework: Framework, artifacts: str) -> str:
         """Record a test that cannot run for want of its harness: an ERROR that names it."""
         _record(artifacts, entry.name, "ERROR", f"# {entry.name}\n{_missing_harness_reason(framework)}\n")
         return "ERROR"
