@@ -7,6 +7,7 @@ real OSTree commit of a busybox tree.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, TriggerConfig
+from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import functional, integration
 from ci_pipeline.stages.base import StageContext, StageResult
@@ -80,6 +81,7 @@ DATA_REVISIONS = {
     "avocado": ["avocado.yml"],
     "old-ansible": ["old-ansible-check.yml", "old-ansible.yml", "old-tasks.yml"],
     "results-yml": ["results-yml.yml"],
+    "source": ["source.yml"],
 }
 MISSING_ROLE = "- hosts: localhost\n  roles:\n  - role: standard-test-nonexistent\n    tags: [classic]\n"
 
@@ -156,6 +158,26 @@ def _tests_repo(root: Path) -> str:
     return work.as_uri()
 
 
+def _source_package(root: Path, work: Path) -> None:
+    """A real spec, a patch and a ``sources`` file whose tarball is in the lookaside cache."""
+    upstream = root / "upstream-source" / "sti-app-1.0"
+    upstream.mkdir(parents=True)
+    (upstream / "README").write_text("sti-app\n")
+    (upstream / "selftest.sh").write_text('#!/bin/sh\ntest "$(sti-app)" = "app ok"\n')
+    (upstream / "selftest.sh").chmod(0o755)
+    tarball = root / "upstream-source" / "sti-app-1.0.tar.gz"
+    _run(["tar", "-czf", str(tarball), "-C", str(upstream.parent), upstream.name])
+    digest = hashlib.sha512(tarball.read_bytes()).hexdigest()
+    cache = root / "lookaside" / "rpms" / "sti-app" / tarball.name / "sha512" / digest
+    cache.mkdir(parents=True)
+    shutil.copy(tarball, cache / tarball.name)
+    (work / "sources").write_text(f"SHA512 ({tarball.name}) = {digest}\n")
+    shutil.copy(DATA / "sti-app.spec", work / "sti-app.spec")
+    (work / "sti-app-readme.patch").write_text(
+        "--- a/README\n+++ b/README\n@@ -1 +1,2 @@\n sti-app\n+patched\n"
+    )
+
+
 def _distgit(root: Path) -> dict[str, str]:
     bare, work = root / "git" / "rpms" / "sti-app.git", root / "work"
     _run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(bare)])
@@ -191,6 +213,8 @@ def _distgit(root: Path) -> dict[str, str]:
         (work / "tests" / "scripts" / script).chmod(0o755)
     tests_repo = _tests_repo(root)
     for name, files in DATA_REVISIONS.items():
+        if name == "source":
+            _source_package(root, work)
         for index, file in enumerate(files):
             text = (DATA / file).read_text().replace("@TESTS_REPO@", tests_repo)
             (work / "tests" / ("tests.yml" if index == 0 else file)).write_text(text)
@@ -305,6 +329,9 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
             "distgit": DistGitConfig(url=f"file://{root}/git/{{namespace}}/{{repo}}.git"),
             "artifacts": ArtifactsConfig(root=str(root / "artifacts"), base_url=BASE_URL),
             "trigger": TriggerConfig(treefile=str(treefile_dir / "treefile.json")),
+            "lookaside": LookasideConfig(
+                url=f"{root}/lookaside/{{namespace}}/{{repo}}/{{filename}}/{{hashtype}}/{{hash}}/{{filename}}"
+            ),
         }
     )
     repo, compose_rev, suite_url = _compose(root)
@@ -563,3 +590,9 @@ def test_required_packages_are_asked_of_the_trees_own_rpm_database(fixture: Fixt
     wanted = ["sti-shell", "sti-shell-1.0-1.fc26", "/bin/sh", "sti-app", "/usr/bin/nothing"]
     assert missing_packages(tree, wanted) == ["sti-app", "/usr/bin/nothing"]
     assert missing_packages(tmp_path / "empty", wanted) is None
+
+
+def test_the_source_role_unpacks_and_patches_the_packages_sources(fixture: Fixture, tmp_path: Path) -> None:
+    ctx, result = _functional(fixture, tmp_path, "source")
+    assert _outcomes(result) == {"upstream-selftest": "PASSED", "patch-is-applied": "PASSED"}
+    assert (ctx.workdir / "distgit" / "sti-app-1.0.tar.gz").is_file()

@@ -90,6 +90,22 @@ def required_packages(playbooks: Iterable[Path]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def uses_role(playbooks: Iterable[Path], role: str) -> bool:
+    """Whether a play of the playbooks lists ``role`` (by name, or as ``role:`` / ``name:``)."""
+    for playbook in playbooks:
+        try:
+            plays = yaml.safe_load(playbook.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for play in plays if isinstance(plays, list) else []:
+            roles = play.get("roles") if isinstance(play, dict) else None
+            for entry in roles if isinstance(roles, list) else []:
+                name = entry.get("role", entry.get("name")) if isinstance(entry, dict) else entry
+                if name == role:
+                    return True
+    return False
+
+
 def _role_values(plays: Any, key: str) -> Iterable[Any]:
     for play in plays if isinstance(plays, list) else []:
         if not isinstance(play, dict):
