@@ -1,14 +1,16 @@
 """Running a suite of STI playbooks against one subject tree, and judging what they report.
 
 The functional and integration stages both end here (:func:`run_suite`): each playbook runs with
-the stage's tag against the subject, ``$TEST_ARTIFACTS`` (``test.log``, one log per test, ansible's
-output) and a JUnit ``results.xml`` are kept as the stage's artifacts, and :func:`judge` turns the
-results into the stage's outcome.
+the stage's tag against the subject, ``$TEST_ARTIFACTS`` (``results.yml``, ``test.log``, one log
+per test, ansible's output) and a JUnit ``results.xml`` are kept as the stage's artifacts, and
+:func:`judge` turns the results into the stage's outcome. What a playbook reports is read from its
+``results.yml`` when it wrote one, else from ``test.log`` (:class:`Reported`).
 
 Outcomes: no playbook, or none with a test for the tag, is SUCCESS with the summary "no tests"; a
-failing test is a StageFailure naming the failed tests; a playbook that cannot run (bad YAML, a role
-missing, an unreachable subject, a task failing before the tests report) is a StageFailure that
-says so, distinct from a failing test.
+failing test is a StageFailure naming the failed tests; a test in ERROR (its framework missing on
+the subject, say) is a StageFailure naming it with its reason, told apart from a failing test; a
+playbook that cannot run (bad YAML, a role missing, an unreachable subject, a task failing before
+the tests report) is a StageFailure that says so, distinct from a failing test.
 """
 
 from __future__ import annotations
