@@ -125,3 +125,15 @@ def test_a_results_yml_log_is_the_tests_log(tmp_path: Path) -> None:
     (tmp_path / "one.log").write_text("by name\n")
     [result] = collect_results(tmp_path, [("one", "PASSED")], {"one": ["missing.txt", "logs/one.txt"]})
     assert result.log == "from results.yml\n"
+
+
+@given(st.text(max_size=200))
+def test_any_results_yml_text_is_read_or_refused_with_a_reason(text: str) -> None:
+    try:
+        entries = parse_results_yml(text)
+    except ResultsFileError as exc:
+        assert str(exc).startswith("results.yml ")
+        return
+    for name, outcome, logs in entries:
+        assert name and outcome in {"PASSED", "FAILED", "ERROR", "SKIPPED"}
+        assert all(not log.startswith(("/", "../")) for log in logs)
