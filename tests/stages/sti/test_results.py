@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_pipeline.stages import base
@@ -109,6 +109,8 @@ def test_a_results_yml_that_is_not_sti_is_refused(text: str) -> None:
         parse_results_yml(text)
 
 
+# Each append re-reads the file with PyYAML: slow on a busy machine, so no per-example deadline.
+@settings(deadline=None)
 @given(st.lists(st.tuples(NAMES, st.sampled_from(["PASSED", "FAILED", "ERROR", "SKIPPED"])), max_size=10))
 def test_results_yml_round_trips_what_the_roles_append(entries: list[tuple[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
