@@ -86,3 +86,10 @@ def test_included_files_are_rewritten_but_only_inside_the_tests(tmp_path: Path) 
     assert lines == ["old.yml was written for an older Ansible: bare variable -> {{ variable }}."]
     assert yaml.safe_load((tests / "old.yml").read_text()) == [{"raw": "x", "with_items": "{{ things }}"}]
     assert (tmp_path / "out.yml").read_text() == "- hosts: all\n  sudo: yes\n"
+
+
+def test_a_static_include_becomes_an_import() -> None:
+    old = "- include: setup.yml\n  static: yes\n- include: more.yml\n  static: no\n"
+    found = normalize_text(old, "tasks")
+    assert found is not None
+    assert yaml.safe_load(found[0]) == [{"import_tasks": "setup.yml"}, {"include_tasks": "more.yml"}]

@@ -5,7 +5,8 @@ use, so before a run each playbook (and every play or task file it includes by a
 path inside the tests directory) is rewritten when, and only when, it uses one of:
 
 - ``vars:`` as a list of mappings (``vars: [{a: 1}, {b: 2}]``): merged into one mapping;
-- ``include:`` of a playbook (a play-level entry): ``import_playbook:``; of tasks: ``include_tasks:``;
+- ``include:`` of a playbook (a play-level entry): ``import_playbook:``; of tasks: ``include_tasks:``
+  (``import_tasks:`` with ``static: yes``);
 - ``sudo:`` / ``sudo_user:``: ``become:`` / ``become_user:``;
 - ``always_run: yes``: ``check_mode: no``;
 - bare variables in loops (``with_items: packages``): ``with_items: "{{ packages }}"``.
@@ -72,8 +73,11 @@ class Rewrite:
         """One task (or block) in current syntax."""
         task = self.common(task)
         if "include" in task:
-            task = {("include_tasks" if k == "include" else k): v for k, v in task.items()}
-            self.note("include (of tasks) -> include_tasks")
+            # ``static: yes`` asked for what import_tasks now does; neither takes the keyword.
+            static = _truthy(task.get("static", False))
+            name = "import_tasks" if static else "include_tasks"
+            task = {(name if k == "include" else k): v for k, v in task.items() if k != "static"}
+            self.note(f"include (of tasks) -> {name}")
         for key in ("include_tasks", "import_tasks"):
             if isinstance(task.get(key), str):
                 self.follow(task[key], self.task_files)
