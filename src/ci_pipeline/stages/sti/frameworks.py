@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-#: A name that can be a harness's missing piece in one sentence.
+#: Output that fails a test even when it exited 0 (the harness reports the result in its output).
 _BEAKERLIB_FAILED = re.compile(r"OVERALL RESULT: FAIL|::\s+\[\s*(FAIL|ERROR)\s*\]\s+::")
 _RHTS_FAILED = re.compile(r"^(?:Result: FAIL|.*rhts-report-result \S+ FAIL\b)", re.M)
 _AVOCADO_FAILED = re.compile(r"^RESULTS\s*:.*(?:ERROR|FAIL)\s+[1-9]", re.M)
