@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import tempfile
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +165,8 @@ def _index_primary(path: Path, href: str) -> tuple[dict[str, str], list[str]]:
         raise ValueError(f"{href} is not valid primary metadata ({exc})") from exc
     except EOFError as exc:
         raise ValueError(f"{href} is truncated") from exc
+    except (zlib.error, lzma.LZMAError) as exc:
+        raise ValueError(f"{href} cannot be decompressed ({exc})") from exc
     return sources, provides
 
 
@@ -199,6 +203,12 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value
 
 
+def _reason(exc: OSError | ValueError) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
+
+
 def _made(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     return directory
@@ -223,7 +233,7 @@ def source_packages(
         except (OSError, ValueError) as exc:
             name = (repo_ids or {}).get(baseurl)
             which = f"The treefile repo {name} at {baseurl}" if name else f"The treefile repo at {baseurl}"
-            reason = getattr(exc, "strerror", None) or str(exc)
+            reason = _reason(exc)
             raise ConfigError(f"{which} cannot be read: {reason}.") from exc
     by_source: dict[str, set[str]] = {}
     unresolved: set[str] = set()
