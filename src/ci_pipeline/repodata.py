@@ -179,8 +179,9 @@ def _store(repo_cache: Path, names: Path, provides: Path, index: tuple[dict[str,
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(scratch, path)
-    for old in repo_cache.iterdir():
-        if old not in (names, provides):
+    for old in repo_cache.glob("*.*.*"):
+        # Another process's ".new-" file is left alone: it is about to be renamed.
+        if old not in (names, provides) and not old.name.startswith(".new-"):
             old.unlink(missing_ok=True)
 
 
