@@ -82,6 +82,14 @@ def test_provides_and_file_paths_resolve_and_the_rest_is_unresolved(tmp_path: Pa
     assert (again.by_source, again.unresolved) == (found.by_source, found.unresolved)
 
 
+def test_a_file_name_with_a_line_break_is_left_out_of_the_provides(tmp_path: Path) -> None:
+    files = ["/usr/bin/odd\nname", "/usr/bin/odd\tname", "/usr/bin/plain"]
+    repo = write_repo(tmp_path / "repo", [("odd", "odd-1-1.fc26.src.rpm", [], files)])
+    found = source_packages([repo.as_uri()], files, tmp_path / "c")
+    assert found.sources == {"odd"} and found.why("odd") == ("/usr/bin/plain",)
+    assert found.unresolved == {"/usr/bin/odd\nname", "/usr/bin/odd\tname"}
+
+
 def test_a_binary_is_looked_up_in_every_repo(tmp_path: Path) -> None:
     base = write_repo(tmp_path / "base", OPENSSH)
     updates = write_repo(tmp_path / "updates", [("cri-o", "cri-o-1.0-1.fc26.src.rpm", [], [])])

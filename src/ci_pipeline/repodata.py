@@ -117,9 +117,10 @@ def primary_location(repomd: bytes, where: str) -> tuple[str, str]:
         location = data.find(f"{REPO_NS}location")
         checksum = data.find(f"{REPO_NS}checksum")
         href = location.get("href") if location is not None else None
-        if not href or checksum is None or not (checksum.text or "").strip():
+        value = (checksum.text or "").strip() if checksum is not None else ""
+        if not href or checksum is None or not value:
             break
-        return href, f"{checksum.get('type', 'sha256')}:{checksum.text.strip()}"  # type: ignore[union-attr]
+        return href, f"{checksum.get('type', 'sha256')}:{value}"
     raise ValueError(f"repomd.xml at {where} names no primary metadata with a location and checksum")
 
 
@@ -146,39 +147,45 @@ def read_repo(baseurl: str, cache_dir: Path) -> RepoIndex:
         digest = fetch_to(base + href, primary, checksum.split(":", 1)[0])
         if digest is not None and digest != checksum.split(":", 1)[1]:
             raise ValueError(f"{href} does not match the checksum repomd.xml gives (the repo is changing?)")
-        index = _index_primary(primary, href)
-    _store(repo_cache, names, provides, index)
-    return RepoIndex(index[0], provides)
+        provides_lines = Path(scratch) / "provides.txt"
+        with provides_lines.open("w", encoding="utf-8") as out:
+            sources = _index_primary(primary, href, out)
+        _store(repo_cache, names, sources, provides, provides_lines)
+    return RepoIndex(sources, provides)
 
 
-def _index_primary(path: Path, href: str) -> tuple[dict[str, str], list[str]]:
-    """The repo's name -> source map, and its provides as "capability TAB name" lines."""
+def _index_primary(path: Path, href: str, provides: IO[str]) -> dict[str, str]:
+    """The repo's name -> source map; its provides go to ``provides`` as "capability TAB name" lines."""
     sources: dict[str, str] = {}
-    provides: list[str] = []
     try:
         with open_decompressed(path, href) as stream:
             for name, source, capabilities in iter_primary(stream):
                 if source is not None:
                     sources.setdefault(name, source)
-                provides += [f"{capability}\t{name}" for capability in capabilities]
+                # A line per capability: one with a line break or tab in it (a file name) cannot be kept.
+                provides.writelines(f"{c}\t{name}\n" for c in capabilities if c and _fits_a_line(c))
     except ET.ParseError as exc:
         raise ValueError(f"{href} is not valid primary metadata ({exc})") from exc
     except EOFError as exc:
         raise ValueError(f"{href} is truncated") from exc
     except (zlib.error, lzma.LZMAError) as exc:
         raise ValueError(f"{href} cannot be decompressed ({exc})") from exc
-    return sources, provides
+    return sources
 
 
-def _store(repo_cache: Path, names: Path, provides: Path, index: tuple[dict[str, str], list[str]]) -> None:
-    """Write the index atomically and drop the files of earlier checksums of the same repo."""
+def _fits_a_line(capability: str) -> bool:
+    return "\t" not in capability and "\n" not in capability and "\r" not in capability
+
+
+def _store(repo_cache: Path, names: Path, sources: dict[str, str], provides: Path, lines: Path) -> None:
+    """Put the index in place atomically and drop the files of earlier checksums of the same repo."""
     _made(repo_cache)
     # The provides first: a names file is only trusted with its provides beside it.
-    for path, text in ((provides, "\n".join(index[1])), (names, json.dumps(index[0], separators=(",", ":")))):
-        handle, scratch = tempfile.mkstemp(dir=repo_cache, prefix=".new-")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(scratch, path)
+    os.replace(lines, provides)
+    handle, scratch = tempfile.mkstemp(dir=repo_cache, prefix=".new-")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(sources, out, separators=(",", ":"))
+    os.replace(scratch, names)
     for old in repo_cache.glob("*.*.*"):
         # Another process's ".new-" file is left alone: it is about to be renamed.
         if old not in (names, provides) and not old.name.startswith(".new-"):
@@ -187,7 +194,7 @@ def _store(repo_cache: Path, names: Path, provides: Path, index: tuple[dict[str,
 
 def _read_provides(path: Path) -> dict[str, list[str]]:
     provides: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8", newline="\n") as lines:
         for line in lines:
             capability, _, name = line.rstrip("\n").partition("\t")
             providers = provides.setdefault(capability, [])
