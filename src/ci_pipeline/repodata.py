@@ -97,9 +97,10 @@ def iter_primary(stream: IO[bytes]) -> Iterator[tuple[str, str | None, list[str]
         provides: list[str] = []
         if fmt is not None:
             entries = fmt.find(_PROVIDES)
+            # find and findall of a plain tag run in C; iterfind would go through ElementPath.
             if entries is not None:
-                provides += [e.get("name", "") for e in entries.iterfind(_ENTRY)]
-            provides += [f.text or "" for f in fmt.iterfind(_FILE)]
+                provides += [e.get("name", "") for e in entries.findall(_ENTRY)]
+            provides += [f.text or "" for f in fmt.findall(_FILE)]
         if name and elem.get("type", "rpm") == "rpm":
             yield name, source_name(sourcerpm) if sourcerpm else None, provides
         elem.clear()
