@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_pipeline.errors import ConfigError
-from ci_pipeline.repodata import iter_primary, source_name, source_packages
+from ci_pipeline.repodata import iter_primary, primary_location, source_name, source_packages
 from repo_metadata import OPENSSH, Package, primary_xml, write_repo
 
 names = st.from_regex(r"[a-z][a-z0-9+_.-]{0,20}", fullmatch=True).filter(lambda n: not n.endswith("-"))
@@ -52,6 +52,30 @@ VERSIONS = st.from_regex(r"[0-9][0-9a-z.]{0,6}", fullmatch=True)
 @given(names, VERSIONS, st.sampled_from([".src.rpm", ".nosrc.rpm"]))
 def test_source_name_strips_version_release_and_suffix(name: str, version: str, suffix: str) -> None:
     assert source_name(f"{name}-{version}-3.fc26{suffix}") == name
+
+
+KINDS = ["primary", "filelists", "other", "primary_db", "updateinfo", "group", "modules"]
+
+
+@given(
+    st.lists(st.sampled_from(KINDS), unique=True, min_size=1),
+    st.sampled_from(["sha256", "sha512", "sha"]),
+    st.from_regex(r"[0-9a-f]{40,128}", fullmatch=True),
+)
+def test_repomd_names_its_primary_among_other_metadata(kinds: list[str], hashtype: str, value: str) -> None:
+    data = "".join(
+        f'<data type="{kind}">'
+        f'<checksum type="{hashtype}">{value if kind == "primary" else "0" * 64}</checksum>'
+        f'<open-checksum type="sha256">{"1" * 64}</open-checksum>'
+        f'<location href="repodata/{kind}.xml.gz"/><timestamp>1500000000</timestamp></data>'
+        for kind in kinds
+    )
+    repomd = f'<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1</revision>{data}</repomd>'
+    if "primary" in kinds:
+        assert primary_location(repomd.encode(), "here") == ("repodata/primary.xml.gz", f"{hashtype}:{value}")
+    else:
+        with pytest.raises(ValueError, match="names no primary metadata"):
+            primary_location(repomd.encode(), "here")
 
 
 @pytest.mark.parametrize("bad", ["openssh.src.rpm", "openssh-7.5p1.src.rpm", "openssh-1-2.x86_64.rpm", ""])
