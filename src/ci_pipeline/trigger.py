@@ -35,6 +35,7 @@ from ci_pipeline.store.dead_letters import Rejected, add_dead_letters
 from ci_pipeline.store.decisions import record_decisions
 from ci_pipeline.store.outbox import add_messages
 from ci_pipeline.store.states import DecisionKind, IgnoreCause
+from ci_pipeline.tracked_sources import TrackedSources, tracked_sources, treefile_repos
 
 log = get_logger(__name__)
 
@@ -56,6 +57,10 @@ class Verdict:
 
 def treefile_packages(path: str) -> frozenset[str]:
     """The package names an rpm-ostree treefile (JSON or YAML) installs."""
+    return _treefile_packages(_treefile_document(path), path)
+
+
+def _treefile_document(path: str) -> dict[str, Any]:
     file = Path(path)
     try:
         text = file.read_text("utf-8")
@@ -72,6 +77,10 @@ def treefile_packages(path: str) -> frozenset[str]:
             raise ConfigError(f"The treefile {path} is neither JSON nor YAML.") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"The treefile {path} is not a mapping.")
+    return data
+
+
+def _treefile_packages(data: dict[str, Any], path: str) -> frozenset[str]:
     packages = data.get("packages", [])
     if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
         raise ConfigError(f"The treefile {path} has a 'packages' entry that is not a list of names.")
@@ -86,9 +95,20 @@ class TrackingRules:
         self.namespaces = frozenset(trigger.namespaces)
         self.branches = re.compile(trigger.branches)
         packages = set(trigger.packages)
+        #: The source packages the treefile's binaries come from, and which binaries made each one.
+        self.treefile_sources = TrackedSources(frozenset())
         if trigger.treefile:
-            packages |= treefile_packages(trigger.treefile)
+            document = _treefile_document(trigger.treefile)
+            repos = treefile_repos(Path(trigger.treefile), document.get("repos", []), config.pipeline.arch)
+            binaries = _treefile_packages(document, trigger.treefile)
+            cache = config.state_path / "cache" / "repodata"
+            self.treefile_sources = tracked_sources(binaries, repos, cache)
+            packages |= self.treefile_sources.sources
         self.packages = frozenset(packages)
+
+    def tracked_because(self, repo: str) -> str:
+        """Why a tracked package is tracked, when the treefile's binaries say more than its name."""
+        return self.treefile_sources.reason(repo)
 
     def ignore_cause(self, push: GitPush) -> tuple[IgnoreCause, str] | None:
         """Why this push is not tracked, as a key and in words, or None when it is."""
@@ -217,9 +237,11 @@ class Trigger:
         for push, ignored, trigger_build_id in zip(pushes, reasons, trigger_ids, strict=True):
             if ignored is None:
                 run_id, fields = next(runs)
+                because = self.rules.tracked_because(push.repo)
+                tracked = f"tracked: {because}" if because else "tracked"
                 reason = (
-                    f"The package '{push.repo}' on {push.branch} is tracked; queued as run {run_id}"
-                    f" ({fields['CI_NAME']} #{fields['build_id']})."
+                    f"The package '{push.repo}' on {push.branch} is {tracked};"
+                    f" queued as run {run_id} ({fields['CI_NAME']} #{fields['build_id']})."
                 )
                 verdict = Verdict(QUEUED, reason, run_id, int(fields["build_id"]))
                 outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run_id))
