@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+import zstandard
+
 Package = tuple[str, str, Sequence[str], Sequence[str]]  # name, sourcerpm, provides, files
 
 OPENSSH = [
@@ -46,7 +48,10 @@ def primary_xml(packages: Sequence[Package]) -> bytes:
 def write_repo(root: Path, packages: Sequence[Package], compress: str = "gz") -> Path:
     """A yum repo's repodata under ``root`` (primary only, as the mapping needs); return ``root``."""
     data = primary_xml(packages)
-    packed = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress, "": bytes}[compress](data)
+    packers = {
+        "gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress, "zst": zstandard.compress, "": bytes
+    }
+    packed = packers[compress](data)
     name = f"{hashlib.sha256(packed).hexdigest()}-primary.xml" + (f".{compress}" if compress else "")
     repodata = root / "repodata"
     repodata.mkdir(parents=True, exist_ok=True)

@@ -83,7 +83,7 @@ def test_source_name_refuses_what_is_not_a_source_rpm(bad: str) -> None:
     assert source_name(bad) is None
 
 
-@pytest.mark.parametrize("compress", ["gz", "xz", "bz2", ""])
+@pytest.mark.parametrize("compress", ["gz", "xz", "bz2", "zst", ""])
 def test_binaries_map_to_their_sources_and_say_why(tmp_path: Path, compress: str) -> None:
     repo = write_repo(tmp_path / "repo", OPENSSH, compress)
     binaries = ["openssh-server", "openssh-clients", "vim-minimal"]
@@ -153,7 +153,7 @@ def test_a_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
         ("no-primary", "names no primary metadata"),
         ("checksum", "does not match the checksum"),
         ("bad-primary", "is not valid primary metadata"),
-        ("zstd", "zstd-compressed"),
+        ("zstd", "cannot be decompressed"),
     ],
 )
 def test_an_unreadable_repo_is_one_config_error(tmp_path: Path, breakage: str, reason: str) -> None:

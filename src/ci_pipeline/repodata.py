@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import zstandard
+
 from ci_pipeline.errors import ConfigError
 from ci_pipeline.repodata_io import fetch_to, open_decompressed
 
@@ -169,7 +171,7 @@ def _index_primary(path: Path, href: str, provides: IO[str]) -> dict[str, str]:
         raise ValueError(f"{href} is not valid primary metadata ({exc})") from exc
     except EOFError as exc:
         raise ValueError(f"{href} is truncated") from exc
-    except (zlib.error, lzma.LZMAError) as exc:
+    except (zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
         raise ValueError(f"{href} cannot be decompressed ({exc})") from exc
     return sources
 
