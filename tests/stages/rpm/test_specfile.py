@@ -122,3 +122,14 @@ def test_checked_nvr_fails_naming_the_macro() -> None:
     reason = r"The NVR hello-1\.0-%autorelease of hello\.spec holds the unexpanded macro %autorelease:"
     with pytest.raises(StageFailure, match=reason):
         checked_nvr("hello-1.0-%autorelease", Path("/x/hello.spec"))
+
+
+macro_calls = st.from_regex(r"%[a-z]{1,12}( -[a-z]( [0-9A-Za-z.~]{1,8})?){1,3}", fullmatch=True)
+
+
+@given(macro_calls, st.integers(min_value=1, max_value=10**6), hex_revs)
+def test_a_release_with_arguments_is_marked_through_its_own_macro(value: str, count: int, rev: str) -> None:
+    spec = f"Name: pkg\nVersion: 1\nRelease: {value}\nSummary: s\n"
+    mark = release_mark(count, rev)
+    marked = f"%global ci_pipeline_release {value}\nRelease: %{{ci_pipeline_release}}{mark}\n"
+    assert rewrite_release(spec, mark) == spec.replace(f"Release: {value}\n", marked)
