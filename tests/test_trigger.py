@@ -186,7 +186,7 @@ def test_each_ignore_records_its_cause_as_a_key_beside_the_reason(config: Config
         push(),
         push(path="/srv/git/repositories/forks/someone/rpms/vim.git"),
         push(namespace="modules"),
-        push(branch="epel7"),
+        push(branch="private-jdoe-fix"),
         push("emacs"),
         push(),
     ])

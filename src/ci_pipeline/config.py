@@ -32,7 +32,8 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
 
     [trigger]
-    branches = "^(f[0-9]+|master)$"            # regex a branch must match (fully)
+    branches = "^(rawhide|master|f[0-9]+|epel[0-9]+(-next)?|c[0-9]+s)$"   # regex a branch must match
+                                               # (fully); ci_pipeline.branches maps each to its release
     namespaces = ["rpms"]
     packages = []                              # source package names the OS is made of
     treefile = ""                              # rpm-ostree treefile whose packages are added
@@ -42,7 +43,7 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     ci_type = "custom"
     file = ""                                  # TOML pipeline definition; empty = built-in stages
     supersede = true
-    rawhide = 27                               # the fedora release number of branch master
+    rawhide = 27                               # the Fedora release of branches rawhide and master
     arch = "x86_64"                            # letters, digits, . _ -; at most 32 characters
 
     [executor]
@@ -88,6 +89,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ci_pipeline.branches import DEFAULT_BRANCHES
 from ci_pipeline.errors import ConfigError
 
 ENV_PREFIX = "CI_PIPELINE_"
@@ -123,7 +125,7 @@ class StoreConfig(_Section):
 class TriggerConfig(_Section):
     """Which pushes belong to the tracked OS."""
 
-    branches: str = r"^(f[0-9]+|master)$"
+    branches: str = DEFAULT_BRANCHES
     namespaces: list[str] = Field(default_factory=lambda: ["rpms"])
     packages: list[str] = Field(default_factory=list)
     treefile: str = ""
