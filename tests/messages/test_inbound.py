@@ -309,6 +309,13 @@ def test_what_an_archived_envelope_carries_is_still_checked(key: str, value: Any
     assert str(caught.value).startswith(reason)
 
 
+def test_an_envelope_without_its_body_says_so() -> None:
+    dump = pushes_file("datagrepper-2015-git-receive-no-i.json")
+    del dump["msg"]
+    with pytest.raises(SchemaViolation, match=r"^Field 'msg' is missing: the envelope carries no"):
+        parse_git_receive(_payload(dump))
+
+
 def test_our_outbound_envelope_contract_stays_strict() -> None:
     with pytest.raises(SchemaViolation, match="Field 'i' is missing"):
         validate_envelope(pushes_file("datagrepper-2015-git-receive-no-i.json"))

@@ -63,6 +63,9 @@ def parse_git_receive_document(document: Mapping[str, Any], topic: str = "") -> 
         return _push_from_envelope(document, topic, delivered)
     if "body" in document:
         return _push_from_dump(document, topic, delivered)
+    if "topic" in document:
+        # An envelope without its body: name what is missing, not the fields of a body.
+        raise SchemaViolation("Field 'msg' is missing: the envelope carries no message body.")
     return _push_from_body(document, delivered or _kind_of_body(document), msg_id="", topic=topic)
 
 
