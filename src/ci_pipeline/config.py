@@ -20,12 +20,12 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://
     topic_prefix = "org.centos"                # dotted lowercase words, at most 150 characters
     environment = "prod"                       # prod | stage
-    trigger_topics = [                         # topic globs of the pushes the trigger consumes; the
-        "org.fedoraproject.prod.git.receive",         # default is these three (with "stg" for
-        "org.fedoraproject.prod.git.receive.*",       # environment = "stage"): fedmsg dist-git,
-        "org.fedoraproject.prod.pagure.git.receive",  # its per-repo form and Pagure dist-git
-    ]
-    trigger_topic = ""                         # older single-topic key: added to trigger_topics
+    trigger_topics = [                         # topic globs of the pushes the trigger consumes:
+        "org.fedoraproject.prod.git.receive",          # fedmsg's dist-git pushes,
+        "org.fedoraproject.prod.git.receive.*",        # their per-repo topics (pkgdb era),
+        "org.fedoraproject.prod.pagure.git.receive",   # Pagure's dist-git pushes (today)
+    ]                                          # (the default; "stg" for prod with environment = "stage")
+    trigger_topic = ""                         # the older single-topic key: added to trigger_topics
     subscription = "ci-pipeline-trigger"       # the trigger's durable subscription (an AMQP queue name)
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
     private_key = ""                           #   this unencrypted PEM RSA key
@@ -121,7 +121,6 @@ class BusConfig(_Section):
     ca: str = ""
     max_message_age: int = Field(default=86400, ge=0)
     max_clock_skew: int = Field(default=300, ge=0)
-
 
     @model_validator(mode="before")
     @classmethod
