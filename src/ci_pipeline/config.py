@@ -24,7 +24,7 @@ paths (:attr:`Config.artifact_root` for the artifact root).
         "org.fedoraproject.prod.git.receive",          # fedmsg's dist-git pushes,
         "org.fedoraproject.prod.git.receive.*",        # their per-repo topics (pkgdb era),
         "org.fedoraproject.prod.pagure.git.receive",   # Pagure's dist-git pushes (today)
-    ]                                          # (the default; "stg" for prod with environment = "stage")
+    ]                                          # (the default; with environment = "stage", "stg" for "prod")
     trigger_topic = ""                         # the older single-topic key: added to trigger_topics
     subscription = "ci-pipeline-trigger"       # the trigger's durable subscription (an AMQP queue name)
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
