@@ -270,13 +270,14 @@ class Trigger:
         add_messages(session, outbox)
         return verdicts
 
-    def parse(self, payload: bytes) -> GitPush:
-        """The push a message carries; with a CA configured, only from a trusted signer."""
+    def parse(self, payload: bytes, topic: str = "") -> GitPush:
+        """The push a message delivered on ``topic`` carries (any push form); with a CA configured,
+        only from a trusted signer."""
         if self.verifier is None:
-            return self.checked(parse_git_receive(payload))
+            return self.checked(parse_git_receive(payload, topic))
         document = decode(payload)
         self.verifier.verify(document)
-        return self.checked(parse_git_receive_document(document))
+        return self.checked(parse_git_receive_document(document, topic))
 
     def checked(self, push: GitPush) -> GitPush:
         """``push``, if its fields and the CI_NAME and ref made of them fit every rule.
@@ -299,7 +300,7 @@ class Trigger:
         dead: list[Rejected] = []
         for delivery in deliveries:
             try:
-                pushes.append((delivery, self.parse(delivery.payload)))
+                pushes.append((delivery, self.parse(delivery.payload, delivery.topic)))
             except MessageError as exc:
                 dead.append(self._dead_letter(delivery, str(exc)))
             except Exception as exc:  # a parser's own bug must not stop the consumer either
