@@ -102,7 +102,7 @@ def decision_rate(url: str, exchange: str, count: int) -> float:
     for index in range(count):
         rev = uuid.uuid4().hex + uuid.uuid4().hex[:8]
         message = make_git_receive(repo="vim" if index % 10 == 0 else f"pkg{index}", rev=rev, branch="f26")
-        pushes.append((config.bus.trigger_topic, encode(message)))
+        pushes.append((config.bus.trigger_topics[0], encode(message)))
     for start in range(0, count, 5000):
         bus.publish_many(pushes[start:start + 5000])
     relay = OutboxRelay(store, bus.for_another_thread(), None)

@@ -29,11 +29,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_pipeline.branches import branch_release
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig
 from ci_pipeline.stages import build
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.rpm.rpmbuild import rpmbuild_argv
-from ci_pipeline.stages.rpm.specfile import dist_macros, dist_tag, release_mark
+from ci_pipeline.stages.rpm.specfile import release_mark
 
 BRANCH = "f26"
 GIT_ENV = {
@@ -179,8 +180,8 @@ def time_stage(root: Path, package: Package, attempt: int) -> tuple[float, Stage
 
 def time_bare(checkout: Path, package: Package, commit_count: int, topdir: Path) -> float:
     """Seconds the stage's own rpmbuild and createrepo_c commands take without the stage around them."""
-    tag = dist_tag(BRANCH, Config().pipeline.rawhide)
-    macros = dist_macros(tag) | {"dist": release_mark(commit_count, package.rev) + tag}
+    release = branch_release(BRANCH, Config().pipeline.rawhide)
+    macros = release.macros() | {"dist": release_mark(commit_count, package.rev) + release.dist_tag}
     argv = rpmbuild_argv("-ba", checkout / f"{package.name}.spec", checkout, topdir, macros)
     repo = topdir / "repo"
     started = time.perf_counter()

@@ -59,7 +59,7 @@ def measure(bus_url: str, count: int, state: str, results: multiprocessing.Queue
     store = open_store(config.store.url)
     bus = open_bus(config.bus.url)
     trigger = Trigger(config, store)
-    topics = (config.bus.trigger_topic,)
+    topics = (config.bus.trigger_topics[0],)
     for start in range(0, count, 5000):
         bus.publish_many(messages(min(5000, count - start)))
     rss_start = rss_mib()

@@ -24,7 +24,11 @@ def test_defaults_keep_state_under_state_dir(tmp_path: Path) -> None:
     assert config.bus.url == f"sqlite:///{tmp_path}/bus.sqlite"
     assert config.store.url == f"sqlite:///{tmp_path}/store.sqlite"
     assert config.bus.topic_prefix == "org.centos"
-    assert config.bus.trigger_topic == "org.fedoraproject.prod.git.receive"
+    assert config.bus.trigger_topics == [
+        "org.fedoraproject.prod.git.receive",
+        "org.fedoraproject.prod.git.receive.*",
+        "org.fedoraproject.prod.pagure.git.receive",
+    ]
     assert config.pipeline.username == "fedora-atomic"
 
 
@@ -33,6 +37,40 @@ def test_file_then_environment(tmp_path: Path) -> None:
     config = load_config(path, environ={"CI_PIPELINE_TRIGGER_PACKAGES": "vim,kernel"})
     assert config.bus.environment == "stage"
     assert config.trigger.packages == ["vim", "kernel"]
+
+
+def test_a_stage_service_hears_fedoras_stg_pushes_by_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[bus]\nenvironment = "stage"\n'), environ={})
+    assert config.bus.trigger_topics == [
+        "org.fedoraproject.stg.git.receive",
+        "org.fedoraproject.stg.git.receive.*",
+        "org.fedoraproject.stg.pagure.git.receive",
+    ]
+
+
+def test_the_older_trigger_topic_key_is_folded_into_the_list(tmp_path: Path) -> None:
+    older = write(tmp_path, '[bus]\ntrigger_topic = "org.example.prod.git.receive"\n')
+    assert load_config(older, environ={}).bus.trigger_topics[-1] == "org.example.prod.git.receive"
+    assert len(load_config(older, environ={}).bus.trigger_topics) == 4
+    both = write(tmp_path, '[bus]\ntrigger_topics = ["a.git.receive"]\ntrigger_topic = "b.git.receive"\n')
+    assert load_config(both, environ={}).bus.trigger_topics == ["a.git.receive", "b.git.receive"]
+    same = write(tmp_path, '[bus]\ntrigger_topic = "org.fedoraproject.prod.git.receive"\n')
+    assert load_config(same, environ={}).bus.trigger_topics == load_config(environ={}).bus.trigger_topics
+    listed = {"CI_PIPELINE_BUS_TRIGGER_TOPICS": "a.git.receive, b.pagure.git.receive"}
+    assert load_config(environ=listed).bus.trigger_topics == ["a.git.receive", "b.pagure.git.receive"]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("[]", "at least one topic"),
+        ('["a b"]', "'a b' is not a topic glob"),
+        ('["' + "a" * 256 + '"]', "is not a topic glob"),
+    ],
+)
+def test_trigger_topic_mistakes_name_the_key(value: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=rf"'bus\.trigger_topics' in the environment is wrong: .*{reason}"):
+        load_config(environ={"CI_PIPELINE_BUS_TRIGGER_TOPICS": value})
 
 
 def test_config_file_from_environment_variable(tmp_path: Path) -> None:

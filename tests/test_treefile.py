@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ci_pipeline.errors import ConfigError
-from ci_pipeline.treefile import branch_releasever, load_treefile, merge_treefiles, parse_treefile
+from ci_pipeline.treefile import load_treefile, merge_treefiles, parse_treefile
 from ci_pipeline.treefile_keys import FIXED_VALUES, HONOURED, IGNORED
 from ci_pipeline.treefile_repos import read_repo_files
 
@@ -167,13 +167,6 @@ def test_an_unset_variable_is_an_error_that_says_what_to_set(tmp_path: Path) -> 
     top = _write(tmp_path / "t.json", {"ref": "fedora/${releasever}/x"})
     with pytest.raises(ConfigError, match=r"uses \$\{releasever\}, which has no value \(set releasever"):
         load_treefile(top)
-
-
-@pytest.mark.parametrize(
-    ("branch", "release"), [("f26", "26"), ("f9", "9"), ("master", "28"), ("rawhide", "28"), ("epel7", "28")]
-)
-def test_branch_releasever(branch: str, release: str) -> None:
-    assert branch_releasever(branch, 28) == release
 
 
 def test_repo_files_substitute_variables_and_list_every_base_url(tmp_path: Path) -> None:

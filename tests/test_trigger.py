@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pika
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from ci_pipeline.bus import amqp_wire
 from ci_pipeline.bus.base import Delivery
 from ci_pipeline.config import Config
 from ci_pipeline.errors import ConfigError
@@ -199,7 +202,7 @@ def test_each_ignore_records_its_cause_as_a_key_beside_the_reason(config: Config
         push(),
         push(path="/srv/git/repositories/forks/someone/rpms/vim.git"),
         push(namespace="modules"),
-        push(branch="epel7"),
+        push(branch="private-jdoe-fix"),
         push("emacs"),
         push(),
     ])
@@ -214,3 +217,108 @@ def test_each_ignore_records_its_cause_as_a_key_beside_the_reason(config: Config
         (DecisionKind.IGNORE, IgnoreCause.PACKAGE),
         (DecisionKind.IGNORE, IgnoreCause.DUPLICATE),
     ]
+
+
+PUSHES_DIR = Path(__file__).resolve().parent / "data" / "pushes"
+
+
+def shipped(name: str) -> tuple[str, dict[str, Any]]:
+    """A real-shaped push message of tests/data/pushes: its topic and the whole document."""
+    document: dict[str, Any] = json.loads((PUSHES_DIR / name).read_text("utf-8"))
+    return document["topic"], document
+
+
+def _body_alone(document: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = document["body"] if "body" in document else document["msg"]
+    return body
+
+
+#: What the trigger decides for each shipped push with vim and kernel tracked on f*, rawhide, master.
+EXPECTED = {
+    "datagrepper-2015-git-receive-no-i.json": ("vim", "f22", DecisionKind.QUEUED, None),
+    "datagrepper-2014-git-receive-no-msg-id.json": ("kernel", "f21", DecisionKind.QUEUED, None),
+    "per-repo-topic-git-receive.json": ("vim", "f26", DecisionKind.QUEUED, None),
+    "pagure-git-receive.json": ("vim", "rawhide", DecisionKind.QUEUED, None),
+    "pagure-git-receive-fork.json": ("vim", "rawhide", DecisionKind.IGNORE, IgnoreCause.FORK),
+}
+
+
+def real_world(config: Config) -> Config:
+    trigger = config.trigger.model_copy(
+        update={"packages": ["vim", "kernel"], "branches": r"^(f[0-9]+|rawhide|master)$"}
+    )
+    return config.model_copy(update={"trigger": trigger})
+
+
+def _decided(store: Store) -> list[tuple[str, str, str, str | None]]:
+    with store.session() as session:
+        rows = session.scalars(select(Decision).order_by(Decision.id)).all()
+        return [(row.repo, row.branch, row.decision, row.ignore_cause) for row in rows]
+
+
+@pytest.mark.parametrize("wire", ["fedmsg", "amqp-body"])
+def test_every_push_form_is_decided_as_it_arrives_on_either_bus(
+    config: Config, store: Store, wire: str
+) -> None:
+    """The SQLite bus hands the trigger whole envelopes and dumps; RabbitMQ the body alone, which
+    the AMQP wire decoding wraps in an envelope with the routing key as topic."""
+    deliveries = []
+    for position, name in enumerate(sorted(EXPECTED), start=1):
+        topic, document = shipped(name)
+        payload = encode(document)
+        if wire == "amqp-body":
+            properties = pika.BasicProperties(content_type="application/json", content_encoding="utf-8",
+                                              message_id=document.get("id"), headers=document.get("headers"))
+            payload, _ = amqp_wire.decode(topic, properties, encode(_body_alone(document)))
+        deliveries.append(Delivery(position=position, topic=topic, payload=payload, published_at=0.0))
+
+    assert Trigger(real_world(config), store).handle_deliveries(deliveries) == (len(EXPECTED), 0)
+
+    assert _decided(store) == [
+        (repo, branch, decision, cause) for repo, branch, decision, cause in
+        (EXPECTED[name] for name in sorted(EXPECTED))
+    ]
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["org.fedoraproject.prod.bodhi.update.comment", "org.fedoraproject.prod.pagure.git.branch.creation"],
+)
+def test_a_delivery_on_a_topic_that_is_no_push_kind_is_dead_lettered_with_the_reason(
+    config: Config, sqlite_store: Store, topic: str
+) -> None:
+    """A wider subscription (``org.fedoraproject.prod.*``) brings other messages: each is refused alone."""
+    _, pagure = shipped("pagure-git-receive.json")
+    stray = Delivery(position=1, topic=topic, payload=encode(_body_alone(pagure)), published_at=0.0)
+    assert Trigger(config, sqlite_store).handle_deliveries([stray, push()]) == (1, 1)
+    with sqlite_store.session() as session:
+        [dead] = session.scalars(select(DeadLetter)).all()
+    assert dead.topic == topic
+    assert dead.reason == f"Topic '{topic}' is not a dist-git push topic (git.receive, " \
+        "git.receive.<repo>.<branch> or pagure.git.receive)."
+
+
+def test_hostile_pagure_pushes_are_refused_or_decided_and_never_stop_the_trigger(
+    config: Config, store: Store
+) -> None:
+    topic, dump = shipped("pagure-git-receive-fork.json")
+    hostile = []
+    for change in (
+        {"agent": "\x00"},
+        {"repo": {**dump["body"]["repo"], "fullname": "forks/\x00/rpms/vim" + "x" * 70_000}},
+        {"authors": [{"fullname": "\x00", "name": None, "url_path": None}]},
+        {"end_commit": "0" * 40},
+        {"branch": "refs/tags/1.0"},
+        {"repo": {**dump["body"]["repo"], "name": "v" * 200}},
+    ):
+        document = {**dump, "body": {**dump["body"], **change}}
+        hostile.append(Delivery(position=len(hostile) + 1, topic=topic, payload=encode(document),
+                                published_at=0.0))
+    # The deleted branch and the tag are refused; the other fork pushes are ignored as forks.
+    assert Trigger(real_world(config), store).handle_deliveries([*hostile, push()]) == (5, 2)
+    with store.session() as session:
+        assert session.scalars(select(Run.repo)).all() == ["vim"]
+        reasons = session.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)).all()
+    assert reasons == ["Field 'end_commit' is all zeros: the push deleted the branch.",
+                       "Field 'branch' must name a branch, not 'refs/tags/1.0'."]
+    assert [cause for *_, cause in _decided(store)] == [IgnoreCause.FORK] * 4 + [None]

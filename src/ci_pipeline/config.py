@@ -20,7 +20,12 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://
     topic_prefix = "org.centos"                # dotted lowercase words, at most 150 characters
     environment = "prod"                       # prod | stage
-    trigger_topic = "org.fedoraproject.prod.git.receive"
+    trigger_topics = [                         # topic globs of the pushes the trigger consumes:
+        "org.fedoraproject.prod.git.receive",          # fedmsg's dist-git pushes,
+        "org.fedoraproject.prod.git.receive.*",        # their per-repo topics (pkgdb era),
+        "org.fedoraproject.prod.pagure.git.receive",   # Pagure's dist-git pushes (today)
+    ]                                          # (the default; with environment = "stage", "stg" for "prod")
+    trigger_topic = ""                         # the older single-topic key: added to trigger_topics
     subscription = "ci-pipeline-trigger"       # the trigger's durable subscription (an AMQP queue name)
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
     private_key = ""                           #   this unencrypted PEM RSA key
@@ -32,7 +37,8 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
 
     [trigger]
-    branches = "^(f[0-9]+|master)$"            # regex a branch must match (fully)
+    branches = "^(rawhide|master|f[0-9]+|epel[0-9]+(-next)?|c[0-9]+s)$"   # regex a branch must match
+                                               # (fully); ci_pipeline.branches maps each to its release
     namespaces = ["rpms"]
     packages = []                              # source package names the OS is made of
     treefile = ""                              # rpm-ostree treefile whose packages are added
@@ -42,7 +48,7 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     ci_type = "custom"
     file = ""                                  # TOML pipeline definition; empty = built-in stages
     supersede = true
-    rawhide = 27                               # the fedora release number of branch master
+    rawhide = 27                               # the Fedora release of branches rawhide and master
     arch = "x86_64"                            # letters, digits, . _ -; at most 32 characters
 
     [executor]
@@ -86,12 +92,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ci_pipeline.branches import DEFAULT_BRANCHES
 from ci_pipeline.errors import ConfigError
 
 ENV_PREFIX = "CI_PIPELINE_"
 DEFAULT_FILE = Path("ci-pipeline.toml")
+#: A bus topic glob: printable ASCII without spaces, at most 255 characters (a store column's size).
+_TOPIC_GLOB = re.compile(r"[!-~]{1,255}")
 
 
 class _Section(BaseModel):
@@ -105,13 +114,53 @@ class BusConfig(_Section):
     # A pipeline topic adds at most 60 characters to the prefix and must fit the store's 255.
     topic_prefix: str = Field(default="org.centos", pattern=r"^[a-z0-9]+(?:\.[a-z0-9]+)*$", max_length=150)
     environment: Literal["prod", "stage"] = "prod"
-    trigger_topic: str = "org.fedoraproject.prod.git.receive"
+    trigger_topics: list[str] = Field(default_factory=list)
+    # The older single-topic key, kept for existing files: folded into trigger_topics when loaded.
+    trigger_topic: str = ""
     subscription: str = Field(default="ci-pipeline-trigger", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
     certificate: str = ""
     private_key: str = ""
     ca: str = ""
     max_message_age: int = Field(default=86400, ge=0)
     max_clock_skew: int = Field(default=300, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_trigger_topics(cls, data: Any) -> Any:
+        # On the raw values: the defaults follow the environment only when no list is given, and
+        # the older key adds its topic to whichever list applies.
+        if not isinstance(data, dict):
+            return data
+        folded = dict(data)
+        topics = folded.get("trigger_topics")
+        if topics is None:
+            environment = folded.get("environment", "prod")
+            topics = default_trigger_topics(environment if isinstance(environment, str) else "prod")
+        older = folded.get("trigger_topic")
+        if isinstance(topics, list) and isinstance(older, str) and older and older not in topics:
+            topics = [*topics, older]
+        folded["trigger_topics"] = topics
+        return folded
+
+    @field_validator("trigger_topics")
+    @classmethod
+    def _topic_globs(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one topic is needed, or the trigger would hear no push")
+        for topic in value:
+            if not _TOPIC_GLOB.fullmatch(topic):
+                raise ValueError(f"{topic[:80]!r} is not a topic glob of at most 255 printable characters")
+        return value
+
+
+def default_trigger_topics(environment: str) -> list[str]:
+    """The dist-git push topics of Fedora's environment matching ours (``stage`` hears ``stg``)."""
+    fedora = "stg" if environment == "stage" else "prod"
+    return [
+        f"org.fedoraproject.{fedora}.git.receive",
+        f"org.fedoraproject.{fedora}.git.receive.*",
+        f"org.fedoraproject.{fedora}.pagure.git.receive",
+    ]
 
 
 class StoreConfig(_Section):
@@ -123,7 +172,7 @@ class StoreConfig(_Section):
 class TriggerConfig(_Section):
     """Which pushes belong to the tracked OS."""
 
-    branches: str = r"^(f[0-9]+|master)$"
+    branches: str = DEFAULT_BRANCHES
     namespaces: list[str] = Field(default_factory=lambda: ["rpms"])
     packages: list[str] = Field(default_factory=list)
     treefile: str = ""

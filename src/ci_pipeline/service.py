@@ -54,7 +54,8 @@ class Service:
         self.store = store
         self.bus = bus
         self.trigger = Trigger(config, store)
-        self.topics = (config.bus.trigger_topic,)
+        # Every push form at once: fedmsg's git.receive, its per-repo topics and Pagure's dist-git.
+        self.topics = tuple(config.bus.trigger_topics)
         self.signer = signer_from_config(config.bus)
         self.subscription = config.bus.subscription
         bus.subscribe(self.subscription, self.topics)

@@ -8,7 +8,7 @@
 - ``packages-<basearch>`` joins ``packages`` for the compose's architecture;
 - ``${basearch}``, ``${releasever}`` and the treefile's ``variables`` are substituted in ``ref``
   and ``repos``; ``releasever`` is the treefile's own, else the branch's (see
-  :func:`branch_releasever`);
+  :func:`ci_pipeline.branches.branch_release`);
 - ``repos`` name ``[id]`` sections of the ``.repo`` files beside the treefile (or in ``repos/``
   beside it): :attr:`Treefile.repos` gives each repo's id and base URL (:mod:`.treefile_repos`).
 
@@ -83,12 +83,6 @@ class Treefile:
     def repo_urls(self) -> list[tuple[str, str]]:
         """(id, base URL) of every repo that has a ``baseurl`` (a metalink alone needs the network)."""
         return [(repo.id, repo.baseurl) for repo in self.repos if repo.baseurl]
-
-
-def branch_releasever(branch: str, rawhide: int) -> str:
-    """The Fedora release of a dist-git branch: ``f26`` is 26; ``master``/``rawhide`` is ``rawhide``."""
-    number = branch[1:] if branch.startswith("f") else ""
-    return number if number.isdigit() else str(rawhide)
 
 
 def load_treefile(path: Path, *, basearch: str = "x86_64", releasever: str | None = None) -> Treefile:

@@ -34,6 +34,7 @@ from ci_pipeline.store.dead_letters import Rejected, add_dead_letters
 from ci_pipeline.store.decisions import record_decisions
 from ci_pipeline.store.outbox import add_messages
 from ci_pipeline.store.states import DecisionKind, IgnoreCause
+from ci_pipeline.tracked_sources import TrackedSources, tracked_sources, treefile_repos
 from ci_pipeline.treefile import load_treefile
 
 log = get_logger(__name__)
@@ -67,10 +68,20 @@ class TrackingRules:
         self.namespaces = frozenset(trigger.namespaces)
         self.branches = re.compile(trigger.branches)
         packages = set(trigger.packages)
+        #: The source packages the treefile's binaries come from, and which binaries made each one.
+        self.treefile_sources = TrackedSources(frozenset())
         if trigger.treefile:
             pipeline = config.pipeline
-            packages |= treefile_packages(trigger.treefile, pipeline.arch, str(pipeline.rawhide))
+            release = str(pipeline.rawhide)
+            treefile = load_treefile(Path(trigger.treefile), basearch=pipeline.arch, releasever=release)
+            cache = config.state_path / "cache" / "repodata"
+            self.treefile_sources = tracked_sources(treefile.packages, treefile_repos(treefile), cache)
+            packages |= self.treefile_sources.sources
         self.packages = frozenset(packages)
+
+    def tracked_because(self, repo: str) -> str:
+        """Why a tracked package is tracked, when the treefile's binaries say more than its name."""
+        return self.treefile_sources.reason(repo)
 
     def ignore_cause(self, push: GitPush) -> tuple[IgnoreCause, str] | None:
         """Why this push is not tracked, as a key and in words, or None when it is."""
@@ -199,9 +210,11 @@ class Trigger:
         for push, ignored, trigger_build_id in zip(pushes, reasons, trigger_ids, strict=True):
             if ignored is None:
                 run_id, fields = next(runs)
+                because = self.rules.tracked_because(push.repo)
+                tracked = f"tracked: {because}" if because else "tracked"
                 reason = (
-                    f"The package '{push.repo}' on {push.branch} is tracked; queued as run {run_id}"
-                    f" ({fields['CI_NAME']} #{fields['build_id']})."
+                    f"The package '{push.repo}' on {push.branch} is {tracked};"
+                    f" queued as run {run_id} ({fields['CI_NAME']} #{fields['build_id']})."
                 )
                 verdict = Verdict(QUEUED, reason, run_id, int(fields["build_id"]))
                 outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run_id))
@@ -230,13 +243,14 @@ class Trigger:
         add_messages(session, outbox)
         return verdicts
 
-    def parse(self, payload: bytes) -> GitPush:
-        """The push a message carries; with a CA configured, only from a trusted signer."""
+    def parse(self, payload: bytes, topic: str = "") -> GitPush:
+        """The push a message delivered on ``topic`` carries (any push form); with a CA configured,
+        only from a trusted signer."""
         if self.verifier is None:
-            return self.checked(parse_git_receive(payload))
+            return self.checked(parse_git_receive(payload, topic))
         document = decode(payload)
         self.verifier.verify(document)
-        return self.checked(parse_git_receive_document(document))
+        return self.checked(parse_git_receive_document(document, topic))
 
     def checked(self, push: GitPush) -> GitPush:
         """``push``, if its fields and the CI_NAME and ref made of them fit every rule.
@@ -259,7 +273,7 @@ class Trigger:
         dead: list[Rejected] = []
         for delivery in deliveries:
             try:
-                pushes.append((delivery, self.parse(delivery.payload)))
+                pushes.append((delivery, self.parse(delivery.payload, delivery.topic)))
             except MessageError as exc:
                 dead.append(self._dead_letter(delivery, str(exc)))
             except Exception as exc:  # a parser's own bug must not stop the consumer either

@@ -139,3 +139,29 @@ def test_a_cancel_from_the_command_line_is_shown_with_its_source(capsys: pytest.
     assert (shown["cancel_requested"], shown["cancel_source"]) == (True, "cli")
     code, out, _ = run(capsys, "runs", "show", str(listed["id"]))
     assert code == 0 and "cancel requested from: the command line" in out
+
+
+PUSHES_DIR = Path(__file__).resolve().parents[1] / "data" / "pushes"
+
+
+@pytest.mark.parametrize(
+    ("name", "form"),
+    [
+        ("datagrepper-2015-git-receive-no-i.json", "git.receive"),
+        ("per-repo-topic-git-receive.json", "git.receive.<repo>.<branch>"),
+        ("pagure-git-receive.json", "pagure.git.receive"),
+    ],
+)
+def test_validate_reads_pushes_as_the_trigger_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, form: str
+) -> None:
+    code, out, _ = run(capsys, "validate", str(PUSHES_DIR / name))
+    assert code == 0 and out.strip().endswith(f"({form})")
+    broken = json.loads((PUSHES_DIR / name).read_text())
+    if "body" in broken:
+        broken["body"]["repo"]["name"] = "../etc"
+    else:
+        broken["msg"]["commit"]["repo"] = "../etc"
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    code, _, err = run(capsys, "validate", str(tmp_path / "broken.json"))
+    assert code == 1 and "must be a package name" in err

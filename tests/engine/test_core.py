@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ci_pipeline.bus.base import Bus
+from ci_pipeline.bus.base import Bus, Delivery
 from ci_pipeline.config import Config
 from ci_pipeline.engine.control import cancel_run, rerun_from
 from ci_pipeline.engine.core import CLAIM_INTERVAL, Engine
@@ -20,12 +20,15 @@ from ci_pipeline.engine.definition import BUILTIN_STAGES, PipelineDefinition
 from ci_pipeline.errors import InfrastructureError, NotFound, UsageError
 from ci_pipeline.executors.local import LocalExecutor
 from ci_pipeline.executors.memory import MemoryExecutor
+from ci_pipeline.messages.envelope import encode
+from ci_pipeline.messages.inbound import make_git_receive
 from ci_pipeline.messages.topics import STAGE_ORDER, Stage
 from ci_pipeline.stage_contract import StageContext, StageFunction, StageResult
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Result, Run
 from ci_pipeline.store.states import CancelSource
+from ci_pipeline.trigger import Trigger
 
 from .helpers import (
     ManualClock,
@@ -412,3 +415,16 @@ def test_a_line_logged_while_driving_a_stage_says_its_run_and_stage(
     assert [record.stage for record in started] == ALL  # type: ignore[attr-defined]
     assert {record.run_id for record in started} == {run_id}  # type: ignore[attr-defined]
     assert started[0].getMessage() == f"[run={run_id} stage=build] starting attempt 1"
+
+
+def test_a_run_queued_from_a_push_logs_the_push_s_msg_id(
+    config: Config, store: Store, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = make_git_receive(repo="vim", rev="5" * 40, branch="f26")
+    delivery = Delivery(position=1, topic=message["topic"], payload=encode(message), published_at=0.0)
+    assert Trigger(config, store).handle_deliveries([delivery]) == (1, 0)
+    with caplog.at_level(logging.DEBUG, logger="ci_pipeline.engine"):
+        drive(make_engine(config, store, bus, pipeline=command_pipeline()), bus)
+    started = [record for record in caplog.records if str(record.msg).endswith("] starting attempt %d")]
+    assert started and {record.msg_id for record in started} == {message["msg_id"]}  # type: ignore[attr-defined]
+    assert f"msg={message['msg_id']}] starting attempt 1" in started[0].getMessage()

@@ -7,6 +7,7 @@ real OSTree commit of a busybox tree.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -16,11 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import yaml
 
-from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, TriggerConfig
+from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import functional, integration
 from ci_pipeline.stages.base import StageContext, StageResult
+from ci_pipeline.stages.sti.packages import missing_packages, rpmdb_path
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +54,7 @@ PASSING = """\
     - echo simple-command-form
   - role: standard-test-beakerlib
     tags: [classic]
+    required_packages: [beakerlib]
     tests: [beaker]
 """
 FAILING = PASSING.replace('"app ok"', '"app not ok"')
@@ -66,6 +70,19 @@ CONTAINER = (
 """
 )
 BROKEN_YAML = "- hosts: localhost\n  roles: [ {{ unclosed\n"
+DATA = Path(__file__).parents[1] / "data" / "sti"
+#: Dist-git revisions whose tests/ hold playbooks of tests/data/sti (tests.yml first, then helpers).
+DATA_REVISIONS = {
+    "repositories": ["repositories.yml"],
+    "scripts": ["scripts.yml"],
+    "beakerlib": ["beakerlib.yml"],
+    "beakerlib-missing": ["beakerlib-missing.yml"],
+    "rhts": ["rhts.yml"],
+    "avocado": ["avocado.yml"],
+    "old-ansible": ["old-ansible-check.yml", "old-ansible.yml", "old-tasks.yml"],
+    "results-yml": ["results-yml.yml"],
+    "source": ["source.yml"],
+}
 MISSING_ROLE = "- hosts: localhost\n  roles:\n  - role: standard-test-nonexistent\n    tags: [classic]\n"
 
 
@@ -123,6 +140,44 @@ def _shell_install() -> str:
     )
 
 
+def _tests_repo(root: Path) -> str:
+    """An upstream tests repository: its tag v1 passes, its master since then fails."""
+    work = root / "upstream-tests"
+    (work / "smoke").mkdir(parents=True)
+    (work / "data").mkdir()
+    (work / "data" / "expected").write_text("payload\n")
+    runtest = work / "smoke" / "runtest.sh"
+    runtest.write_text('#!/bin/sh\necho upstream smoke\ntest "$(sti-app)" = "app ok"\n')
+    runtest.chmod(0o755)
+    _run(["git", "init", "--quiet", "--initial-branch=master", str(work)])
+    _run(["git", "add", "-A"], work)
+    _run(["git", "commit", "--quiet", "-m", "smoke"], work)
+    _run(["git", "tag", "v1"], work)
+    runtest.write_text("#!/bin/sh\nexit 1\n")
+    _run(["git", "commit", "--quiet", "-am", "broken since v1"], work)
+    return work.as_uri()
+
+
+def _source_package(root: Path, work: Path) -> None:
+    """A real spec, a patch and a ``sources`` file whose tarball is in the lookaside cache."""
+    upstream = root / "upstream-source" / "sti-app-1.0"
+    upstream.mkdir(parents=True)
+    (upstream / "README").write_text("sti-app\n")
+    (upstream / "selftest.sh").write_text('#!/bin/sh\ntest "$(sti-app)" = "app ok"\n')
+    (upstream / "selftest.sh").chmod(0o755)
+    tarball = root / "upstream-source" / "sti-app-1.0.tar.gz"
+    _run(["tar", "-czf", str(tarball), "-C", str(upstream.parent), upstream.name])
+    digest = hashlib.sha512(tarball.read_bytes()).hexdigest()
+    cache = root / "lookaside" / "rpms" / "sti-app" / tarball.name / "sha512" / digest
+    cache.mkdir(parents=True)
+    shutil.copy(tarball, cache / tarball.name)
+    (work / "sources").write_text(f"SHA512 ({tarball.name}) = {digest}\n")
+    shutil.copy(DATA / "sti-app.spec", work / "sti-app.spec")
+    (work / "sti-app-readme.patch").write_text(
+        "--- a/README\n+++ b/README\n@@ -1 +1,2 @@\n sti-app\n+patched\n"
+    )
+
+
 def _distgit(root: Path) -> dict[str, str]:
     bare, work = root / "git" / "rpms" / "sti-app.git", root / "work"
     _run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(bare)])
@@ -146,6 +201,23 @@ def _distgit(root: Path) -> dict[str, str]:
         ("missing-role", MISSING_ROLE),
     ):
         (work / "tests" / "tests.yml").write_text(playbook)
+        _run(["git", "add", "-A"], work)
+        _run(["git", "commit", "--quiet", "-m", name], work)
+        revs[name] = _run(["git", "rev-parse", "HEAD"], work)
+    (work / "tests" / "scripts").mkdir()
+    for script, body in (
+        ("app-says-ok.sh", 'test "$(sti-app)" = "app ok"'),
+        ("data-is-installed.sh", "test -s /usr/share/sti-app/data"),
+    ):
+        (work / "tests" / "scripts" / script).write_text(f"#!/bin/sh\n{body}\n")
+        (work / "tests" / "scripts" / script).chmod(0o755)
+    tests_repo = _tests_repo(root)
+    for name, files in DATA_REVISIONS.items():
+        if name == "source":
+            _source_package(root, work)
+        for index, file in enumerate(files):
+            text = (DATA / file).read_text().replace("@TESTS_REPO@", tests_repo)
+            (work / "tests" / ("tests.yml" if index == 0 else file)).write_text(text)
         _run(["git", "add", "-A"], work)
         _run(["git", "commit", "--quiet", "-m", name], work)
         revs[name] = _run(["git", "rev-parse", "HEAD"], work)
@@ -219,6 +291,15 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
         "Provides: /bin/sh",
         base_repo,
     )
+    _rpm(
+        build,
+        "beakerlib",
+        "1.fc26",
+        "install -D -m 0644 /dev/null %{buildroot}/usr/share/beakerlib/beakerlib.sh\n",
+        "/usr/share/beakerlib",
+        "",
+        base_repo,
+    )
     app_repo = root / "artifacts" / BRANCH / "repo" / "sti-app_repo"
     app_install = (
         "install -d %{buildroot}/usr/bin %{buildroot}/usr/share/sti-app\n"
@@ -248,6 +329,9 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
             "distgit": DistGitConfig(url=f"file://{root}/git/{{namespace}}/{{repo}}.git"),
             "artifacts": ArtifactsConfig(root=str(root / "artifacts"), base_url=BASE_URL),
             "trigger": TriggerConfig(treefile=str(treefile_dir / "treefile.json")),
+            "lookaside": LookasideConfig(
+                url=f"{root}/lookaside/{{namespace}}/{{repo}}/{{filename}}/{{hashtype}}/{{hash}}/{{filename}}"
+            ),
         }
     )
     repo, compose_rev, suite_url = _compose(root)
@@ -410,3 +494,105 @@ def test_integration_suite_url_and_ref_come_from_the_options(fixture: Fixture, t
     )
     with pytest.raises(StageFailure, match="has none of the refs no-such-branch"):
         integration.run_integration(ctx)
+
+
+def _outcomes(result: StageResult) -> dict[str, str]:
+    return {t.name: t.outcome for t in result.tests}
+
+
+def test_tests_from_another_repository_run_at_its_version(fixture: Fixture, tmp_path: Path) -> None:
+    ctx, result = _functional(fixture, tmp_path, "repositories")
+    assert _outcomes(result) == {"upstream-smoke": "PASSED", "upstream-data": "PASSED"}
+    assert "upstream smoke" in (ctx.artifacts_dir / "upstream-smoke.log").read_text()
+
+
+def test_the_scripts_role_runs_each_script_in_its_directory(fixture: Fixture, tmp_path: Path) -> None:
+    _, result = _functional(fixture, tmp_path, "scripts")
+    assert _outcomes(result) == {"scripts/app-says-ok.sh": "PASSED", "scripts/data-is-installed.sh": "PASSED"}
+
+
+def test_beakerlib_tests_run_where_beakerlib_is_required(fixture: Fixture, tmp_path: Path) -> None:
+    _, result = _functional(fixture, tmp_path, "beakerlib")
+    assert _outcomes(result) == {"beaker": "PASSED"}
+
+
+@pytest.mark.parametrize(
+    ("rev", "test", "harness"),
+    [
+        ("beakerlib-missing", "beaker", "beakerlib"),
+        ("rhts", "rhts-sanity", "restraint-rhts"),
+        ("avocado", "avocado/app.py", "avocado"),
+    ],
+)
+def test_a_framework_missing_on_the_subject_is_an_error_naming_it(
+    fixture: Fixture, tmp_path: Path, rev: str, test: str, harness: str
+) -> None:
+    with pytest.raises(StageFailure) as failure:
+        _functional(fixture, tmp_path, rev)
+    message = str(failure.value)
+    assert message.startswith("1 of 1 tests could not run (an error, not a failing test): ")
+    assert f"{test} ({harness}" in message and "is not installed on the test subject" in message
+    assert _outcome_in_artifacts(tmp_path, test) == "error"
+    junit = ET.parse(tmp_path / "artifacts" / "results.xml").getroot()
+    assert [c.get("name") for c in junit.iter("testcase") if c.find("error") is not None] == [test]
+
+
+def _outcome_in_artifacts(tmp_path: Path, test: str) -> str:
+    results = yaml.safe_load((tmp_path / "artifacts" / "results.yml").read_text())["results"]
+    return str(next(r["result"] for r in results if r["test"] == test))
+
+
+def test_a_playbook_for_old_ansible_is_adapted_and_runs(fixture: Fixture, tmp_path: Path) -> None:
+    ctx, result = _functional(fixture, tmp_path, "old-ansible")
+    assert _outcomes(result) == {"app-says-ok": "PASSED", "markers-were-left": "PASSED"}
+    log = ctx.log_path.read_text()
+    assert "tests.yml was written for an older Ansible: include (of a playbook) -> import_playbook." in log
+    assert (
+        "old-ansible.yml was written for an older Ansible: sudo -> become; vars: list -> mapping; "
+        "include (of tasks) -> include_tasks." in log
+    )
+    assert (
+        "old-tasks.yml was written for an older Ansible: always_run -> check_mode; "
+        "bare variable -> {{ variable }}." in log
+    )
+
+
+def test_results_yml_written_by_the_playbook_is_read(fixture: Fixture, tmp_path: Path) -> None:
+    with pytest.raises(StageFailure, match=r"^1 of 2 tests failed: known-broken\.$") as failure:
+        _functional(fixture, tmp_path, "results-yml")
+    outcomes = {t.name: (t.outcome, t.log) for t in failure.value.tests}
+    assert outcomes == {
+        "app-runs": ("PASSED", "log of app-runs\n"),
+        "known-broken": ("FAILED", "log of known-broken\n"),
+    }
+
+
+def test_the_shipped_roles_write_results_yml(fixture: Fixture, tmp_path: Path) -> None:
+    ctx, _ = _functional(fixture, tmp_path, "passing")
+    results = yaml.safe_load((ctx.artifacts_dir / "results.yml").read_text())["results"]
+    assert results[0] == {"test": "app-says-ok", "result": "pass", "logs": ["app-says-ok.log"]}
+    assert [r["result"] for r in results] == ["pass"] * 4
+
+
+def test_required_packages_are_asked_of_the_trees_own_rpm_database(fixture: Fixture, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    # The tree's rpm is busybox's applet, which knows no packages: the host's rpm reads the database.
+    shutil.copy("/bin/busybox", tree / "bin" / "rpm")
+    rpm = ["rpm", f"--root={tree}", "--dbpath=/usr/share/rpm"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    subprocess.run([*rpm, "--initdb"], check=True, env=env)
+    shell_rpm = next((fixture.root / "base").rglob("sti-shell-*.rpm"))
+    subprocess.run(
+        [*rpm, "-i", "--justdb", "--nodeps", str(shell_rpm)], check=True, env=env, capture_output=True
+    )
+    assert rpmdb_path(tree) == "/usr/share/rpm"
+    wanted = ["sti-shell", "sti-shell-1.0-1.fc26", "/bin/sh", "sti-app", "/usr/bin/nothing"]
+    assert missing_packages(tree, wanted) == ["sti-app", "/usr/bin/nothing"]
+    assert missing_packages(tmp_path / "empty", wanted) is None
+
+
+def test_the_source_role_unpacks_and_patches_the_packages_sources(fixture: Fixture, tmp_path: Path) -> None:
+    ctx, result = _functional(fixture, tmp_path, "source")
+    assert _outcomes(result) == {"upstream-selftest": "PASSED", "patch-is-applied": "PASSED"}
+    assert (ctx.workdir / "distgit" / "sti-app-1.0.tar.gz").is_file()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_pipeline.errors import MalformedMessage, MessageError, SchemaViolation, UnknownTopic
-from ci_pipeline.messages.envelope import MAX_PAYLOAD_BYTES, encode
+from ci_pipeline.messages.envelope import MAX_PAYLOAD_BYTES, encode, make_envelope
 from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX, load_schema
 from ci_pipeline.messages.inbound import GitPush, make_git_receive, parse_git_receive
+from ci_pipeline.messages.push_topics import PushKind, push_kind
 from ci_pipeline.messages.schema import validate_envelope
 
 SEED_REV = "81e09b9c83e8550b54a64c7bdb4e5d7b534df058"
@@ -235,3 +237,153 @@ def test_every_valid_push_parses_to_its_own_fields(
         push = parse_git_receive(payload)
         assert push.change == (repo, rev, namespace)
         assert (push.branch, push.summary) == (branch, summary)
+
+
+PUSHES_DIR = Path(__file__).resolve().parents[1] / "data" / "pushes"
+
+
+def pushes_file(name: str) -> dict[str, Any]:
+    """One of the real-shaped push messages in tests/data/pushes."""
+    document: dict[str, Any] = json.loads((PUSHES_DIR / name).read_text("utf-8"))
+    return document
+
+
+#: Each shipped push message and what it announces: (repo, rev prefix, branch, fork, msg_id).
+PUSH_FILES = {
+    "datagrepper-2015-git-receive-no-i.json":
+        ("vim", "3e9a1c5", "f22", False, "2015-4c1f7e0d-8a2b-4f55-9d3e-6b7a1c2d3e4f"),
+    "datagrepper-2014-git-receive-no-msg-id.json": ("kernel", "9b2d6e4", "f21", False, ""),
+    "per-repo-topic-git-receive.json":
+        ("vim", "591b0d2", "f26", False, "2017-6e1e4b1a-2f3d-4a8c-b1d2-5a9c7e3f0b12"),
+    "pagure-git-receive.json": ("vim", "b84f4a2", "rawhide", False, "3b8f5a2c-7d1e-4f6a-9b0c-2e4d6f8a1c3e"),
+    "pagure-git-receive-fork.json":
+        ("vim", "e2a9c7b", "rawhide", True, "8d2e4f6a-1b3c-4d5e-8f7a-9b0c1d2e3f4a"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUSH_FILES))
+def test_each_real_shaped_push_parses_to_its_change(name: str) -> None:
+    document = pushes_file(name)
+    repo, rev, branch, fork, msg_id = PUSH_FILES[name]
+    push = parse_git_receive(_payload(document))
+    assert (push.repo, push.rev[:7], push.branch, push.namespace) == (repo, rev, branch, "rpms")
+    assert (push.is_fork, push.msg_id, push.topic) == (fork, msg_id, document["topic"])
+    assert push.rev == push.rev.lower() and len(push.rev) == 40
+
+
+@pytest.mark.parametrize("name", sorted(PUSH_FILES))
+def test_each_form_parses_on_fedoras_stg_topics_too(name: str) -> None:
+    document = pushes_file(name)
+    document["topic"] = document["topic"].replace("org.fedoraproject.prod.", "org.fedoraproject.stg.")
+    push = parse_git_receive(_payload(document), topic=document["topic"])
+    assert push.topic.startswith("org.fedoraproject.stg.") and push.repo == PUSH_FILES[name][0]
+
+
+def test_archived_envelopes_need_only_their_body() -> None:
+    dump = pushes_file("datagrepper-2015-git-receive-no-i.json")
+    assert "i" not in dump
+    for key in ("msg_id", "timestamp", "crypto", "signature", "certificate", "source_name", "username"):
+        del dump[key]
+    dump["meta"] = {"usernames": ["karsten"], "packages": ["vim"]}  # datagrepper's meta=... addition
+    assert parse_git_receive(_payload(dump)).change[0] == "vim"
+    dump["msg_id"] = None
+    assert parse_git_receive(_payload(dump)).msg_id == ""
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("i", -1, "Field 'i' must be a non-negative integer"),
+        ("timestamp", "yesterday", "Field 'timestamp' must be a number."),
+        ("msg_id", "not-an-id", "Field 'msg_id' must be <year>-<uuid>"),
+        ("msg", [], "Field 'msg' must be a JSON object."),
+        ("topic", 7, "Field 'topic' must be a string."),
+        ("crypto", "rot13", "Field 'crypto' must be x509 or gpg"),
+    ],
+)
+def test_what_an_archived_envelope_carries_is_still_checked(key: str, value: Any, reason: str) -> None:
+    dump = pushes_file("datagrepper-2015-git-receive-no-i.json")
+    dump[key] = value
+    with pytest.raises(SchemaViolation) as caught:
+        parse_git_receive(_payload(dump))
+    assert str(caught.value).startswith(reason)
+
+
+def test_an_envelope_without_its_body_says_so() -> None:
+    dump = pushes_file("datagrepper-2015-git-receive-no-i.json")
+    del dump["msg"]
+    with pytest.raises(SchemaViolation, match=r"^Field 'msg' is missing: the envelope carries no"):
+        parse_git_receive(_payload(dump))
+
+
+def test_our_outbound_envelope_contract_stays_strict() -> None:
+    with pytest.raises(SchemaViolation, match="Field 'i' is missing"):
+        validate_envelope(pushes_file("datagrepper-2015-git-receive-no-i.json"))
+    legacy = pushes_file("per-repo-topic-git-receive.json")
+    assert validate_envelope(legacy) == GIT_RECEIVE_SUFFIX
+    with pytest.raises(UnknownTopic):
+        validate_envelope(dict(legacy, topic="org.fedoraproject.prod.pagure.git.receive"))
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "org.fedoraproject.prod.git.receive.perl-Moose.f26",
+        "org.fedoraproject.prod.git.receive.libsigc++.master",
+        "org.fedoraproject.prod.git.receive.python-zope.interface.epel7",
+        "org.fedoraproject.stg.git.receive.vim.f26",
+    ],
+)
+def test_per_repo_topics_spell_packages_as_dist_git_does(topic: str) -> None:
+    assert push_kind(topic) is PushKind.PER_REPO
+    legacy = pushes_file("per-repo-topic-git-receive.json")
+    assert parse_git_receive(_payload(dict(legacy, topic=topic))).topic == topic
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "org.fedoraproject.prod.bodhi.update.comment",
+        "org.fedoraproject.prod.git.receive.",
+        "org.fedoraproject.prod.git.receive.vim",
+        "org.fedoraproject.prod.git.receive.vim.f26;reboot",
+        "org.fedoraproject.prod.pagure.git.branch.creation",
+        "org.fedoraproject.prod.pagure.git.receive.vim",
+        "org.fedoraproject.prod." + "git." * 64 + "receive",
+    ],
+)
+def test_topics_that_announce_no_push_are_refused_by_name(topic: str) -> None:
+    assert push_kind(topic) is None
+    legacy = pushes_file("per-repo-topic-git-receive.json")
+    with pytest.raises(UnknownTopic, match="is not a dist-git push topic"):
+        parse_git_receive(_payload(dict(legacy, topic=topic)))
+    with pytest.raises(UnknownTopic, match="is not a dist-git push topic"):
+        parse_git_receive(_payload(legacy["msg"]), topic=topic)
+
+
+def test_a_bare_body_is_read_by_the_topic_it_came_on_or_else_by_its_shape() -> None:
+    pagure = pushes_file("pagure-git-receive.json")
+    for topic in (pagure["topic"], ""):
+        push = parse_git_receive(_payload(pagure["body"]), topic=topic)
+        assert (push.repo, push.branch, push.topic) == ("vim", "rawhide", topic)
+    # A Pagure body on a fedmsg git.receive topic lacks the seed's commit, and says so.
+    with pytest.raises(SchemaViolation, match="Field 'commit' is missing"):
+        parse_git_receive(_payload(pagure["body"]), topic="org.fedoraproject.prod.git.receive")
+    # A fedmsg body on the Pagure topic is named by what Pagure's schema misses.
+    legacy = pushes_file("per-repo-topic-git-receive.json")
+    with pytest.raises(SchemaViolation, match=r"^Field '[a-z_]+' is missing"):
+        parse_git_receive(_payload(legacy["msg"]), topic=pagure["topic"])
+
+
+def test_pagure_messages_in_a_fedmsg_envelope_parse_like_the_dump() -> None:
+    dump = pushes_file("pagure-git-receive.json")
+    envelope = make_envelope(dump["topic"], dump["body"])
+    push = parse_git_receive(encode(envelope))
+    assert push.change == parse_git_receive(_payload(dump)).change
+    assert push.msg_id == envelope["msg_id"]
+
+
+def test_make_git_receive_refuses_the_pagure_topic() -> None:
+    topic = pushes_file("pagure-git-receive.json")["topic"]
+    with pytest.raises(UnknownTopic, match="Pagure"):
+        make_git_receive(repo="vim", rev="a" * 40, branch="f26", topic=topic)

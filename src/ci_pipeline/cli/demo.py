@@ -12,6 +12,7 @@ import argparse
 import json
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -138,8 +139,9 @@ def progress_table(run: Run, stages: list[StageRun]) -> Table:
     return table
 
 
-def follow_run(store: Store, run_id: int, console: Console, timeout: float) -> Run:
-    """Show the run's progress until it completes (or ``timeout`` seconds pass).
+def follow_run(store: Store, run_id: int, console: Console, timeout: float,
+               check_service: Callable[[], None]) -> Run:
+    """Show the run's progress until it completes (or ``timeout`` seconds pass, or the service stops).
 
     On a terminal the stage table updates in place; elsewhere (a log, CI) each stage transition is
     one line, and the table is printed once at the end.
@@ -156,6 +158,7 @@ def follow_run(store: Store, run_id: int, console: Console, timeout: float) -> R
                 break
             if time.monotonic() > deadline:
                 raise CIPipelineError(f"Run {run_id} did not finish within {timeout:.0f} s.")
+            check_service()
             time.sleep(POLL_SECONDS)
             run, stages = _snapshot(store, run_id)
             live.update(progress_table(run, stages))
@@ -224,8 +227,23 @@ def demo(args: argparse.Namespace, app: App) -> int:
         stack.callback(bus.close)
         web = _start_web(config, store, stack, console)
         service = Service(config, store, bus)
-        worker = threading.Thread(target=service.run, kwargs={"stop": stop}, name="service", daemon=True)
+        failures: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                service.run(stop=stop)
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
+        worker = threading.Thread(target=serve, name="service", daemon=True)
         worker.start()
+
+        def check_service() -> None:
+            if not worker.is_alive() and not stop.is_set():
+                cause = f": {failures[0]}" if failures else ""
+                raise CIPipelineError(f"The pipeline service stopped{cause}.")
+
         stack.callback(worker.join)
         stack.callback(stop.set)
         rev = push_change(world, args.package, break_tests=args.break_tests)
@@ -238,10 +256,10 @@ def demo(args: argparse.Namespace, app: App) -> int:
             path=str(world.git_dir / world.namespace / f"{args.package}.git"),
         )
         bus.publish(message["topic"], encode(message))
-        decision = _wait_for_decision(store, rev, args.timeout)
+        decision = _wait_for_decision(store, rev, args.timeout, check_service)
         if decision.run_id is None:
             raise CIPipelineError(f"The push was not queued: {decision.reason}")
-        run = follow_run(store, decision.run_id, console, args.timeout)
+        run = follow_run(store, decision.run_id, console, args.timeout, check_service)
         _drain_outbox(service)
         print_messages(store, run.id, console)
         print_links(config, run, _snapshot(store, run.id)[1], console, web)
@@ -249,11 +267,12 @@ def demo(args: argparse.Namespace, app: App) -> int:
         return 0 if run.status == Status.SUCCESS else 1
 
 
-def _wait_for_decision(store: Store, rev: str, timeout: float) -> Decision:
+def _wait_for_decision(store: Store, rev: str, timeout: float, check_service: Callable[[], None]) -> Decision:
     deadline = time.monotonic() + timeout
     while (decision := _find_run(store, rev)) is None:
         if time.monotonic() > deadline:
             raise CIPipelineError(f"The trigger did not decide about {rev[:7]} within {timeout:.0f} s.")
+        check_service()
         time.sleep(POLL_SECONDS / 5)
     return decision
 

@@ -9,6 +9,8 @@ from typing import Any
 from ci_pipeline.cli.app import App
 from ci_pipeline.errors import MalformedMessage, UsageError
 from ci_pipeline.messages.envelope import decode, encode, make_envelope
+from ci_pipeline.messages.inbound import parse_git_receive_document
+from ci_pipeline.messages.push_topics import push_kind
 from ci_pipeline.messages.schema import validate_envelope
 
 
@@ -30,12 +32,25 @@ def _envelope(data: bytes, topic: str | None) -> dict[str, Any]:
     return make_envelope(topic, message)
 
 
+def check_message(message: dict[str, Any]) -> str:
+    """Validate a message as the service will read it; return its schema or push form.
+
+    A dist-git push is read as the trigger reads it (archived envelopes without ``i`` or ``msg_id``,
+    per-repo topics, Pagure's body, fedora-messaging dumps); every other message strictly."""
+    topic = message.get("topic")
+    kind = push_kind(topic) if isinstance(topic, str) else None
+    if kind is None:
+        return validate_envelope(message)
+    parse_git_receive_document(message)
+    return str(kind)
+
+
 def publish(args: argparse.Namespace, app: App) -> int:
     """Validate a message and publish it on its topic."""
     envelope = _envelope(read_input(args.file), args.topic)
-    validate_envelope(envelope)
+    check_message(envelope)
     app.bus.publish(str(envelope["topic"]), encode(envelope))
-    print(f"published {envelope['topic']} {envelope.get('msg_id', '')}")
+    print(f"published {envelope['topic']} {envelope.get('msg_id') or envelope.get('id') or ''}".rstrip())
     return 0
 
 
@@ -47,7 +62,7 @@ def validate(args: argparse.Namespace, app: App) -> int:
         print(f"invalid: {exc}", file=sys.stderr)
         return 1
     try:
-        suffix = validate_envelope(envelope)
+        suffix = check_message(envelope)
     except Exception as exc:
         print(f"invalid: {exc}", file=sys.stderr)
         return 1

@@ -38,6 +38,7 @@ from ci_pipeline.executors.registry import open_executor
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.stage_contract import StageContext, StageOutcome
+from ci_pipeline.store import decisions
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import STORE_ERRORS, Store, Transaction, store_error_reason
@@ -90,10 +91,10 @@ class Engine:
         self._next_claim = 0.0
         #: (seconds, of which spawning the stage's process, transitions) of each state-changing
         #: transaction, when kept (benchmarks set a list).
-        self.timings: list[tuple[float, float, int]] | None = None
-        self._spawning = 0.0
         #: The run and stage rows of each held run, as the last committed transaction left them.
         self._cache: dict[int, tuple[Run, list[StageRun]]] = {}
+        #: The msg_id of the push behind each held run, for its log lines.
+        self._msg_ids: dict[int, str] = {}
         self._removals: list[Path] = []
         #: Stage ends the store could not take yet, and when to try them again.
         self._unrecorded: list[StageOutcome] = []
@@ -202,26 +203,22 @@ class Engine:
             return self._drive_run(run_id, outcome)
 
     def _drive_run(self, run_id: int, outcome: StageOutcome | None) -> _Next:
-        started = time.perf_counter()
-        self._spawning = 0.0
         try:
             # No autoflush: every change goes out in one flush at the commit (one INSERT for all
             # its messages); the queries in between look only at other runs.
             with self.store.session() as session, session.no_autoflush:
                 nxt = self._drive_in(session, run_id, outcome)
-                transitions = int(session.info.get("transitions", 0))
         except BaseException:
             self._cache.pop(run_id, None)  # its objects hold changes that were rolled back
             raise
         finally:
             removals, self._removals = self._removals, []
-        if self.timings is not None and transitions:
-            self.timings.append((time.perf_counter() - started, self._spawning, transitions))
         for path in removals:
             shutil.rmtree(path, ignore_errors=True)  # after the commit: no lock held for disk work
         if nxt in (_Next.DONE, _Next.LOST):
             self._held.discard(run_id)
             self._cache.pop(run_id, None)
+            self._msg_ids.pop(run_id, None)
             for key in [key for key in self.executor.running() if key[0] == run_id]:
                 self.executor.kill(key)
         elif nxt in _WAITING and run_id not in self._waiting:
@@ -233,6 +230,13 @@ class Engine:
         if held is None:
             return _Next.LOST
         run, rows = self._load(session, run_id, held[0])
+        with log_context(msg_id=self._msg_ids.get(run_id) or None):
+            return self._drive_loaded(session, run, rows, outcome)
+
+    def _drive_loaded(
+        self, session: Transaction, run: Run, rows: list[StageRun], outcome: StageOutcome | None
+    ) -> _Next:
+        run_id = run.id
         if run.state == RunState.COMPLETE:
             return _Next.DONE
         if not rows:
@@ -260,6 +264,7 @@ class Engine:
         if cached is None:
             run = q.find_run(session, run_id, fresh=True)
             assert run is not None
+            self._msg_ids[run_id] = decisions.msg_id_of_run(session, run_id)
             return run, q.stages_of(session, run_id)
         run, rows = cached
         q.reattach(session, run, rows, cancel_reason)
@@ -341,9 +346,7 @@ class Engine:
         job = self._job(run, row, log_path)
         if inputs := stage_inputs(session, run, row.stage):
             job = replace(job, fields={**job.fields, **inputs})
-        spawn_started = time.perf_counter()
         row.executor_handle = self.executor.start(job) or None
-        self._spawning += time.perf_counter() - spawn_started
         return _Next.RUNNING
 
     def _stop_leftover(self, run: Run, row: StageRun) -> None:

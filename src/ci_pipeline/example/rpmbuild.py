@@ -11,12 +11,15 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from ci_pipeline.branches import dist_tag
+from ci_pipeline.config import PipelineConfig
 from ci_pipeline.errors import InfrastructureError
 from ci_pipeline.logcontext import get_logger
 
 log = get_logger(__name__)
 
-DIST = ".fc26"
+#: The example OS is Fedora 26 (dist-git branch f26): its base repository carries that branch's dist tag.
+DIST = dist_tag("f26", PipelineConfig().rawhide)
 
 
 def rpmbuild(

@@ -1,108 +1,131 @@
-"""Parse an inbound dist-git push (``*.git.receive``) into a :class:`GitPush`.
+"""Parse an inbound dist-git push into a :class:`GitPush`, in every form dist-git has sent.
 
 Accepted forms, all JSON objects of at most 1 MiB:
 
-* a fedmsg envelope whose ``msg`` is ``{"commit": {...}}`` (the seed's form);
-* the bare body ``{"commit": {...}}``;
-* a fedora-messaging ``git.receive`` body: the same, with a top-level ``agent``;
-* a fedora-messaging message dump ``{"topic", "id", "headers", "body"}`` around that body.
+* a fedmsg envelope whose ``msg`` is ``{"commit": {...}}`` (the seed's form), on
+  ``<prefix>.git.receive`` or a per-repository ``<prefix>.git.receive.<repo>.<branch>`` topic;
+  archived envelopes (datanommer and datagrepper exports) often lack ``i`` or ``msg_id`` and may
+  carry ``source_name``, ``source_version``, ``username``, ``crypto`` or ``headers``: only ``msg``
+  is essential;
+* a fedmsg envelope on ``<prefix>.pagure.git.receive`` whose ``msg`` is Pagure's ``git.receive``
+  body (:mod:`.pagure_push`), which is what dist-git sends today;
+* either body bare, or in a fedora-messaging message dump ``{"topic", "id", "headers", "body"}``;
+  a fedora-messaging ``git.receive`` body may add a top-level ``agent``.
 
-Every field that may later reach a path or a subprocess (repo, rev, branch, namespace) is checked by
-the ``git.receive`` schema first; any failure is a MessageError with one sentence.
+The topic says which body to expect (:mod:`.push_topics`): the message's own topic, else the one
+the bus delivered it on, else the body's shape. Every field that may later reach a path or a
+subprocess (repo, rev, branch, namespace) is checked by the ``git.receive`` schema's rules first;
+any failure is a MessageError with one sentence. Our own outbound envelopes stay strict
+(:func:`~ci_pipeline.messages.schema.validate_envelope`); only this inbound reading is lenient.
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
+
+import fastjsonschema
+from jsonschema import Draft202012Validator
 
 from ci_pipeline.errors import SchemaViolation, UnknownTopic
 from ci_pipeline.messages.envelope import decode, make_envelope
-from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX
+from ci_pipeline.messages.fields import ENVELOPE_SCHEMA, GIT_RECEIVE_SUFFIX, load_schema
+from ci_pipeline.messages.pagure_push import push_from_pagure_body
+from ci_pipeline.messages.push import DEFAULT_NAMESPACE, GitPush
+from ci_pipeline.messages.push_topics import PushKind, require_push_kind
 from ci_pipeline.messages.quoting import quote_value
-from ci_pipeline.messages.schema import suffix_of, validate_body, validate_envelope
+from ci_pipeline.messages.schema import validate_body, validate_envelope, validate_instance
+
+__all__ = ["DEFAULT_NAMESPACE", "FEDORA_GIT_RECEIVE_TOPIC", "GitPush", "make_git_receive",
+           "parse_git_receive", "parse_git_receive_document"]
 
 #: The topic dist-git pushes are announced on in Fedora's production environment.
 FEDORA_GIT_RECEIVE_TOPIC = "org.fedoraproject.prod.git.receive"
 #: A fedora-messaging id (a UUID), or a fedmsg id (the year, a dash, a UUID).
 _MESSAGE_ID = re.compile(r"(?:[0-9]{4}-)?[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-#: The namespace of a push that names none (dist-git before namespaces held only rpms).
-DEFAULT_NAMESPACE = "rpms"
 
 
-@dataclass(frozen=True, slots=True)
-class GitPush:
-    """One pushed dist-git commit, validated; ``msg_id`` and ``topic`` are empty for a bare body."""
+def parse_git_receive(payload: bytes, topic: str = "") -> GitPush:
+    """Parse and validate the raw bytes of a dist-git push message in any accepted form.
 
-    repo: str
-    rev: str
-    branch: str
-    namespace: str
-    path: str = ""
-    username: str = ""
-    agent: str = ""
-    summary: str = ""
-    message: str = ""
-    name: str = ""
-    email: str = ""
-    msg_id: str = ""
-    topic: str = ""
-
-    @property
-    def change(self) -> tuple[str, str, str]:
-        """What identifies the change across the pipeline: ``(repo, rev, namespace)``."""
-        return (self.repo, self.rev, self.namespace)
-
-    @property
-    def is_fork(self) -> bool:
-        """Whether the push went to a user's fork rather than the package's own repository."""
-        return "/forks/" in self.path
+    ``topic`` is the topic the bus delivered it on, if known: one that is no push topic is refused.
+    """
+    return parse_git_receive_document(decode(payload), topic)
 
 
-def parse_git_receive(payload: bytes) -> GitPush:
-    """Parse and validate the raw bytes of a dist-git push message in any accepted form."""
-    return parse_git_receive_document(decode(payload))
-
-
-def parse_git_receive_document(document: Mapping[str, Any]) -> GitPush:
+def parse_git_receive_document(document: Mapping[str, Any], topic: str = "") -> GitPush:
     """Parse and validate an already-decoded dist-git push message in any accepted form."""
+    delivered = require_push_kind(topic) if topic else None
     if "msg" in document:
-        topic = document.get("topic")
-        if isinstance(topic, str):
-            # Name the wrong topic rather than the pipeline fields its body lacks.
-            _require_git_receive(suffix_of(topic), topic)
-        validate_envelope(document)
-        return _push_from_body(document["msg"], msg_id=document["msg_id"], topic=document["topic"])
-    if "commit" in document:
-        validate_body(GIT_RECEIVE_SUFFIX, document)
-        return _push_from_body(document, msg_id="", topic="")
+        return _push_from_envelope(document, topic, delivered)
     if "body" in document:
-        return _push_from_dump(document)
-    raise SchemaViolation("Field 'commit' is missing: the message is not a dist-git push.")
+        return _push_from_dump(document, topic, delivered)
+    if "topic" in document:
+        # An envelope without its body: name what is missing, not the fields of a body.
+        raise SchemaViolation("Field 'msg' is missing: the envelope carries no message body.")
+    return _push_from_body(document, delivered or _kind_of_body(document), msg_id="", topic=topic)
 
 
-def _push_from_dump(document: Mapping[str, Any]) -> GitPush:
-    topic = document.get("topic", "")
+@cache
+def _inbound_envelope_checks() -> tuple[Callable[[Any], Any], Draft202012Validator]:
+    """The envelope schema as archives and bridges send it: only ``msg`` required, any extra key."""
+    schema = copy.deepcopy(load_schema(ENVELOPE_SCHEMA))
+    schema["$id"] = "urn:ci-pipeline:message:envelope.inbound"
+    schema["required"] = ["msg"]
+    schema.pop("additionalProperties", None)
+    properties = schema["properties"]
+    # Per-repo topics may spell a package with capitals or '+': push_topics owns the topic rule.
+    properties["topic"] = {"type": "string", "description": "a string (the topic)"}
+    properties["msg_id"] = {**properties["msg_id"], "type": ["string", "null"]}
+    return fastjsonschema.compile(schema, use_formats=False, detailed_exceptions=False), \
+        Draft202012Validator(schema)
+
+
+def _push_from_envelope(document: Mapping[str, Any], topic: str, delivered: PushKind | None) -> GitPush:
+    own_topic = document.get("topic")
+    kind = delivered
+    if isinstance(own_topic, str):
+        # Name the wrong topic rather than the fields its body lacks.
+        kind = require_push_kind(own_topic)
+        topic = own_topic
+    validate_instance(*_inbound_envelope_checks(), document, "envelope")
+    body = document["msg"]
+    return _push_from_body(body, kind or _kind_of_body(body), msg_id=document.get("msg_id") or "",
+                           topic=topic)
+
+
+def _push_from_dump(document: Mapping[str, Any], topic: str, delivered: PushKind | None) -> GitPush:
+    own_topic = document.get("topic", "")
     msg_id = document.get("id", "")
-    if not isinstance(topic, str) or not isinstance(msg_id, str):
+    if not isinstance(own_topic, str) or not isinstance(msg_id, str):
         raise SchemaViolation("Fields 'topic' and 'id' of a fedora-messaging message must be strings.")
     if msg_id and not _MESSAGE_ID.fullmatch(msg_id):
         raise SchemaViolation("Field 'id' of a fedora-messaging message must be a UUID.")
-    if topic:
-        _require_git_receive(suffix_of(topic), topic)
+    kind = delivered
+    if own_topic:
+        kind, topic = require_push_kind(own_topic), own_topic
     body = document["body"]
+    return _push_from_body(body, kind or _kind_of_body(body), msg_id=msg_id, topic=topic)
+
+
+def _kind_of_body(body: Any) -> PushKind:
+    """Which form a body without a topic is in: Pagure's names the pushed head ``end_commit``."""
+    if isinstance(body, Mapping) and "commit" not in body and (
+        "end_commit" in body or isinstance(body.get("repo"), Mapping)
+    ):
+        return PushKind.PAGURE
+    return PushKind.GIT_RECEIVE
+
+
+def _push_from_body(body: Any, kind: PushKind, *, msg_id: str, topic: str) -> GitPush:
+    if kind is PushKind.PAGURE:
+        return push_from_pagure_body(body, msg_id=msg_id, topic=topic)
+    if isinstance(body, Mapping) and "commit" not in body:
+        raise SchemaViolation("Field 'commit' is missing: the message is not a dist-git push.")
     validate_body(GIT_RECEIVE_SUFFIX, body)
-    return _push_from_body(body, msg_id=msg_id, topic=topic)
-
-
-def _require_git_receive(suffix: str, topic: str) -> None:
-    if suffix != GIT_RECEIVE_SUFFIX:
-        raise UnknownTopic(f"Topic {quote_value(topic)} is not a dist-git push (git.receive) topic.")
-
-
-def _push_from_body(body: Mapping[str, Any], *, msg_id: str, topic: str) -> GitPush:
     # The body has passed the git.receive schema: types and patterns below are already checked.
     commit: Mapping[str, Any] = body["commit"]
     username = commit.get("username", "")
@@ -136,7 +159,8 @@ def make_git_receive(
     topic: str = FEDORA_GIT_RECEIVE_TOPIC,
 ) -> dict[str, Any]:
     """A validated fedmsg ``git.receive`` envelope of the seed's form for one pushed commit."""
-    _require_git_receive(suffix_of(topic), topic)
+    if require_push_kind(topic) is PushKind.PAGURE:
+        raise UnknownTopic(f"Topic {quote_value(topic)} carries Pagure's body, not the seed's form.")
     commit = {
         "username": username,
         "stats": {"files": {}, "total": {"deletions": 0, "files": 0, "additions": 0, "lines": 0}},

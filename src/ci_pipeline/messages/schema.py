@@ -9,7 +9,6 @@ finds none, accepts the message after all). The schemas use only keywords both r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -20,10 +19,12 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from ci_pipeline.errors import SchemaViolation, UnknownTopic
 from ci_pipeline.messages.fields import ENVELOPE_SCHEMA, GIT_RECEIVE_SUFFIX, load_schema
+from ci_pipeline.messages.push_topics import PushKind, push_kind
 from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.topics import topic_suffix
 
-_GIT_RECEIVE_TOPIC = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*\.git\.receive")
+#: The push forms whose body is the seed's ``{"commit": {...}}`` (Pagure's has a schema of its own).
+_COMMIT_BODY_KINDS = frozenset({PushKind.GIT_RECEIVE, PushKind.PER_REPO})
 _TYPE_NAMES = {
     "string": "a string",
     "object": "a JSON object",
@@ -48,11 +49,12 @@ def fast_check(name: str) -> Callable[[Any], Any]:
 
 
 def suffix_of(topic: str) -> str:
-    """The schema name of ``topic``: a pipeline suffix under any prefix and env, or ``git.receive``."""
+    """The schema name of ``topic``: a pipeline suffix under any prefix and env, or ``git.receive``
+    for a fedmsg dist-git push topic (Pagure's pushes are read by :mod:`.inbound`)."""
     suffix = topic_suffix(topic)
     if suffix is not None:
         return suffix
-    if _GIT_RECEIVE_TOPIC.fullmatch(topic):
+    if push_kind(topic) in _COMMIT_BODY_KINDS:
         return GIT_RECEIVE_SUFFIX
     raise UnknownTopic(f"Topic {quote_value(topic)} is neither a ci-pipeline topic nor a git.receive topic.")
 
@@ -73,10 +75,16 @@ def validate_envelope(envelope: Any) -> str:
 
 
 def _validate(name: str, instance: Any, what: str) -> None:
+    validate_instance(fast_check(name), compiled_validator(name), instance, what)
+
+
+def validate_instance(fast: Callable[[Any], Any], authority: Any, instance: Any, what: str) -> None:
+    """Check ``instance`` with a fastjsonschema function; jsonschema's ``authority`` explains a
+    rejection in one sentence (SchemaViolation), or accepts the instance after all."""
     try:
-        fast_check(name)(instance)
+        fast(instance)
     except fastjsonschema.JsonSchemaException:
-        error = best_match(compiled_validator(name).iter_errors(instance))
+        error = best_match(authority.iter_errors(instance))
         if error is not None:
             raise SchemaViolation(describe_violation(error, what)) from None
 

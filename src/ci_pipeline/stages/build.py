@@ -5,8 +5,9 @@ Outputs: ``nvr`` (the release marked ``.<commit count>.<rev[:7]>``), ``original_
 package's next build replaces), ``build_repo_url`` (the same RPMs as a repository of this build's own,
 ``repo/`` in the stage's artifacts, which nothing replaces: composes take good builds from there),
 ``rpms`` (comma-separated binary package names), ``srpm`` (the source RPM's file name) and
-``commit_count``. ``[build] mock_config`` (or the per-run option ``mock_config``) builds in mock
-where mock is installed.
+``commit_count``. A spec that uses rpmautospec (``%autorelease``, ``%autochangelog``) is expanded
+from the dist-git history first, as Fedora's build system does. ``[build] mock_config`` (or the
+per-run option ``mock_config``) builds in mock where mock is installed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ci_pipeline.branches import branch_release
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.artifacts import BUILD_REPO_DIR, BUILD_REPO_FIELD, repo_location
@@ -21,8 +23,9 @@ from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import Change, validated_change
 from ci_pipeline.stages.git.distgit import Checkout, distgit_url, fetch_distgit
 from ci_pipeline.stages.git.lookaside import fetch_sources
+from ci_pipeline.stages.rpm.autospec import expand_autospec
 from ci_pipeline.stages.rpm.rpmbuild import binary_rpm_name, build_packages
-from ci_pipeline.stages.rpm.specfile import dist_tag, has_check_section, plan_release, release_mark
+from ci_pipeline.stages.rpm.specfile import has_check_section, plan_release, release_mark
 from ci_pipeline.stages.rpm.yumrepo import publish_yum_repo
 from ci_pipeline.stages.tools import Deadline
 
@@ -47,13 +50,14 @@ def run(ctx: StageContext) -> StageResult:
     change = validated_change(ctx.fields)
     deadline = Deadline(ctx.timeout, ctx.stage)
     try:
-        tag = dist_tag(change.branch, ctx.config.pipeline.rawhide)
+        release = branch_release(change.branch, ctx.config.pipeline.rawhide)
     except ValueError as exc:
         raise StageFailure(f"The branch {change.branch} has no dist tag ci-pipeline knows.") from exc
     checkout, spec = fetch_package(ctx, change, deadline)
+    spec = expand_autospec(spec, ctx.workdir / f"{change.repo}.autospec.spec")
     mark = release_mark(checkout.commit_count, change.rev)
     marked_spec = ctx.workdir / f"{change.repo}.marked.spec"
-    plan = plan_release(spec, tag, mark, marked_spec, ctx.log_path, deadline)
+    plan = plan_release(spec, release, mark, marked_spec, ctx.log_path, deadline)
     logger.info("Building %s (spec NVR %s)", plan.nvr, plan.original_nvr)
     started = time.monotonic()
     mock_config = ctx.options.get("mock_config") or ctx.config.build.mock_config

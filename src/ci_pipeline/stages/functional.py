@@ -3,7 +3,9 @@
 The package's dist-git ``tests/tests*.yml`` run with the tag ``classic`` in a root that holds this
 run's build (:func:`~ci_pipeline.stages.sti.subjects.functional_root`) and, when the run option
 ``container_subject`` names a container's root filesystem, once more with the tag ``container`` in
-it. Results, artifacts and outcomes are those of :mod:`~ci_pipeline.stages.sti.runner`.
+it. When a playbook uses ``standard-test-source``, the lookaside sources are fetched into the
+checkout first, as the build does. Results, artifacts and outcomes are those of
+:mod:`~ci_pipeline.stages.sti.runner`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import validated_change
 from ci_pipeline.stages.git.distgit import distgit_url, fetch_distgit
-from ci_pipeline.stages.sti.playbooks import find_playbooks, required_packages
+from ci_pipeline.stages.git.lookaside import fetch_sources
+from ci_pipeline.stages.sti.playbooks import prepare_playbooks, required_packages, uses_role
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.subjects import container_root, functional_root, remove_tree
 from ci_pipeline.stages.tools import Deadline
@@ -23,9 +26,12 @@ def run_functional(ctx: StageContext) -> StageResult:
     deadline = Deadline(ctx.timeout, ctx.stage)
     url = distgit_url(ctx.config.distgit.url, change.namespace, change.repo)
     checkout = fetch_distgit(url, change.rev, ctx.workdir / "distgit", ctx.log_path, deadline)
-    playbooks = find_playbooks(checkout.path / "tests")
+    playbooks = prepare_playbooks(checkout.path / "tests", ctx.log_path)
     if not playbooks:
         return no_tests(ctx, f"{change.repo} has no tests/tests*.yml at {change.rev[:7]}")
+    if uses_role(playbooks, "standard-test-source"):
+        # The role unpacks the package's sources: they come from the lookaside cache, as for a build.
+        fetch_sources(ctx.config.lookaside.url, change.namespace, change.repo, checkout.path)
     root = ctx.workdir / "root"
     try:
         functional_root(ctx, root, required_packages(playbooks))

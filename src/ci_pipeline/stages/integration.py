@@ -11,7 +11,7 @@ from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
-from ci_pipeline.stages.sti.playbooks import find_playbooks
+from ci_pipeline.stages.sti.playbooks import prepare_playbooks
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.subjects import compose_root, remove_tree
 from ci_pipeline.stages.sti.suite import fetch_suite, suite_source
@@ -28,7 +28,7 @@ def run_integration(ctx: StageContext) -> StageResult:
     url, refs = suite_source(ctx.config.distgit.url, artifacts.branch, ctx.options, ctx.fields)
     suite_commit = fetch_suite(url, refs, ctx.workdir / "suite", ctx.log_path, deadline)
     logger.info("Integration suite %s at %s", url, suite_commit)
-    playbooks = find_playbooks(ctx.workdir / "suite" / "tests")
+    playbooks = prepare_playbooks(ctx.workdir / "suite" / "tests", ctx.log_path)
     if not playbooks:
         return no_tests(ctx, f"the integration suite {url} has no tests/tests*.yml")
     root = ctx.workdir / "root"

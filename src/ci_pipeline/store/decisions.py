@@ -62,6 +62,12 @@ def decision_for_build(session: Session, build_id: int) -> int | None:
     return session.execute(query).scalar()
 
 
+def msg_id_of_run(session: Session, run_id: int) -> str:
+    """The msg_id of the push that queued run ``run_id`` ("" for one given by hand)."""
+    query = select(Decision.msg_id).where(Decision.run_id == run_id).order_by(Decision.id).limit(1)
+    return session.execute(query).scalar() or ""
+
+
 def latest_decision_of_rev(session: Session, rev: str) -> Decision | None:
     """The newest decision about a push of ``rev``."""
     query = select(Decision).where(Decision.rev == rev).order_by(Decision.id.desc()).limit(1)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ci_pipeline.config import ArtifactsConfig, Config, TriggerConfig
+from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.ostree.compose_builds import ComposeBuild
@@ -42,6 +45,14 @@ def _context(tmp_path: Path, fields: dict[str, str], treefile: str = "") -> Stag
 def test_releasever_follows_the_branch(tmp_path: Path) -> None:
     assert releasever(_context(tmp_path, {"branch": "f26"})) == "26"
     assert releasever(_context(tmp_path, {"branch": "master"})) == "27"
+    assert releasever(_context(tmp_path, {"branch": "rawhide"})) == "27"
+    assert releasever(_context(tmp_path, {"branch": "epel8"})) == "8"
+    assert releasever(_context(tmp_path, {"branch": "c9s"})) == "9"
+
+
+def test_a_branch_without_a_release_has_no_releasever(tmp_path: Path) -> None:
+    with pytest.raises(StageFailure, match="The branch private-x has no release ci-pipeline knows"):
+        releasever(_context(tmp_path, {"branch": "private-x"}))
 
 
 def test_dnf_command_enables_treefile_repos_and_the_given_ci_builds(tmp_path: Path) -> None:

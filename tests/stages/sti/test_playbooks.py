@@ -15,6 +15,7 @@ from ci_pipeline.stages.sti.playbooks import (
     find_playbooks,
     required_packages,
     run_playbook,
+    uses_role,
     write_inventory,
 )
 
@@ -68,3 +69,14 @@ def test_error_summary_prefers_ansible_error_lines() -> None:
     run = PlaybookRun(Path("tests.yml"), 2, output)
     assert run.error_summary() == "[ERROR]: Task failed: role missing\nfatal: [subject]: FAILED! => {}"
     assert PlaybookRun(Path("t.yml"), 1, "a\nb\n").error_summary() == "a\nb"
+
+
+def test_uses_role_finds_roles_by_name_or_mapping(tmp_path: Path) -> None:
+    (tmp_path / "tests.yml").write_text(
+        "- hosts: localhost\n  roles:\n"
+        "  - {role: standard-test-source, tags: [always]}\n  - standard-test-basic\n"
+    )
+    (tmp_path / "tests_broken.yml").write_text("- hosts: [ {{\n")
+    playbooks = find_playbooks(tmp_path)
+    assert uses_role(playbooks, "standard-test-source") and uses_role(playbooks, "standard-test-basic")
+    assert not uses_role(playbooks, "standard-test-beakerlib")

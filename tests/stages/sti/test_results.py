@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_pipeline.stages import base
-from ci_pipeline.stages.sti.results import collect_results, junit_xml, log_file_name, parse_test_log
+from ci_pipeline.stages.sti.results import (
+    ResultsFileError,
+    append_results_yml,
+    collect_results,
+    junit_xml,
+    log_file_name,
+    parse_results_yml,
+    parse_test_log,
+    results_yml_entry,
+)
 
 NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=40).filter(
     lambda s: s.strip() == s and s
@@ -72,3 +83,59 @@ def test_junit_xml_counts_outcomes_and_keeps_logs() -> None:
     assert cases["b"].find("failure") is not None and cases["a"].find("failure") is None
     assert cases["c"].find("skipped") is not None and cases["d"].find("error") is not None
     assert cases["b"].findtext("system-out") == "bad \ufffd byte"
+
+
+def test_results_yml_entries_are_read_in_order() -> None:
+    text = (
+        "results:\n- {test: one, result: pass, logs: [one.log]}\n- {test: two, result: FAIL}\n"
+        "- {test: three, result: error, logs: [/etc/passwd, ../up.log, sub/three.log]}\n"
+        "- {test: 4, result: skip}\n- {test: five, result: needs_inspection}\n"
+    )
+    assert parse_results_yml(text) == [
+        ("one", "PASSED", ["one.log"]),
+        ("two", "FAILED", []),
+        ("three", "ERROR", ["sub/three.log"]),
+        ("4", "SKIPPED", []),
+        ("five", "ERROR", []),
+    ]
+    assert parse_results_yml("") == []
+
+
+@pytest.mark.parametrize(
+    "text", ["results: [ {", "- a\n- b\n", "results: {test: x}\n", "results:\n- {result: pass}\n"]
+)
+def test_a_results_yml_that_is_not_sti_is_refused(text: str) -> None:
+    with pytest.raises(ResultsFileError):
+        parse_results_yml(text)
+
+
+# Each append re-reads the file with PyYAML: slow on a busy machine, so no per-example deadline.
+@settings(deadline=None)
+@given(st.lists(st.tuples(NAMES, st.sampled_from(["PASSED", "FAILED", "ERROR", "SKIPPED"])), max_size=10))
+def test_results_yml_round_trips_what_the_roles_append(entries: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        artifacts = Path(scratch)
+        for name, outcome in entries:
+            append_results_yml(artifacts, [results_yml_entry(name, outcome, [log_file_name(name)])])
+        text = (artifacts / "results.yml").read_text() if entries else ""
+    assert parse_results_yml(text) == [(n, o, [log_file_name(n)]) for n, o in entries]
+
+
+def test_a_results_yml_log_is_the_tests_log(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "one.txt").write_text("from results.yml\n")
+    (tmp_path / "one.log").write_text("by name\n")
+    [result] = collect_results(tmp_path, [("one", "PASSED")], {"one": ["missing.txt", "logs/one.txt"]})
+    assert result.log == "from results.yml\n"
+
+
+@given(st.text(max_size=200))
+def test_any_results_yml_text_is_read_or_refused_with_a_reason(text: str) -> None:
+    try:
+        entries = parse_results_yml(text)
+    except ResultsFileError as exc:
+        assert str(exc).startswith("results.yml ")
+        return
+    for name, outcome, logs in entries:
+        assert name and outcome in {"PASSED", "FAILED", "ERROR", "SKIPPED"}
+        assert all(not log.startswith(("/", "../")) for log in logs)

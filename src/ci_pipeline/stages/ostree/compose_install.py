@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from ci_pipeline.branches import branch_release
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.stages import base
@@ -25,7 +26,7 @@ from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.ostree import repo as ostree
 from ci_pipeline.stages.ostree.compose_builds import ComposeBuild
-from ci_pipeline.treefile import Treefile, branch_releasever
+from ci_pipeline.treefile import Treefile
 
 logger = get_logger(__name__)
 
@@ -120,8 +121,12 @@ def rpm_environment(workdir: Path) -> dict[str, str]:
 
 
 def releasever(ctx: StageContext) -> str:
-    """The Fedora release of the branch: ``f26`` is 26, ``master`` is ``pipeline.rawhide``."""
-    return branch_releasever(ctx.fields.get("branch", ""), ctx.config.pipeline.rawhide)
+    """The release of the run's branch: ``f26`` is 26, ``rawhide`` is ``pipeline.rawhide``."""
+    try:
+        return branch_release(ctx.fields.get("branch", ""), ctx.config.pipeline.rawhide).releasever
+    except ValueError as exc:
+        branch = ctx.fields.get("branch", "")
+        raise StageFailure(f"The branch {branch} has no release ci-pipeline knows.") from exc
 
 
 def install_root(

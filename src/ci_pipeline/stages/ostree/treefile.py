@@ -10,7 +10,8 @@ from pathlib import Path
 from ci_pipeline import treefile as reader
 from ci_pipeline.errors import ConfigError, StageFailure
 from ci_pipeline.stages.base import StageContext
-from ci_pipeline.treefile import DEFAULT_OSNAME, Treefile, branch_releasever
+from ci_pipeline.stages.ostree.compose_install import releasever
+from ci_pipeline.treefile import DEFAULT_OSNAME, Treefile
 
 __all__ = ["DEFAULT_OSNAME", "Treefile", "load_treefile", "run_treefile"]
 
@@ -29,7 +30,6 @@ def run_treefile(ctx: StageContext) -> Treefile:
     """The configured treefile for this run: the pipeline's architecture, the run branch's release."""
     if not ctx.config.trigger.treefile:
         raise StageFailure("No treefile is configured; set trigger.treefile to the OS's treefile.")
-    releasever = branch_releasever(ctx.fields.get("branch", ""), ctx.config.pipeline.rawhide)
     return load_treefile(
-        Path(ctx.config.trigger.treefile), basearch=ctx.config.pipeline.arch, releasever=releasever
+        Path(ctx.config.trigger.treefile), basearch=ctx.config.pipeline.arch, releasever=releasever(ctx)
     )

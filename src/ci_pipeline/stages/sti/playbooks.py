@@ -4,7 +4,8 @@ Each playbook runs once, with the tag of the subject (``classic``, ``atomic``, `
 the environment the STI defines: ``TEST_SUBJECTS``, ``TEST_ARTIFACTS`` and ``ANSIBLE_INVENTORY``
 (the repository's ``tests/inventory`` if it has one, else an inventory whose group ``localhost``
 is the subject, reached with the ``sti_chroot`` connection). The roles path holds the shipped
-``standard-test-basic`` and ``standard-test-beakerlib`` roles. Facts are not gathered unless a
+``standard-test-{basic,scripts,source,beakerlib,rhts,avocado}`` roles. Playbooks written for older
+Ansible are rewritten first (:mod:`~ci_pipeline.stages.sti.normalize`). Facts are not gathered unless a
 play asks: the subjects have no Python.
 """
 
@@ -24,6 +25,7 @@ import yaml
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.executors.process import kill_group
+from ci_pipeline.stages.sti.normalize import normalize_playbooks
 
 ROLES_DIR = Path(__file__).parents[1] / "roles"
 TAGS = ("classic", "atomic", "container")
@@ -62,6 +64,18 @@ def find_playbooks(tests_dir: Path) -> list[Path]:
     return sorted(p for p in tests_dir.glob("tests*.yml") if p.is_file() and not p.is_symlink())
 
 
+def prepare_playbooks(tests_dir: Path, log_path: Path) -> list[Path]:
+    """The STI playbooks of ``tests_dir``, rewritten in place where they use older Ansible syntax."""
+    playbooks = find_playbooks(tests_dir)
+
+    def report(line: str) -> None:
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
+    normalize_playbooks(playbooks, tests_dir, report)
+    return playbooks
+
+
 def required_packages(playbooks: Iterable[Path]) -> list[str]:
     """The ``required_packages`` of every role in the playbooks (those ansible could not parse add none)."""
     found: list[str] = []
@@ -74,6 +88,22 @@ def required_packages(playbooks: Iterable[Path]) -> list[str]:
             names = value if isinstance(value, list) else [value]
             found += [n for n in names if isinstance(n, str) and _PACKAGE_NAME.fullmatch(n)]
     return list(dict.fromkeys(found))
+
+
+def uses_role(playbooks: Iterable[Path], role: str) -> bool:
+    """Whether a play of the playbooks lists ``role`` (by name, or as ``role:`` / ``name:``)."""
+    for playbook in playbooks:
+        try:
+            plays = yaml.safe_load(playbook.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for play in plays if isinstance(plays, list) else []:
+            roles = play.get("roles") if isinstance(play, dict) else None
+            for entry in roles if isinstance(roles, list) else []:
+                name = entry.get("role", entry.get("name")) if isinstance(entry, dict) else entry
+                if name == role:
+                    return True
+    return False
 
 
 def _role_values(plays: Any, key: str) -> Iterable[Any]:

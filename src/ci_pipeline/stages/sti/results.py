@@ -1,20 +1,29 @@
-"""Results of Standard Test Interface runs: ``test.log`` lines, per-test logs, JUnit XML.
+"""Results of Standard Test Interface runs: ``results.yml``, ``test.log`` lines, per-test logs, JUnit XML.
 
-A test's outcome comes from its ``PASS <name>`` / ``FAIL <name>`` line in ``$TEST_ARTIFACTS/test.log``
-(``ERROR`` and ``SKIP`` lines are read too); its log is ``<name>.log`` beside it, whose optional
+A test's outcome comes from ``$TEST_ARTIFACTS/results.yml`` (STI 2.0: ``results: [{test: NAME,
+result: pass|fail|error, logs: [FILE, ...]}]``) when the playbook wrote one, else from its
+``PASS <name>`` / ``FAIL <name>`` line in ``$TEST_ARTIFACTS/test.log`` (``ERROR`` and ``SKIP`` lines
+are read too). Its log is the first of its ``logs`` present, else ``<name>.log``, whose optional
 ``# exit status <n>, <seconds> s`` header (written by the shipped roles) gives the duration.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ci_pipeline.stages.base import TestCaseResult
 
 OUTCOMES = {"PASS": "PASSED", "FAIL": "FAILED", "ERROR": "ERROR", "SKIP": "SKIPPED"}
+#: STI 2.0 ``result`` values (``skip`` is read too; anything else is an ERROR).
+RESULTS_YML_OUTCOMES = {"pass": "PASSED", "fail": "FAILED", "error": "ERROR", "skip": "SKIPPED"}
+RESULTS_YML = "results.yml"
 _LINE = re.compile(r"(PASS|FAIL|ERROR|SKIP):?[ \t]+(\S.*)")
 _DURATION = re.compile(r"^# exit status -?\d+, ([0-9]+(?:\.[0-9]+)?) s$", re.M)
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -37,11 +46,73 @@ def log_file_name(name: str) -> str:
     return (_UNSAFE_IN_FILE_NAME.sub("_", name).strip("._") or "test")[:120] + ".log"
 
 
-def collect_results(artifacts: Path, lines: Sequence[tuple[str, str]]) -> list[TestCaseResult]:
-    """One result per result line, with its log and duration when the artifacts hold them."""
+class ResultsFileError(ValueError):
+    """A ``results.yml`` that is not STI 2.0; the message says what is wrong."""
+
+
+def parse_results_yml(text: str) -> list[tuple[str, str, list[str]]]:
+    """(name, outcome, log files) of every entry of an STI 2.0 ``results.yml``, in order."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ResultsFileError(f"results.yml is not YAML: {str(exc).splitlines()[0]}") from exc
+    if document is None:
+        return []
+    entries = document.get("results") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ResultsFileError("results.yml has no 'results' list.")
+    found = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("test"), (str, int, float)):
+            raise ResultsFileError(f"results.yml entry {str(entry)[:200]!r} has no 'test' name.")
+        name = str(entry["test"]).strip()[:500] or "test"
+        outcome = RESULTS_YML_OUTCOMES.get(str(entry.get("result", "")).strip().lower(), "ERROR")
+        found.append((name, outcome, _log_names(entry.get("logs"))))
+    return found
+
+
+def _log_names(value: Any) -> list[str]:
+    """The entry's log files that name a file inside the artifacts (others are ignored)."""
+    names = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+    kept = []
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        path = posixpath.normpath(name.strip())
+        if path and not path.startswith(("/", "../")) and path not in {".", ".."} and "\0" not in path:
+            kept.append(path)
+    return kept
+
+
+def results_yml_entry(name: str, outcome: str, logs: Sequence[str]) -> dict[str, Any]:
+    """The ``results.yml`` entry of a test (outcome as ``PASSED``, ``FAILED``...)."""
+    value = {v: k for k, v in RESULTS_YML_OUTCOMES.items()}[outcome]
+    return {"test": name, "result": value, "logs": list(logs)}
+
+
+def append_results_yml(artifacts: Path, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Add entries to ``<artifacts>/results.yml`` (made when missing)."""
+    path = artifacts / RESULTS_YML
+    try:
+        present = parse_results_yml(path.read_text(encoding="utf-8")) if path.is_file() else []
+    except ResultsFileError:
+        present = []
+    kept = [results_yml_entry(name, outcome, logs) for name, outcome, logs in present]
+    text = yaml.safe_dump({"results": [*kept, *entries]}, sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def collect_results(
+    artifacts: Path, lines: Sequence[tuple[str, str]], logs: Mapping[str, Sequence[str]] | None = None
+) -> list[TestCaseResult]:
+    """One result per result line, with its log and duration when the artifacts hold them.
+
+    ``logs`` names each test's log files (from ``results.yml``); the first present one is its log.
+    """
     results = []
     for name, outcome in lines:
-        log_path = artifacts / log_file_name(name)
+        candidates = [artifacts / n for n in (logs or {}).get(name, ())] + [artifacts / log_file_name(name)]
+        log_path = next((p for p in candidates if p.is_file() and not p.is_symlink()), candidates[-1])
         log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() else ""
         found = _DURATION.search(log)
         duration = float(found.group(1)) if found else 0.0

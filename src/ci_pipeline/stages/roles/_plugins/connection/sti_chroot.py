@@ -80,6 +80,14 @@ class Connection(ConnectionBase):  # type: ignore[misc]
             raise AnsibleConnectionFailure("unshare and chroot (util-linux, coreutils) are not installed.")
         return root
 
+    def set_become_plugin(self, plugin: Any) -> None:
+        """Ignore become (``become: yes``, old ``sudo: yes``): commands already run as root in the tree."""
+        self.become = None
+
+    def subject_root(self) -> str:
+        """The tree's directory on the controller: host tools (``rpm --root``) can read it directly."""
+        return self._root()
+
     def _connect(self) -> Connection:
         if not self._connected:
             self._root()
