@@ -24,7 +24,6 @@ from ci_pipeline.store.outbox import run_messages as messages_of_run
 from ci_pipeline.store.records import artifact_files, message_json, run_json, stage_json
 from ci_pipeline.store.rows import Run, StageRun
 from ci_pipeline.store.states import CancelSource
-from ci_pipeline.trigger import Trigger
 from ci_pipeline.web.logs import LogFollower, read_tail, read_window
 from ci_pipeline.web.state import RowId, WebState, require_token, web_state
 
@@ -214,7 +213,7 @@ def trigger_change(body: TriggerIn, request: Request) -> dict[str, Any]:
             repo=body.repo, rev=body.rev, branch=body.branch, namespace=body.namespace, username="ci-pipeline"
         )
         push = parse_git_receive(encode(message))
-        verdict = Trigger(web.config, web.store).trigger_change(push, force=body.force, options=body.options)
+        verdict = web.trigger().trigger_change(push, force=body.force, options=body.options)
     except MessageError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     return {

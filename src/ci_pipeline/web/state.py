@@ -16,6 +16,7 @@ from ci_pipeline.config import Config
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.results import sync_stage_results
+from ci_pipeline.trigger import Trigger
 from ci_pipeline.web.gating import Policy
 
 WRITES_DISABLED = (
@@ -41,6 +42,15 @@ class WebState:
     _synced_at: float = 0.0
     _synced_since: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _trigger: Trigger | None = None
+
+    def trigger(self) -> Trigger:
+        """The trigger that decides pushes given through the API, made once: its tracking rules read
+        the treefile and its repos' metadata."""
+        with self._lock:
+            if self._trigger is None:
+                self._trigger = Trigger(self.config, self.store)
+            return self._trigger
 
     def sync_results(self, *, force: bool = False) -> None:
         """Bring stage results up to date with the stage rows, at most once a second unless forced."""
