@@ -71,7 +71,7 @@ def test_opt_in_gates_a_package(client: httpx.Client, auth: dict[str, str]) -> N
     assert decision["policies_satisfied"] is False
     assert [r["testcase"] for r in decision["satisfied_requirements"]] == ["ci-pipeline.functional"]
     assert decision["unsatisfied_requirements"][0]["type"] == "test-result-missing"
-    assert "1 missing" in decision["summary"]
+    assert decision["summary"] == "1 of 2 required test results missing"
     client.put("/api/v1/gating/packages/ci-calc", json={"test_cases": ["ci-pipeline.build"]}, headers=auth)
     assert client.post("/api/v1.0/decision", json=ask).json()["policies_satisfied"] is True
     assert client.delete("/api/v1/gating/packages/ci-calc", headers=auth).status_code == 200
