@@ -193,7 +193,7 @@ def _policy(loader: yaml.SafeLoader, node: yaml.Node) -> Policy:
 
 
 def _unknown_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    raise PolicyError(f"the tag {suffix} is not a rule or policy Greenwave knows")
+    raise PolicyError(f"the tag !{suffix} is not a rule or policy Greenwave knows")
 
 
 for _tag in ("!Policy", "!RemotePolicy"):
