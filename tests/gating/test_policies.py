@@ -104,7 +104,8 @@ def test_packages_and_excluded_packages_are_globs() -> None:
         ("- a\n", "document 1 is not a !Policy"),
         (": :", "not valid"),
         (
-            "--- !Policy\nid: x\nproduct_versions: [a]\ndecision_context: c\nrules: [!RemoteRule {required: 1}]\n",
+            "--- !Policy\nid: x\nproduct_versions: [a]\ndecision_context: c\n"
+            "rules: [!RemoteRule {required: 1}]\n",
             "required must be true or false",
         ),
     ],
