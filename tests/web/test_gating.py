@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from hypothesis import given
@@ -96,3 +98,31 @@ def test_packages_opted_in_by_configuration_are_gated(web_config: Config, sqlite
     satisfied = sorted(r["testcase"] for r in decision["satisfied_requirements"])
     assert satisfied == ["ci-pipeline.build", "ci-pipeline.functional"]
     assert decision["policies_satisfied"] is True
+
+
+EXAMPLES = Path(__file__).parent.parent / "data" / "gating" / "greenwave-examples.yaml"
+
+
+def test_decisions_in_greenwave_request_forms(web_config: Config, sqlite_store: Store) -> None:
+    add_finished_run(sqlite_store, web_config)
+    server = start_web_server(web_config, sqlite_store, policy_file=EXAMPLES)
+    url = f"http://127.0.0.1:{server.port}/api/v1.0/decision"
+    ask = {
+        "decision_context": ["bodhi_update_push_stable", "cvp_default"],
+        "product_version": "fedora-26",
+        "subject": [{"type": "koji_build", "item": NVR}],
+        "verbose": True,
+    }
+    try:
+        answer = httpx.post(url, json=ask)
+        refused = httpx.post(url, json={**ask, "decision_context": 3})
+        nothing = httpx.post(url, json={**ask, "product_version": "epel-7"})
+    finally:
+        server.stop()
+    decision = answer.json()
+    assert answer.status_code == 200
+    assert decision["applicable_policies"] == ["taskotron_release_critical_tasks"]
+    assert decision["summary"] == "3 of 3 required test results missing"
+    assert decision["results"] == [] and decision["waivers"] == []
+    assert refused.status_code == 400 and "decision_context" in refused.json()["message"]
+    assert nothing.status_code == 404 and "Found no applicable policies" in nothing.json()["message"]
