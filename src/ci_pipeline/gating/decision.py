@@ -77,6 +77,26 @@ class _Evaluation:
     def __init__(self, session: Session, gate: Gate, request: DecisionRequest) -> None:
         self.session, self.gate, self.request = session, gate, request
         self.results: dict[int, Result] = {}
+        # Per subject, the rows of each test case asked for so far (newest first).
+        self._rows: dict[tuple[str, str], dict[str, list[Result]]] = {}
+
+    def prefetch(self, subject_type: str, identifier: str, policies: Sequence[Policy]) -> None:
+        """Read the results of every test case the policies name in one query rather than one per policy."""
+        names = {r.test_case_name for p in policies for r in p.rules if isinstance(r, PassingTestCaseRule)}
+        self.rows(subject_type, identifier, names)
+
+    def rows(self, subject_type: str, identifier: str, testcases: Iterable[str]) -> list[Result]:
+        """The subject's results of ``testcases``, newest first, read from the store once."""
+        known = self._rows.setdefault((subject_type, identifier), {})
+        wanted = sorted(set(testcases))
+        unread = [name for name in wanted if name not in known]
+        if unread:
+            for name in unread:
+                known[name] = []
+            types = RESULT_TYPES.get(subject_type, (subject_type,))
+            for row in gating.subject_results(self.session, identifier, types, unread, self.request.when):
+                known[row.testcase].append(row)
+        return [row for name in wanted for row in known[name]]
 
     def policy_answers(
         self, policy: Policy, subject_type: str, identifier: str, source: str | None = None
@@ -100,13 +120,7 @@ class _Evaluation:
     ) -> list[Answer]:
         if not rules:
             return []
-        rows = gating.subject_results(
-            self.session,
-            identifier,
-            RESULT_TYPES.get(subject_type, (subject_type,)),
-            sorted({rule.test_case_name for rule in rules}),
-            self.request.when,
-        )
+        rows = self.rows(subject_type, identifier, (rule.test_case_name for rule in rules))
         answers = []
         for rule in rules:
             matching = [row for row in rows if _matches(row, rule)]
@@ -190,6 +204,7 @@ def decide(
     for subject_type, identifier in request.subjects:
         policies = gate.applicable(request, subject_type, identifier)
         applicable.extend(p for p in policies if p not in applicable)
+        evaluation.prefetch(subject_type, identifier, policies)
         for policy in policies:
             answers.extend(evaluation.policy_answers(policy, subject_type, identifier))
     if not applicable:
