@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ci_pipeline.gating import remote
 from ci_pipeline.gating.decision import (
     DecisionRequest,
     Gate,
@@ -268,3 +269,21 @@ def test_contexts_for_a_subject() -> None:
     assert contexts_for("compose", "Fedora-Rawhide-20261129.n.0", Gate(FEDORA)) == [
         ("rawhide_compose_sync_to_mirrors", "fedora-rawhide")
     ]
+
+
+def test_an_oversized_gating_yaml_is_not_read(store: Store, distgit: Path) -> None:
+    rev = distgit_commit(distgit, "ci-calc", {"gating.yaml": "# " + "x" * (1 << 20) + "\n"})
+    add_build(store, NVR, "ci-calc", rev)
+    (refused,) = _decide(store, _ask(), _remote_gate(distgit))["unsatisfied_requirements"]
+    assert refused["type"] == "failed-fetch-gating-yaml" and "larger than" in refused["error"]
+
+
+def test_a_dist_git_that_is_not_a_local_directory_is_fetched(distgit: Path) -> None:
+    rev = distgit_commit(distgit, "ci-calc", {"gating.yaml": policy_text("package-gating.yaml")})
+    # git's own file:// transport (fetch by commit id) stands for an https:// dist-git here.
+    fetched = remote._read_remote(f"file://{distgit}/rpms/ci-calc.git", rev)
+    assert fetched == policy_text("package-gating.yaml")
+    later = distgit_commit(distgit, "ci-calc", {})
+    assert remote._read_remote(f"file://{distgit}/rpms/ci-calc.git", later) is None
+    with pytest.raises(remote.FetchError):
+        remote._read_remote(f"file://{distgit}/rpms/nothing.git", later)

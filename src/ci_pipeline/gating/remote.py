@@ -23,6 +23,8 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}")
 COMMIT = re.compile(r"[0-9a-f]{7,64}")
 GIT_TIMEOUT = 30
 CACHE_SIZE = 4096
+#: A gating.yaml is a few policies; anything larger is refused before YAML reads it.
+MAX_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ def _read_at(git_dir: str, commit: str) -> str | None:
     full = resolved.stdout.decode().strip()
     if _git(["cat-file", "-e", f"{full}:gating.yaml"], git_dir).returncode != 0:
         return None
+    size = _git(["cat-file", "-s", f"{full}:gating.yaml"], git_dir).stdout.strip()
+    if not size.isdigit() or int(size) > MAX_SIZE:
+        raise FetchError(f"gating.yaml is larger than {MAX_SIZE} bytes")
     shown = _git(["show", f"{full}:gating.yaml"], git_dir)
     if shown.returncode != 0:
         raise FetchError(_last_line(shown.stderr))
