@@ -93,12 +93,17 @@ def gating_yaml_reader(web: WebState) -> GatingYamlReader:
         return _READERS.setdefault(url, GatingYamlReader(url))
 
 
+def gate_of(web: WebState) -> Gate:
+    """What decisions are made from: every policy (the file's and the opt-ins) and the gating.yaml reader."""
+    return Gate(all_policies(web), gating_yaml_reader(web))
+
+
 @router.post("/api/v1.0/decision", summary="a Greenwave-compatible gating decision")
 def decision(request: Request, body: Any = Body(...)) -> dict[str, Any]:  # noqa: B008
     """Whether the subjects satisfy every policy that applies to them at the decision contexts."""
     web = web_state(request)
     ask = request_from_json(body, api_url(request))
-    gate = Gate(all_policies(web), gating_yaml_reader(web))
+    gate = gate_of(web)
     web.sync_results()
     with web.store.session() as session:
         try:
