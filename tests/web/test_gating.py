@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from hypothesis import given
@@ -71,7 +73,7 @@ def test_opt_in_gates_a_package(client: httpx.Client, auth: dict[str, str]) -> N
     assert decision["policies_satisfied"] is False
     assert [r["testcase"] for r in decision["satisfied_requirements"]] == ["ci-pipeline.functional"]
     assert decision["unsatisfied_requirements"][0]["type"] == "test-result-missing"
-    assert "1 missing" in decision["summary"]
+    assert decision["summary"] == "1 of 2 required test results missing"
     client.put("/api/v1/gating/packages/ci-calc", json={"test_cases": ["ci-pipeline.build"]}, headers=auth)
     assert client.post("/api/v1.0/decision", json=ask).json()["policies_satisfied"] is True
     assert client.delete("/api/v1/gating/packages/ci-calc", headers=auth).status_code == 200
@@ -96,3 +98,31 @@ def test_packages_opted_in_by_configuration_are_gated(web_config: Config, sqlite
     satisfied = sorted(r["testcase"] for r in decision["satisfied_requirements"])
     assert satisfied == ["ci-pipeline.build", "ci-pipeline.functional"]
     assert decision["policies_satisfied"] is True
+
+
+EXAMPLES = Path(__file__).parent.parent / "data" / "gating" / "greenwave-examples.yaml"
+
+
+def test_decisions_in_greenwave_request_forms(web_config: Config, sqlite_store: Store) -> None:
+    add_finished_run(sqlite_store, web_config)
+    server = start_web_server(web_config, sqlite_store, policy_file=EXAMPLES)
+    url = f"http://127.0.0.1:{server.port}/api/v1.0/decision"
+    ask = {
+        "decision_context": ["bodhi_update_push_stable", "cvp_default"],
+        "product_version": "fedora-26",
+        "subject": [{"type": "koji_build", "item": NVR}],
+        "verbose": True,
+    }
+    try:
+        answer = httpx.post(url, json=ask)
+        refused = httpx.post(url, json={**ask, "decision_context": 3})
+        nothing = httpx.post(url, json={**ask, "product_version": "epel-7"})
+    finally:
+        server.stop()
+    decision = answer.json()
+    assert answer.status_code == 200
+    assert decision["applicable_policies"] == ["taskotron_release_critical_tasks"]
+    assert decision["summary"] == "3 of 3 required test results missing"
+    assert decision["results"] == [] and decision["waivers"] == []
+    assert refused.status_code == 400 and "decision_context" in refused.json()["message"]
+    assert nothing.status_code == 404 and "Found no applicable policies" in nothing.json()["message"]

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ci_pipeline.gating.decision import Gate, NoApplicablePolicies, decide
+from ci_pipeline.gating.policies import Policy, opt_in_policy
+from ci_pipeline.gating.remote import GatingYamlReader
+from ci_pipeline.gating.request import request_from_json
 from ci_pipeline.store import gating
 from ci_pipeline.store.results import stage_testcase
 from ci_pipeline.store.rows import GatedPackage
-from ci_pipeline.web.gating import Policy, decide, opt_in_policy, package_of
 from ci_pipeline.web.resultsdb import api_url
-from ci_pipeline.web.resultsdb_query import result_json
 from ci_pipeline.web.state import WebState, require_token, web_state
 
 router = APIRouter(tags=["gating"])
 DEFAULT_CONTEXT = "bodhi_update_push_stable"
 DEFAULT_TEST_CASES = (stage_testcase("build"), stage_testcase("functional"))
+_READERS: dict[str, GatingYamlReader] = {}
+_READERS_LOCK = threading.Lock()
 
 
 class OptIn(BaseModel):
@@ -82,39 +86,27 @@ def all_policies(web: WebState) -> list[Policy]:
     return [*web.policies, *opted_in, *configured]
 
 
-class DecisionIn(BaseModel):
-    """A Greenwave decision request."""
+def gating_yaml_reader(web: WebState) -> GatingYamlReader:
+    """The reader of packages' gating.yaml for the configured dist-git (one per URL, so reads are cached)."""
+    url = web.config.distgit.url
+    with _READERS_LOCK:
+        return _READERS.setdefault(url, GatingYamlReader(url))
 
-    decision_context: str = Field(min_length=1, max_length=100)
-    product_version: str = Field(min_length=1, max_length=100)
-    subject_type: str = Field(default="koji_build", min_length=1, max_length=64)
-    subject_identifier: str = Field(min_length=1, max_length=255)
+
+def gate_of(web: WebState) -> Gate:
+    """What decisions are made from: every policy (the file's and the opt-ins) and the gating.yaml reader."""
+    return Gate(all_policies(web), gating_yaml_reader(web))
 
 
 @router.post("/api/v1.0/decision", summary="a Greenwave-compatible gating decision")
-def decision(body: DecisionIn, request: Request) -> dict[str, Any]:
-    """Whether a subject satisfies every policy that applies to it at a gating point."""
+def decision(request: Request, body: Any = Body(...)) -> dict[str, Any]:  # noqa: B008
+    """Whether the subjects satisfy every policy that applies to them at the decision contexts."""
     web = web_state(request)
-    package = package_of(body.subject_type, body.subject_identifier)
-    policies = [
-        p
-        for p in all_policies(web)
-        if p.applies_to(body.decision_context, body.product_version, body.subject_type, package)
-    ]
-    if not policies:
-        raise HTTPException(
-            status_code=404,
-            detail=(
-                f"Found no applicable policies for {body.subject_type} subjects at gating point "
-                f"{body.decision_context} in {body.product_version}."
-            ),
-        )
+    ask = request_from_json(body, api_url(request))
+    gate = gate_of(web)
     web.sync_results()
-    api = api_url(request)
     with web.store.session() as session:
-
-        def latest(item: str, testcase: str) -> Mapping[str, Any] | None:
-            row = gating.latest_result(session, item, testcase)
-            return None if row is None else result_json(row, api)
-
-        return decide(policies, body.subject_type, body.subject_identifier, latest).as_json()
+        try:
+            return decide(session, ask, [], gate)
+        except NoApplicablePolicies as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
