@@ -8,17 +8,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ci_pipeline.gating.adapter import DEFAULT_CONTEXT, DEFAULT_TEST_CASES, policies_in_force
 from ci_pipeline.store import gating
-from ci_pipeline.store.results import stage_testcase
 from ci_pipeline.store.rows import GatedPackage
-from ci_pipeline.web.gating import Policy, decide, opt_in_policy, package_of
+from ci_pipeline.store.waivers import waivers_for
+from ci_pipeline.web.gating import Policy, decide, package_of
 from ci_pipeline.web.resultsdb import api_url
 from ci_pipeline.web.resultsdb_query import result_json
 from ci_pipeline.web.state import WebState, require_token, web_state
 
 router = APIRouter(tags=["gating"])
-DEFAULT_CONTEXT = "bodhi_update_push_stable"
-DEFAULT_TEST_CASES = (stage_testcase("build"), stage_testcase("functional"))
 
 
 class OptIn(BaseModel):
@@ -71,15 +70,7 @@ def delete_opt_in(package: str, request: Request) -> dict[str, Any]:
 def all_policies(web: WebState) -> list[Policy]:
     """The policy file's policies and one per opted-in package (the API's, and ``[web] gated_packages``)."""
     with web.store.session() as session:
-        rows = gating.opt_ins(session)
-    opted_in = [opt_in_policy(r.package, r.decision_context, r.test_cases) for r in rows]
-    stored = {row.package for row in rows}
-    configured = [
-        opt_in_policy(package, DEFAULT_CONTEXT, DEFAULT_TEST_CASES)
-        for package in web.config.web.gated_packages
-        if package not in stored
-    ]
-    return [*web.policies, *opted_in, *configured]
+        return policies_in_force(session, web.policies, web.config.web.gated_packages)
 
 
 class DecisionIn(BaseModel):
@@ -117,4 +108,6 @@ def decision(body: DecisionIn, request: Request) -> dict[str, Any]:
             row = gating.latest_result(session, item, testcase)
             return None if row is None else result_json(row, api)
 
-        return decide(policies, body.subject_type, body.subject_identifier, latest).as_json()
+        subject = (body.subject_type, body.subject_identifier)
+        waivers = waivers_for(session, [subject], body.product_version, None)
+        return decide(policies, body.subject_type, body.subject_identifier, latest, waivers).as_json()

@@ -169,6 +169,7 @@ class Decision:
     satisfied: list[dict[str, Any]] = field(default_factory=list)
     unsatisfied: list[dict[str, Any]] = field(default_factory=list)
     results: list[Mapping[str, Any]] = field(default_factory=list)
+    waivers: list[Mapping[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
         """One sentence saying why the decision is what it is."""
@@ -176,6 +177,8 @@ class Decision:
         if total == 0:
             return "No tests are required."
         if not self.unsatisfied:
+            if any(req["type"].endswith("-waived") for req in self.satisfied):
+                return f"All required tests ({total} total) have passed or been waived."
             return f"All required tests ({total} total) have passed."
         kinds = [req["type"] for req in self.unsatisfied]
         parts = [
@@ -198,12 +201,49 @@ class Decision:
             "satisfied_requirements": self.satisfied,
             "unsatisfied_requirements": self.unsatisfied,
             "results": self.results,
-            "waivers": [],
+            "waivers": self.waivers,
         }
 
 
-def decide(policies: Sequence[Policy], subject_type: str, identifier: str, latest: LatestResult) -> Decision:
-    """Judge a subject against the rules of ``policies`` using its latest results."""
+def matching_waiver(
+    waivers: Sequence[Mapping[str, Any]], requirement: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The waiver (WaiverDB's JSON form, ``waived`` true) of an unsatisfied requirement, if any."""
+    for waiver in waivers:
+        if (
+            waiver.get("waived") is True
+            and waiver.get("subject_type") == requirement["subject_type"]
+            and waiver.get("subject_identifier") == requirement["subject_identifier"]
+            and waiver.get("testcase") == requirement["testcase"]
+            and waiver.get("scenario") in (None, requirement.get("scenario"))
+        ):
+            return waiver
+    return None
+
+
+def decide(
+    policies: Sequence[Policy],
+    subject_type: str,
+    identifier: str,
+    latest: LatestResult,
+    waivers: Sequence[Mapping[str, Any]] = (),
+) -> Decision:
+    """Judge a subject against the rules of ``policies`` using its latest results; a waiver turns an
+    unsatisfied requirement into a satisfied ``<type>-waived`` one, as Greenwave reports it."""
+    decision = _judge(policies, subject_type, identifier, latest)
+    unsatisfied, decision.unsatisfied = decision.unsatisfied, []
+    for requirement in unsatisfied:
+        waiver = matching_waiver(waivers, requirement)
+        if waiver is None:
+            decision.unsatisfied.append(requirement)
+            continue
+        waived = {**requirement, "type": f"{requirement['type']}-waived", "waiver_id": waiver.get("id")}
+        decision.satisfied.append(waived)
+        decision.waivers.append(waiver)
+    return decision
+
+
+def _judge(policies: Sequence[Policy], subject_type: str, identifier: str, latest: LatestResult) -> Decision:
     decision = Decision(list(policies))
     seen: set[str] = set()
     for rule in (rule for policy in policies for rule in policy.rules):

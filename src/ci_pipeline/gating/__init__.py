@@ -1,0 +1,1 @@
+"""Gating: Greenwave-compatible decisions, the waivers they honour, and their changes on the bus."""
