@@ -122,6 +122,12 @@ def waiver_page(session: Session, found: WaiverFilter, offset: int, limit: int) 
     return list(session.execute(query.offset(offset).limit(limit)).scalars()), total
 
 
+def subject_waivers(session: Session, subject_type: str, identifier: str, limit: int = 100) -> list[Waiver]:
+    """Every waiver of one subject, revoked and replaced ones too, newest first."""
+    found = WaiverFilter(subject_type=subject_type, subject_identifier=identifier, include_obsolete=True)
+    return waiver_page(session, found, 0, limit)[0]
+
+
 def waivers_for(
     session: Session,
     subjects: Sequence[tuple[str, str]],
