@@ -154,7 +154,8 @@ def test_since_and_until_bound_the_time(any_client: httpx.Client, auth: dict[str
 
 def test_a_revoking_waiver_hides_the_one_it_replaces(any_client: httpx.Client, auth: dict[str, str]) -> None:
     first = any_client.post(WAIVERS, json=waiver(), headers=auth).json()
-    revoked = any_client.post(WAIVERS, json=waiver(waived=False, comment="Not any more."), headers=auth).json()
+    revoking = waiver(waived=False, comment="Not any more.")
+    revoked = any_client.post(WAIVERS, json=revoking, headers=auth).json()
     current = any_client.get(WAIVERS).json()["data"]
     assert [(w["id"], w["waived"]) for w in current] == [(revoked["id"], False)]
     every = any_client.get(WAIVERS, params={"include_obsolete": "true"}).json()["data"]

@@ -74,8 +74,8 @@ def announce_decision_changes(
 
 
 @cache
-def _policy_file(path: str, mtime_ns: int) -> tuple[Policy, ...]:
-    del mtime_ns  # part of the cache key only: an edited file is read again
+def _policy_file(path: str, mtime_ns: int, size: int) -> tuple[Policy, ...]:
+    del mtime_ns, size  # parts of the cache key only: an edited file is read again
     return tuple(load_policies(path))
 
 
@@ -86,7 +86,8 @@ def configured_policies(config: Config) -> list[Policy]:
     if not path:
         return []
     try:
-        return list(_policy_file(path, Path(path).stat().st_mtime_ns))
+        stat = Path(path).stat()
+        return list(_policy_file(path, stat.st_mtime_ns, stat.st_size))
     except (OSError, ConfigError) as exc:
         log.warning("gating decisions are not announced from %s: %s", path, exc)
         return []

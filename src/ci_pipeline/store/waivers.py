@@ -22,7 +22,7 @@ from ci_pipeline.store.safe_types import stored_form
 #: The columns a waiver is created from.
 WAIVER_FIELDS = (
     "subject_type", "subject_identifier", "testcase", "scenario", "product_version",
-    "waived", "username", "proxied_by", "comment",
+    "waived", "username", "proxied_by", "comment", "timestamp",
 )
 
 #: The columns a listing filters on by equality.
@@ -79,7 +79,8 @@ def waiver_json(row: Waiver) -> dict[str, Any]:
 
 
 def add_waiver(session: Session, fields: Mapping[str, Any]) -> Waiver:
-    """Store one waiver (the :data:`WAIVER_FIELDS` of ``fields``) and return it with its id."""
+    """Store one waiver (the :data:`WAIVER_FIELDS` of ``fields``; ``timestamp`` defaults to now) and
+    return it with its id."""
     row = Waiver(**{name: fields.get(name) for name in WAIVER_FIELDS if name in fields})
     session.add(row)
     session.flush()

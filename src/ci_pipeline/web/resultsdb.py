@@ -182,6 +182,7 @@ def create_result(body: ResultIn, request: Request) -> JSONResponse:
     }
     if submit_time is not None:
         row["submit_time"] = submit_time
+    state.sync_results()  # the decisions this result may change look at the stages' results too
     with state.store.session() as session:
         found = [(group.uuid, group.description, group.ref_url) for group in groups]
         stored = rdb.add_result(session, row, found)
