@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.decision_answers import replace_answer
 from ci_pipeline.store.waivers import WaiverFilter, add_waiver, subject_waivers, waiver_page, waivers_for
+from engine.helpers import postgres_store
 
 BUILD = ("koji_build", "vim-1-1.fc26")
 
@@ -72,3 +76,23 @@ def test_an_answer_is_replaced_only_when_it_changes(store: Store) -> None:
     with store.session() as session:
         assert replace_answer(session, BUILD, "ctx", "fedora-26", satisfied) == (True, answer)
         assert replace_answer(session, BUILD, "ctx", "fedora-26", satisfied)[0] is False
+
+
+@pytest.mark.postgres
+def test_writers_deciding_at_once_announce_a_new_answer_once() -> None:
+    answer = {"policies_satisfied": True, "summary": "passed"}
+    with postgres_store() as store:
+        outcomes: list[tuple[bool, Any]] = []
+        with store.session() as first:
+            outcomes.append(replace_answer(first, BUILD, "ctx", "fedora-26", answer))
+
+            def second() -> None:
+                with store.session() as session:
+                    outcomes.append(replace_answer(session, BUILD, "ctx", "fedora-26", answer))
+
+            racer = threading.Thread(target=second)
+            racer.start()
+            racer.join(0.5)
+            assert racer.is_alive()  # waits for the first writer's row
+        racer.join(10)
+    assert outcomes == [(True, None), (False, answer)]

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ci_pipeline.store.clock import utcnow
@@ -32,20 +33,27 @@ def replace_answer(
     """Keep ``answer`` as the last one of its key; return whether it differs and the one before."""
     subject_type, identifier = subject
     key = answer_key(subject_type, identifier, decision_context, product_version)
-    # Locked on PostgreSQL, so two writers deciding at once announce a change once.
-    row = session.get(DecisionAnswer, key, with_for_update=True)
-    previous = None if row is None else dict(row.answer)
-    if previous == dict(answer):
-        return False, previous
-    if row is None:
-        row = DecisionAnswer(
+    # The row is made first (an empty answer: none announced yet) and then locked, so that writers
+    # deciding at once on PostgreSQL take turns and announce a change once.
+    insert_fn = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert_fn(DecisionAnswer)
+        .values(
             key=key,
             subject_type=subject_type,
             subject_identifier=identifier,
             decision_context=decision_context,
             product_version=product_version,
+            answer={},
+            updated_at=utcnow(),
         )
-        session.add(row)
+        .on_conflict_do_nothing()
+    )
+    row = session.get(DecisionAnswer, key, with_for_update=True, populate_existing=True)
+    assert row is not None
+    previous = dict(row.answer) or None
+    if previous == dict(answer):
+        return False, previous
     row.answer, row.updated_at = dict(answer), utcnow()
     session.flush()
     return True, previous
