@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.config import Config
@@ -80,3 +83,22 @@ def test_the_policy_file_gates_and_a_broken_one_gates_nothing(
     assert (first["policies_satisfied"], second["policies_satisfied"]) == (False, True)
     policy.write_text("--- !Policy\nrules: [\n")
     assert configured_policies(with_file) == []
+
+
+def test_a_decision_the_contract_cannot_carry_is_logged_and_the_run_goes_on(
+    config: Config, store: Store, bus: Bus, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = tmp_path / "policies.yaml"
+    policy.write_text(
+        f"--- !Policy\nid: long\ndecision_context: {'c' * 101}\n"
+        "rules:\n  - !PassingTestCaseRule {test_case_name: ci-pipeline.functional}\n"
+    )
+    run_id = add_run(store)
+    engine = make_engine(gated(config, policy_file=str(policy)), store, bus,
+                         pipeline=command_pipeline({"build": BUILD_OUTPUTS}))
+    with caplog.at_level(logging.WARNING, logger="ci_pipeline.gating.updates"):
+        drive(engine, bus)
+    assert decision_updates(bus) == []
+    assert "is not announced" in caplog.text and "decision_context" in caplog.text
+    with store.session() as session:
+        assert q.get_run(session, run_id).status == "SUCCESS"

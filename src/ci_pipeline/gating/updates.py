@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_pipeline.config import Config
-from ci_pipeline.errors import ConfigError
+from ci_pipeline.errors import ConfigError, SchemaViolation
 from ci_pipeline.gating.adapter import contexts_for, decision_answer, policies_in_force
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.messages.builders import encode_body_message
@@ -68,7 +68,14 @@ def announce_decision_changes(
                 **answer,
                 "previous": previous,
             }
-            add_message(session, run_id, topic, encode_body_message(topic, body))
+            try:
+                payload = encode_body_message(topic, body)
+            except SchemaViolation as exc:
+                # A policy's own words (a decision context too long for the contract) must not
+                # stop the result or the stage that changed the decision from being recorded.
+                log.warning("the decision change of %s at %s is not announced: %s", identifier, context, exc)
+                continue
+            add_message(session, run_id, topic, payload)
             sent += 1
     return sent
 
