@@ -203,3 +203,10 @@ def test_a_waiver_of_a_scenario_waives_only_that_scenario(
     any_client.post(WAIVERS, json=waiver(scenario="x86_64.uefi"), headers=auth)
     # Requirements of the pipeline's own test cases have no scenario: that waiver is not theirs.
     assert any_client.post("/api/v1.0/decision", json=ASK).json()["policies_satisfied"] is False
+
+
+def test_the_collection_answers_without_its_slash_too(any_client: httpx.Client, auth: dict[str, str]) -> None:
+    created = any_client.post("/api/v1.0/waivers", json=waiver(), headers=auth)
+    assert created.status_code == 201
+    assert [w["id"] for w in any_client.get("/api/v1.0/waivers").json()["data"]] == [created.json()["id"]]
+    assert any_client.get(f"{WAIVERS}{2**63}").status_code == 400
