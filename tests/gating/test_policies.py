@@ -153,7 +153,7 @@ def test_any_text_loads_or_is_one_config_error(text: str) -> None:
 
 _word = st.text(string.ascii_lowercase + string.digits + "-_.", min_size=1, max_size=12).filter(
     lambda w: (
-        w[0].isalnum() and not w.isdigit() and w not in {"true", "false", "null", "yes", "no", "on", "off"}
+        w[0].isalpha() and w not in {"true", "false", "null", "yes", "no", "on", "off"}
     )
 )
 _rules = st.lists(

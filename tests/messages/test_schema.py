@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ci_pipeline.errors import SchemaViolation, UnknownTopic
 from ci_pipeline.messages.builders import build_body
+from ci_pipeline.messages.envelope import make_envelope
 from ci_pipeline.messages.fields import PLACEHOLDER
 from ci_pipeline.messages.schema import (
     compiled_validator,
@@ -188,3 +189,29 @@ def test_the_fast_path_and_the_authority_agree(
     except fastjsonschema.JsonSchemaException:
         fast_valid = False
     assert fast_valid == compiled_validator(suffix).is_valid(body)
+
+
+def test_a_gating_decision_change_has_a_schema_of_its_own() -> None:
+    body = {
+        "decision_context": "bodhi_update_push_stable",
+        "product_version": "fedora-26",
+        "subject": [{"item": "vim-1-1.fc26", "type": "koji_build"}],
+        "subject_type": "koji_build",
+        "subject_identifier": "vim-1-1.fc26",
+        "policies_satisfied": True,
+        "summary": "All required tests (1 total) have passed.",
+        "previous": None,
+        "applicable_policies": ["p"],
+        "satisfied_requirements": [],
+        "unsatisfied_requirements": [],
+    }
+    assert suffix_of("org.centos.stage.greenwave.decision.update") == "greenwave.decision.update"
+    assert validate_envelope(make_envelope("org.centos.prod.greenwave.decision.update", body)) == (
+        "greenwave.decision.update"
+    )
+    with pytest.raises(SchemaViolation, match="'previous' must be a JSON object or null"):
+        validate_body("greenwave.decision.update", {**body, "previous": "no"})
+    with pytest.raises(SchemaViolation, match="'summary' is missing"):
+        validate_body("greenwave.decision.update", {k: v for k, v in body.items() if k != "summary"})
+    with pytest.raises(UnknownTopic):
+        suffix_of("org.centos.prod.greenwave.decision.delete")

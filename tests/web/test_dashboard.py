@@ -53,3 +53,25 @@ def test_a_build_url_leads_to_the_run_and_a_trigger_build_id_to_its_decision(cli
     decision = client.get("/job/ci-pipeline-trigger/7", follow_redirects=False)
     assert (decision.status_code, decision.headers["location"]) == (302, "/decisions/2")
     assert client.get("/job/ci-pipeline-f26/99/").status_code == 404
+
+
+def test_a_runs_page_shows_the_waivers_of_its_build(client: httpx.Client, auth: dict[str, str]) -> None:
+    assert "Waivers" not in client.get("/runs/1").text
+    waiver = {
+        "subject_type": "koji_build",
+        "subject_identifier": NVR,
+        "testcase": "ci-pipeline.compose",
+        "product_version": "fedora-26",
+        "comment": "No compose for this <branch>.",
+        "username": "alice",
+    }
+    assert client.post("/api/v1.0/waivers/", json=waiver, headers=auth).status_code == 201
+    other = {**waiver, "subject_identifier": "vim-1-1.fc26", "testcase": "other.test"}
+    client.post("/api/v1.0/waivers/", json=other, headers=auth)
+    client.post("/api/v1.0/waivers/", json={**waiver, "waived": False, "comment": "Revoked."}, headers=auth)
+    page = client.get("/runs/1").text
+    assert "<h2>Waivers</h2>" in page
+    shown = ("ci-pipeline.compose", "fedora-26", "alice via ci-pipeline", "&lt;branch&gt;.", "revoked")
+    for text in shown:
+        assert text in page, text
+    assert "other.test" not in page

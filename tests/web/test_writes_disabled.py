@@ -16,8 +16,12 @@ def test_writes_refused_without_a_configured_token(config: Config, sqlite_store:
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as http:
             response = http.post("/api/v1/runs/1/cancel", headers={"Authorization": "Bearer x"})
             posted = http.post("/api/v2.0/results", json={"outcome": "PASSED", "testcase": "t"})
+            waiver = {"subject_type": "koji_build", "subject_identifier": "vim-1-1.fc26", "testcase": "t",
+                      "product_version": "fedora-26", "comment": "known"}
+            waived = http.post("/api/v1.0/waivers/", json=waiver, headers={"Authorization": "Bearer x"})
             assert http.get("/api/v1/runs").status_code == 200
     finally:
         server.stop()
     assert response.status_code == 403 and "[web] token" in response.json()["detail"]
     assert posted.status_code == 403
+    assert waived.status_code == 403 and "[web] token" in waived.json()["detail"]

@@ -284,14 +284,14 @@ class Engine:
             outcome = replace(outcome, status=Status.FAILURE, reason=reason, outputs={}, infrastructure=False)
         if outcome.status == Status.SUCCESS:
             t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs)
-            t.record_tests(session, run, row, outcome.tests)
+            t.record_results(session, self.config, run, row, outcome.tests)
             self._removals.append(self._workdir(run.id, row))
             return True
         if outcome.infrastructure and row.attempt <= spec.retries:
             row.reason = f"Attempt {row.attempt} failed and is retried: {outcome.reason}"
             return True  # still running: _advance starts the next attempt
         t.complete_stage(session, self.config, run, row, Status.FAILURE, outcome.reason, {})
-        t.record_tests(session, run, row, outcome.tests)
+        t.record_results(session, self.config, run, row, outcome.tests)
         t.skip_rest(rows, f"The {row.stage} stage failed.")
         reason = f"The {row.stage} stage failed: {outcome.reason}"
         t.finish_run(session, self.config, run, Status.FAILURE, reason)

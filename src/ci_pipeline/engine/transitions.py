@@ -14,6 +14,7 @@ from typing import Any
 from ci_pipeline.config import Config
 from ci_pipeline.engine.definition import PipelineDefinition
 from ci_pipeline.errors import SchemaViolation
+from ci_pipeline.gating.updates import announce_stage_decisions
 from ci_pipeline.messages.builders import build_message, encode_message
 from ci_pipeline.messages.topics import (
     PIPELINE_COMPLETE_SUFFIX,
@@ -114,6 +115,14 @@ def record_tests(session: Transaction, run: Run, row: StageRun, tests: Sequence[
     cases = [_test_case(test) for test in tests]
     flush(session)  # the stage row's id and attempt must be in the store for the results to refer to
     return record_test_results(session, row.id, run.id, cases)
+
+
+def record_results(session: Transaction, config: Config, run: Run, row: StageRun,
+                   tests: Sequence[Mapping[str, Any]]) -> int:
+    """Store a completed attempt's tests, then announce the gating decisions the stage's end changes."""
+    count = record_tests(session, run, row, tests)
+    announce_stage_decisions(session, config, run, row)
+    return count
 
 
 def _test_case(test: Mapping[str, Any] | object) -> TestCaseResult:

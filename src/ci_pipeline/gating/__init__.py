@@ -1,1 +1,1 @@
-"""Greenwave-compatible gating: policies in Greenwave's YAML form and the decisions they make."""
+"""Gating: Greenwave-compatible decisions, the waivers they honour, and their changes on the bus."""

@@ -13,8 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from ci_pipeline.gating.answers import Answer, Kind, answer_for_result, apply_waivers, summarize
 from ci_pipeline.gating.policies import (
     PassingTestCaseRule,
@@ -27,7 +25,8 @@ from ci_pipeline.gating.policies import (
 )
 from ci_pipeline.gating.remote import GatingYamlReader
 from ci_pipeline.store import gating
-from ci_pipeline.store.models import Result
+from ci_pipeline.store.db import Transaction
+from ci_pipeline.store.rows import Result
 from ci_pipeline.web.resultsdb_query import result_json
 
 #: The result types a subject type's results may carry in ResultsDB.
@@ -74,7 +73,7 @@ class Gate:
 class _Evaluation:
     """One decision's evaluation: the answers of every rule, and the results they looked at."""
 
-    def __init__(self, session: Session, gate: Gate, request: DecisionRequest) -> None:
+    def __init__(self, session: Transaction, gate: Gate, request: DecisionRequest) -> None:
         self.session, self.gate, self.request = session, gate, request
         self.results: dict[int, Result] = {}
         # Per subject, the rows of each test case asked for so far (newest first).
@@ -190,12 +189,14 @@ def _unique(answers: Iterable[Answer]) -> list[Answer]:
 
 
 def _matching_waivers(waivers: Sequence[Mapping[str, Any]], subjects: Sequence[tuple[str, str]]) -> list[Any]:
+    # A waiver with waived false revokes the one before it: it waives nothing and is not listed.
     wanted = set(subjects)
-    return [w for w in waivers if (w.get("subject_type"), w.get("subject_identifier")) in wanted]
+    return [w for w in waivers
+            if w.get("waived") and (w.get("subject_type"), w.get("subject_identifier")) in wanted]
 
 
 def decide(
-    session: Session, request: DecisionRequest, waivers: Sequence[Mapping[str, Any]], gate: Gate
+    session: Transaction, request: DecisionRequest, waivers: Sequence[Mapping[str, Any]], gate: Gate
 ) -> dict[str, Any]:
     """Greenwave's answer to ``request``; NoApplicablePolicies when no policy gates its subjects."""
     evaluation = _Evaluation(session, gate, request)
@@ -236,14 +237,16 @@ def product_versions_of(subject_type: str, identifier: str) -> list[str]:
     return [form.format(match.group(1)) for pattern, form in _DIST_TAGS if (match := pattern.search(release))]
 
 
-def contexts_for(subject_type: str, identifier: str, gate: Gate) -> list[tuple[str, str]]:
+def contexts_for(
+    subject_type: str, identifier: str, gate: Gate, product_version: str | None = None
+) -> list[tuple[str, str]]:
     """The (decision context, product version) pairs at which some policy gates the subject.
 
-    The product version is read from the build's dist tag where it has one, else every literal
-    (glob-free) product version the policy names.
+    The product version is ``product_version`` when given, else read from the build's dist tag where
+    it has one, else every literal (glob-free) product version the policy names.
     """
     package = package_of(subject_type, identifier)
-    derived = product_versions_of(subject_type, identifier)
+    derived = [product_version] if product_version else product_versions_of(subject_type, identifier)
     pairs: list[tuple[str, str]] = []
     for policy in gate.policies:
         if not (same_subject_type(policy.subject_type, subject_type) and policy.matches_package(package)):

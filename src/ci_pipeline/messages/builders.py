@@ -47,3 +47,11 @@ def build_message(topic: str, fields: Mapping[str, str], *, signer: Signer | Non
 def encode_message(topic: str, fields: Mapping[str, str]) -> bytes:
     """The bytes of a validated message for ``topic``: how the service builds every message it sends."""
     return encode(build_message(topic, fields))
+
+
+def encode_body_message(topic: str, body: Mapping[str, Any]) -> bytes:
+    """The bytes of a validated message carrying ``body`` as it is (a body not built from run fields,
+    such as a gating decision change)."""
+    envelope = make_envelope(topic, body)
+    validate_envelope(envelope)
+    return encode(envelope)

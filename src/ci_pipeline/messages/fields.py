@@ -14,7 +14,7 @@ from typing import Any
 
 from ci_pipeline.errors import UnknownTopic
 from ci_pipeline.messages.quoting import quote_value
-from ci_pipeline.messages.topics import PIPELINE_SUFFIXES
+from ci_pipeline.messages.topics import GREENWAVE_DECISION_UPDATE, PIPELINE_SUFFIXES
 
 #: The value the seed shows for a field that is not known yet (two single quotes).
 PLACEHOLDER = "''"
@@ -25,13 +25,17 @@ GIT_RECEIVE_SUFFIX = "git.receive"
 #: The schema name of the fedmsg envelope.
 ENVELOPE_SCHEMA = "envelope"
 
-#: Every schema name: each pipeline topic suffix, the dist-git push body and the envelope.
-SCHEMA_NAMES: tuple[str, ...] = (*PIPELINE_SUFFIXES, GIT_RECEIVE_SUFFIX, ENVELOPE_SCHEMA)
+#: Every schema name: each pipeline topic suffix, the gating decision change, the dist-git push body
+#: and the envelope.
+SCHEMA_NAMES: tuple[str, ...] = (
+    *PIPELINE_SUFFIXES, GREENWAVE_DECISION_UPDATE, GIT_RECEIVE_SUFFIX, ENVELOPE_SCHEMA
+)
 
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """The parsed JSON Schema called ``name`` (a topic suffix, ``git.receive`` or ``envelope``)."""
+    """The parsed JSON Schema called ``name``: a topic suffix, ``greenwave.decision.update``,
+    ``git.receive`` or ``envelope``."""
     if name not in SCHEMA_NAMES:
         raise UnknownTopic(f"No message schema is defined for {quote_value(name)}.")
     text = resources.files("ci_pipeline.messages").joinpath("schemas", f"{name}.json").read_text("utf-8")

@@ -63,6 +63,10 @@ PIPELINE_SUFFIXES: tuple[str, ...] = (
     PIPELINE_COMPLETE_SUFFIX,
 )
 
+#: The suffix (and schema name) of Greenwave's decision change, ``<prefix>.<env>.greenwave.decision.update``.
+GREENWAVE_DECISION_UPDATE = "greenwave.decision.update"
+
+_GREENWAVE_TOPIC = re.compile(r"^[a-z0-9]+(?:\.[a-z0-9]+)*\.(?:prod|stage)\.greenwave\.decision\.update$")
 _PIPELINE_TOPIC = re.compile(r"^(?P<prefix>[a-z0-9]+(?:\.[a-z0-9]+)*)\.(?P<env>prod|stage)"
                              r"\.ci\.pipeline\.(?P<suffix>[a-z0-9.]+)$")
 
@@ -83,3 +87,13 @@ def topic_suffix(topic: str) -> str | None:
     if match is None or match["suffix"] not in PIPELINE_SUFFIXES:
         return None
     return match["suffix"]
+
+
+def greenwave_topic(prefix: str, environment: str) -> str:
+    """The topic of a gating decision change, ``<prefix>.<env>.greenwave.decision.update``."""
+    return f"{prefix}.{environment}.{GREENWAVE_DECISION_UPDATE}"
+
+
+def is_greenwave_topic(topic: str) -> bool:
+    """Whether ``topic`` is a gating decision change this service sends."""
+    return _GREENWAVE_TOPIC.match(topic) is not None

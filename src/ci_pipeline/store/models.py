@@ -8,6 +8,8 @@
     build_ids      the build_id sequence of each CI_NAME
     outbox         every message a state change causes, committed with it; the relay sends it
     dead_letters   every inbound message that was rejected, with the reason
+    waivers        WaiverDB-compatible waivers: a test case's result waived (or not) for a subject
+    decision_answers  the last gating answer published per subject, decision context and product version
 
 The schema itself is owned by the Alembic migrations in ``store/migrations``; these models must
 match them. Every text and JSON column has a type of ``store/safe_types.py``, so any value a writer
@@ -19,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, Table
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ci_pipeline.store.clock import utcnow as utcnow  # the models' default, named here too
@@ -293,3 +295,43 @@ class ForwardCursor(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str] = mapped_column(SafeText(), default="")
+
+
+class Waiver(Base):
+    """A WaiverDB waiver: a subject's test case (and scenario) waived, or unwaived, in a product version."""
+
+    __tablename__ = "waivers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(SafeString(255))
+    subject_identifier: Mapped[str] = mapped_column(SafeString(255))
+    testcase: Mapped[str] = mapped_column(SafeString(255))
+    scenario: Mapped[str | None] = mapped_column(SafeString(255), default=None)
+    product_version: Mapped[str] = mapped_column(SafeString(200))
+    waived: Mapped[bool] = mapped_column(Boolean, default=True)
+    username: Mapped[str] = mapped_column(SafeString(255))
+    proxied_by: Mapped[str | None] = mapped_column(SafeString(255), default=None)
+    comment: Mapped[str] = mapped_column(SafeText(), default="")
+    timestamp: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_waivers_subject", "subject_type", "subject_identifier"),
+        Index("ix_waivers_timestamp", "timestamp"),
+    )
+
+
+class DecisionAnswer(Base):
+    """The last gating answer announced for (subject, decision context, product version).
+
+    ``key`` is a digest of those four, so the primary key stays small on every store.
+    """
+
+    __tablename__ = "decision_answers"
+
+    key: Mapped[str] = mapped_column(SafeString(64), primary_key=True)
+    subject_type: Mapped[str] = mapped_column(SafeString(255))
+    subject_identifier: Mapped[str] = mapped_column(SafeString(255))
+    decision_context: Mapped[str] = mapped_column(SafeString(100))
+    product_version: Mapped[str] = mapped_column(SafeString(200))
+    answer: Mapped[dict[str, Any]] = mapped_column(SafeJSON())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,6 +17,7 @@ from ci_pipeline.store.models import (
     ResultTestcase,
     Run,
     StageRun,
+    Waiver,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "ResultTestcase",
     "Run",
     "StageRun",
+    "Waiver",
 ]

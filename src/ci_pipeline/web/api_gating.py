@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ci_pipeline.gating.adapter import DEFAULT_CONTEXT, DEFAULT_TEST_CASES, policies_in_force, reader_for
 from ci_pipeline.gating.decision import Gate, NoApplicablePolicies, decide
-from ci_pipeline.gating.policies import Policy, opt_in_policy
-from ci_pipeline.gating.remote import GatingYamlReader
+from ci_pipeline.gating.policies import Policy
 from ci_pipeline.gating.request import request_from_json
 from ci_pipeline.store import gating
-from ci_pipeline.store.results import stage_testcase
 from ci_pipeline.store.rows import GatedPackage
+from ci_pipeline.store.waivers import waivers_for
 from ci_pipeline.web.resultsdb import api_url
 from ci_pipeline.web.state import WebState, require_token, web_state
 
 router = APIRouter(tags=["gating"])
-DEFAULT_CONTEXT = "bodhi_update_push_stable"
-DEFAULT_TEST_CASES = (stage_testcase("build"), stage_testcase("functional"))
-_READERS: dict[str, GatingYamlReader] = {}
-_READERS_LOCK = threading.Lock()
 
 
 class OptIn(BaseModel):
@@ -75,27 +70,12 @@ def delete_opt_in(package: str, request: Request) -> dict[str, Any]:
 def all_policies(web: WebState) -> list[Policy]:
     """The policy file's policies and one per opted-in package (the API's, and ``[web] gated_packages``)."""
     with web.store.session() as session:
-        rows = gating.opt_ins(session)
-    opted_in = [opt_in_policy(r.package, r.decision_context, r.test_cases) for r in rows]
-    stored = {row.package for row in rows}
-    configured = [
-        opt_in_policy(package, DEFAULT_CONTEXT, DEFAULT_TEST_CASES)
-        for package in web.config.web.gated_packages
-        if package not in stored
-    ]
-    return [*web.policies, *opted_in, *configured]
-
-
-def gating_yaml_reader(web: WebState) -> GatingYamlReader:
-    """The reader of packages' gating.yaml for the configured dist-git (one per URL, so reads are cached)."""
-    url = web.config.distgit.url
-    with _READERS_LOCK:
-        return _READERS.setdefault(url, GatingYamlReader(url))
+        return policies_in_force(session, web.policies, web.config.web.gated_packages)
 
 
 def gate_of(web: WebState) -> Gate:
     """What decisions are made from: every policy (the file's and the opt-ins) and the gating.yaml reader."""
-    return Gate(all_policies(web), gating_yaml_reader(web))
+    return Gate(all_policies(web), reader_for(web.config.distgit.url))
 
 
 @router.post("/api/v1.0/decision", summary="a Greenwave-compatible gating decision")
@@ -106,7 +86,8 @@ def decision(request: Request, body: Any = Body(...)) -> dict[str, Any]:  # noqa
     gate = gate_of(web)
     web.sync_results()
     with web.store.session() as session:
+        waivers = waivers_for(session, list(ask.subjects), ask.product_version, ask.when)
         try:
-            return decide(session, ask, [], gate)
+            return decide(session, ask, waivers, gate)
         except NoApplicablePolicies as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc

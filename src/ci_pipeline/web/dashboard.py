@@ -21,7 +21,9 @@ from ci_pipeline.store.records import (
     run_json,
     stage_json,
 )
+from ci_pipeline.store.results import ITEM_TYPE
 from ci_pipeline.store.states import RunState
+from ci_pipeline.store.waivers import subject_waivers, waiver_json
 from ci_pipeline.web.api_runs import stages_by_run
 from ci_pipeline.web.metrics import metrics_text
 from ci_pipeline.web.state import BuildId, RowId, web_state
@@ -72,7 +74,7 @@ def runs_page(
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(run_id: RowId, request: Request) -> Response:
-    """One run: stage timeline, durations, test results, messages, logs and artifacts."""
+    """One run: stage timeline, durations, test results, its build's waivers, messages, logs, artifacts."""
     web = web_state(request)
     with web.store.session() as session:
         run = q.find_run(session, run_id)
@@ -81,6 +83,8 @@ def run_page(run_id: RowId, request: Request) -> Response:
         stages = [stage_json(row, run_id) for row in q.stages_of(session, run_id)]
         messages = [message_json(row) for row in run_messages(session, run_id)]
         tests = run_test_results(session, run_id)
+        nvr = run.fields.get("nvr")
+        waivers = [waiver_json(row) for row in subject_waivers(session, ITEM_TYPE, str(nvr))] if nvr else []
     info = run_json(run, web.config)
     for message in messages:
         message["status"] = message_body(message).get("status", "")
@@ -90,6 +94,7 @@ def run_page(run_id: RowId, request: Request) -> Response:
         "stages": stages,
         "messages": messages,
         "tests": tests,
+        "waivers": waivers,
         "artifacts": artifact_files(web.config, run_id, limit=200),
         "live": run.state != RunState.COMPLETE,
         "total": max((s["duration"] or 0 for s in stages), default=0) or 1,

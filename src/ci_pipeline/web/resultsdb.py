@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ci_pipeline.errors import UsageError
+from ci_pipeline.gating.adapter import policies_in_force
+from ci_pipeline.gating.updates import announce_decision_changes
 from ci_pipeline.store import resultsdb as rdb
 from ci_pipeline.store.db import Transaction
 from ci_pipeline.store.results import OUTCOMES
@@ -180,10 +182,16 @@ def create_result(body: ResultIn, request: Request) -> JSONResponse:
     }
     if submit_time is not None:
         row["submit_time"] = submit_time
+    state.sync_results()  # the decisions this result may change look at the stages' results too
     with state.store.session() as session:
         found = [(group.uuid, group.description, group.ref_url) for group in groups]
         stored = rdb.add_result(session, row, found)
         payload = result_json(stored, api_url(request))
+        if stored.item:
+            # Greenwave's rule: a result without a type is about a build.
+            subject = (stored.type or "koji_build", stored.item)
+            policies = policies_in_force(session, state.policies, state.config.web.gated_packages)
+            announce_decision_changes(session, state.config, policies, [subject])
     return JSONResponse(payload, status_code=201)
 
 
