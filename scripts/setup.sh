@@ -46,5 +46,16 @@ install_python_env() {
     fi
 }
 
+# Greenwave's own policy code, in a virtualenv of its own (its pins clash with ours), is the reference
+# the gating parity test compares decisions with.
+install_greenwave_reference() {
+    [ -x .venv-greenwave/bin/python ] && return 0
+    python3 -m venv .venv-greenwave
+    if ! .venv-greenwave/bin/python -m pip install -q greenwave; then
+        echo "setup: greenwave could not be installed; the gating parity test will say so" >&2
+    fi
+}
+
 install_system_packages
 install_python_env
+install_greenwave_reference

@@ -1,8 +1,8 @@
 """The same policy and results through Greenwave's own policy module and through ours.
 
 Greenwave is not a dependency: the test runs its ``greenwave.policies`` in the interpreter named by
-``$GREENWAVE_PYTHON`` (default ``/tmp/greenwave-venv/bin/python``, where ``pip install greenwave``
-puts it) and is skipped only when that module cannot be imported there. The published Greenwave
+``$GREENWAVE_PYTHON`` (default ``.venv-greenwave/bin/python``, made by ``scripts/setup.sh`` with
+``pip install greenwave``) and is skipped only when that module cannot be imported there. The published Greenwave
 predates some of its later answer types, so answers are compared in its vocabulary: an ERROR result
 and a QUEUED or RUNNING one are ``test-result-failed`` there, and a waived failure is ``passed``.
 """
@@ -24,7 +24,9 @@ from ci_pipeline.store.db import Store
 
 from .helpers import add_result
 
-PYTHON = os.environ.get("GREENWAVE_PYTHON", "/tmp/greenwave-venv/bin/python")
+PYTHON = os.environ.get(
+    "GREENWAVE_PYTHON", str(Path(__file__).resolve().parents[2] / ".venv-greenwave" / "bin" / "python")
+)
 POLICY = """
 --- !Policy
 id: parity
