@@ -2,9 +2,10 @@
 
 Greenwave is not a dependency: the test runs its ``greenwave.policies`` in the interpreter named by
 ``$GREENWAVE_PYTHON`` (default ``.venv-greenwave/bin/python``, made by ``scripts/setup.sh`` with
-``pip install greenwave``) and is skipped only when that module cannot be imported there. The published Greenwave
-predates some of its later answer types, so answers are compared in its vocabulary: an ERROR result
-and a QUEUED or RUNNING one are ``test-result-failed`` there, and a waived failure is ``passed``.
+``pip install greenwave``) and is skipped only when that module cannot be imported there. The
+published Greenwave predates some of its later answer types, so answers are compared in its
+vocabulary: an ERROR result and a QUEUED or RUNNING one are ``test-result-failed`` there, and a
+waived failure is ``passed``.
 """
 
 from __future__ import annotations
