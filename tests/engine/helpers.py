@@ -34,13 +34,13 @@ def sqlite_store_at(path: Path) -> Iterator[Store]:
 
 
 @contextmanager
-def postgres_store() -> Iterator[Store]:
-    """A migrated store in a fresh PostgreSQL schema, dropped afterwards."""
+def postgres_store(*, migrate: bool = True) -> Iterator[Store]:
+    """A store in a fresh PostgreSQL schema (migrated unless told otherwise), dropped afterwards."""
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    store = open_store(f"{POSTGRES}?options=-csearch_path%3D{schema}")
+    store = open_store(f"{POSTGRES}?options=-csearch_path%3D{schema}", migrate=migrate)
     try:
         yield store
     finally:

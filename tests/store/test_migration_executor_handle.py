@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from ci_pipeline.store.db import Store, alembic_config
-from engine.helpers import POSTGRES
+from engine.helpers import postgres_store
 
 RUN = (
     "INSERT INTO runs (id, repo, rev, namespace, branch, generation, ci_name, build_id, state, status, "
@@ -32,18 +31,8 @@ def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
         yield store
         store.close()
         return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    store = Store(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    try:
+    with postgres_store(migrate=False) as store:
         yield store
-    finally:
-        store.close()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def _columns(store: Store) -> set[str]:
