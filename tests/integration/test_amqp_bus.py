@@ -10,6 +10,7 @@ from typing import Any
 
 import pika
 import pytest
+from amqp_fixtures import AMQP, unique_names
 
 from ci_pipeline.bus import open_bus
 from ci_pipeline.bus.amqp import AmqpBus
@@ -18,7 +19,7 @@ from ci_pipeline.errors import BusError
 
 pytestmark = pytest.mark.integration
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = AMQP
 TOPIC = "org.centos.prod.ci.pipeline.package.running"
 
 
@@ -37,16 +38,8 @@ def envelope(n: int, topic: str = TOPIC) -> bytes:
 @pytest.fixture
 def names() -> Iterator[dict[str, str]]:
     """A unique exchange and subscription; both, and the dead-letter pair, are deleted afterwards."""
-    tag = uuid.uuid4().hex[:10]
-    created = {"exchange": f"ci-test-{tag}", "subscription": f"ci-test-sub-{tag}"}
-    yield created
-    connection = pika.BlockingConnection(pika.URLParameters(URL))
-    channel = connection.channel()
-    for queue in (created["subscription"], f"{created['subscription']}.dead-letter"):
-        channel.queue_delete(queue)
-    for exchange in (created["exchange"], f"{created['subscription']}.dead-letter"):
-        channel.exchange_delete(exchange)
-    connection.close()
+    with unique_names("ci-test") as created:
+        yield created
 
 
 def fetch_all(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pika
 import pytest
+from amqp_fixtures import AMQP, unique_names
 
 from ci_pipeline.bus import open_bus
 from ci_pipeline.cli import main
@@ -20,23 +21,14 @@ from ci_pipeline.config import load_config
 
 pytestmark = pytest.mark.integration
 
-AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 PUSHES_DIR = Path(__file__).resolve().parents[1] / "data" / "pushes"
 
 
 @pytest.fixture
 def names() -> Iterator[dict[str, str]]:
     """A unique exchange and subscription; both, and the dead-letter pair, are deleted afterwards."""
-    tag = uuid.uuid4().hex[:10]
-    created = {"exchange": f"ci-pushes-{tag}", "subscription": f"ci-pushes-sub-{tag}"}
-    yield created
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP))
-    channel = connection.channel()
-    for queue in (created["subscription"], f"{created['subscription']}.dead-letter"):
-        channel.queue_delete(queue)
-    for exchange in (created["exchange"], f"{created['subscription']}.dead-letter"):
-        channel.exchange_delete(exchange)
-    connection.close()
+    with unique_names("ci-pushes") as created:
+        yield created
 
 
 def _as_fedora_sends_it(document: dict[str, Any]) -> tuple[str, bytes, pika.BasicProperties]:

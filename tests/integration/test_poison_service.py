@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pika
 import pytest
+from amqp_fixtures import AMQP, delete_subscription
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -31,7 +32,6 @@ from engine.helpers import postgres_store
 
 pytestmark = pytest.mark.integration
 
-AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 TOPIC = "org.fedoraproject.prod.git.receive"
 #: A package no push names: every valid push is decided "ignore", so no pipeline starts.
 ONLY_PACKAGE = "tracked-package"
@@ -57,16 +57,6 @@ def _amqp_sender(exchange: str) -> Callable[[list[tuple[bytes, pika.BasicPropert
         connection.close()
 
     return send
-
-
-def _cleanup_amqp(exchange: str, subscription: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP))
-    channel = connection.channel()
-    for queue in (subscription, f"{subscription}.dead-letter"):
-        channel.queue_delete(queue)
-    for name in (exchange, f"{subscription}.dead-letter"):
-        channel.exchange_delete(name)
-    connection.close()
 
 
 @pytest.fixture(
@@ -99,7 +89,7 @@ def parts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Parts]:
         finally:
             bus.close()
             if bus_kind == "amqp":
-                _cleanup_amqp(exchange, subscription)
+                delete_subscription(exchange, subscription)
 
 
 class _sqlite_store:
