@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_pipeline.config import ArtifactsConfig, Config, TriggerConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.artifacts import BranchArtifacts
-from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.ostree.compose_builds import ComposeBuild
 from ci_pipeline.stages.ostree.compose_install import (
     ci_packages,
@@ -19,40 +17,20 @@ from ci_pipeline.stages.ostree.compose_install import (
     write_package_lists,
 )
 from ci_pipeline.stages.ostree.treefile import load_treefile
-
-REF = "fedora/f26/x86_64/atomic-host"
-
-
-def _context(tmp_path: Path, fields: dict[str, str], treefile: str = "") -> StageContext:
-    config = Config(
-        artifacts=ArtifactsConfig(root=str(tmp_path / "artifacts"), base_url="http://a.test/x"),
-        trigger=TriggerConfig(treefile=treefile),
-    )
-    (tmp_path / "work").mkdir(exist_ok=True)
-    return StageContext(
-        run_id=1,
-        stage="compose",
-        attempt=1,
-        fields=fields,
-        workdir=tmp_path / "work",
-        artifacts_dir=tmp_path / "out",
-        artifacts_url="http://a.test/run",
-        log_path=tmp_path / "log",
-        config=config,
-    )
+from stages.contexts import REF, compose_context
 
 
 def test_releasever_follows_the_branch(tmp_path: Path) -> None:
-    assert releasever(_context(tmp_path, {"branch": "f26"})) == "26"
-    assert releasever(_context(tmp_path, {"branch": "master"})) == "27"
-    assert releasever(_context(tmp_path, {"branch": "rawhide"})) == "27"
-    assert releasever(_context(tmp_path, {"branch": "epel8"})) == "8"
-    assert releasever(_context(tmp_path, {"branch": "c9s"})) == "9"
+    assert releasever(compose_context(tmp_path, {"branch": "f26"})) == "26"
+    assert releasever(compose_context(tmp_path, {"branch": "master"})) == "27"
+    assert releasever(compose_context(tmp_path, {"branch": "rawhide"})) == "27"
+    assert releasever(compose_context(tmp_path, {"branch": "epel8"})) == "8"
+    assert releasever(compose_context(tmp_path, {"branch": "c9s"})) == "9"
 
 
 def test_a_branch_without_a_release_has_no_releasever(tmp_path: Path) -> None:
     with pytest.raises(StageFailure, match="The branch private-x has no release ci-pipeline knows"):
-        releasever(_context(tmp_path, {"branch": "private-x"}))
+        releasever(compose_context(tmp_path, {"branch": "private-x"}))
 
 
 def test_dnf_command_enables_treefile_repos_and_the_given_ci_builds(tmp_path: Path) -> None:
@@ -60,7 +38,7 @@ def test_dnf_command_enables_treefile_repos_and_the_given_ci_builds(tmp_path: Pa
         json.dumps({"ref": REF, "repos": ["fedora-26"], "packages": ["a"], "exclude-packages": ["b"]})
     )
     (tmp_path / "fedora.repo").write_text("[fedora-26]\nbaseurl=file:///srv/fedora/26/$basearch/\n")
-    ctx = _context(tmp_path, {"branch": "f26"}, str(tmp_path / "t.json"))
+    ctx = compose_context(tmp_path, {"branch": "f26"}, str(tmp_path / "t.json"))
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     builds = []
     for name, run_id in (("vim", 1), ("broken", 2)):
