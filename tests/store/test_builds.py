@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from ci_pipeline.store.builds import newest_good_builds
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.models import Run, StageRun, utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from helpers import add_run, postgres_store, sqlite_store_at
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated store, on SQLite and on PostgreSQL (a fresh schema per test)."""
-    if request.param == "sqlite":
-        with sqlite_store_at(tmp_path / "builds.sqlite") as store:
-            yield store
-    else:
-        with postgres_store() as store:
-            yield store
+from helpers import add_run
 
 
 def built(store: Store, repo: str, functional: tuple[str, str | None] | None, branch: str = "f26") -> int:
