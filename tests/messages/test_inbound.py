@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from ci_pipeline.errors import MalformedMessage, MessageError, SchemaViolation, UnknownTopic
 from ci_pipeline.messages.envelope import MAX_PAYLOAD_BYTES, encode, make_envelope
-from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX, load_schema
+from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX
 from ci_pipeline.messages.inbound import GitPush, make_git_receive, parse_git_receive
 from ci_pipeline.messages.push_topics import PushKind, push_kind
 from ci_pipeline.messages.schema import validate_envelope
+from messages.strategies import push_field_values
 
 SEED_REV = "81e09b9c83e8550b54a64c7bdb4e5d7b534df058"
 
@@ -212,21 +213,12 @@ def test_mutated_pushes_parse_or_raise_message_errors(
         assert push.rev == push.rev.lower() and len(push.rev) == 40
 
 
-COMMIT_RULES = load_schema(GIT_RECEIVE_SUFFIX)["properties"]["commit"]["properties"]
-
-
-def _names(field: str) -> st.SearchStrategy[str]:
-    """Values the push schema's own pattern for ``field`` accepts (it owns the rule)."""
-    pattern = COMMIT_RULES[field]["pattern"].removesuffix("(?!\\n)")
-    return st.from_regex(pattern, fullmatch=True).filter(lambda value: not value.endswith("\n"))
-
-
 @settings(max_examples=200, deadline=None)
 @given(
-    repo=_names("repo"),
+    repo=push_field_values("repo"),
     rev=st.from_regex(r"[0-9a-f]{40}", fullmatch=True),
-    branch=_names("branch"),
-    namespace=_names("namespace"),
+    branch=push_field_values("branch"),
+    namespace=push_field_values("namespace"),
     summary=st.text(max_size=40),
 )
 def test_every_valid_push_parses_to_its_own_fields(

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from pagure_messages.git_schema import GitReceiveV1
 
 from ci_pipeline.errors import MessageError, SchemaViolation
-from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX, load_schema
 from ci_pipeline.messages.pagure_push import push_from_pagure_body
 from ci_pipeline.messages.push import GitPush
+from messages.strategies import push_field_values
 
 PUSHES_DIR = Path(__file__).resolve().parents[1] / "data" / "pushes"
 TOPIC = "org.fedoraproject.prod.pagure.git.receive"
@@ -164,21 +164,12 @@ def test_arbitrary_json_as_a_pagure_body_only_ever_raises_message_errors(documen
     assert _parse_or_refuse(document) is None or _pagure_accepts(document)
 
 
-COMMIT_RULES = load_schema(GIT_RECEIVE_SUFFIX)["properties"]["commit"]["properties"]
-
-
-def _names(field: str) -> st.SearchStrategy[str]:
-    """Values the push schema's own pattern for ``field`` accepts (it owns the rule)."""
-    pattern = COMMIT_RULES[field]["pattern"].removesuffix("(?!\\n)")
-    return st.from_regex(pattern, fullmatch=True).filter(lambda value: not value.endswith("\n"))
-
-
 @settings(max_examples=200, deadline=None)
 @given(
-    repo=_names("repo"),
+    repo=push_field_values("repo"),
     rev=st.from_regex(r"[0-9a-fA-F]{40}", fullmatch=True).filter(lambda rev: set(rev) != {"0"}),
-    branch=_names("branch"),
-    namespace=_names("namespace"),
+    branch=push_field_values("branch"),
+    namespace=push_field_values("namespace"),
     full_ref=st.booleans(),
     owner=st.sampled_from(["", "forks/alice/"]),
 )
