@@ -29,10 +29,13 @@ from pathlib import Path
 import pika
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
+
+from amqp_fixtures import AMQP, delete_subscription
+
 from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.inbound import make_git_receive
 
-AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 TOPIC = "org.fedoraproject.prod.git.receive"
 
@@ -91,13 +94,7 @@ def publish(exchange: str, subscription: str, messages: list[tuple[bytes, pika.B
 
 
 def cleanup(exchange: str, subscription: str, schema: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP))
-    channel = connection.channel()
-    for queue in (subscription, f"{subscription}.dead-letter"):
-        channel.queue_delete(queue)
-    for name in (exchange, f"{subscription}.dead-letter"):
-        channel.exchange_delete(name)
-    connection.close()
+    delete_subscription(exchange, subscription)
     with psycopg.connect(POSTGRES, autocommit=True) as db:
         db.execute(f"DROP SCHEMA {schema} CASCADE")
 

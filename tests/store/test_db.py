@@ -24,39 +24,36 @@ def _open(url: str, start: Any, results: multiprocessing.Queue[str]) -> None:
         results.put(str(exc))
 
 
-def test_processes_opening_a_new_store_at_once_all_get_in(tmp_path: Path) -> None:
+def _open_at_once(url: str, processes: int = 4) -> list[str]:
+    """What each of ``processes`` processes opening the store at ``url`` at the same moment says."""
     context = multiprocessing.get_context("fork")
-    for round_number in range(8):
-        url = f"sqlite:///{tmp_path / f'store{round_number}.sqlite'}"
-        results: multiprocessing.Queue[str] = context.Queue()
-        start = context.Barrier(4)
-        openers = [context.Process(target=_open, args=(url, start, results)) for _ in range(4)]
+    results: multiprocessing.Queue[str] = context.Queue()
+    start = context.Barrier(processes)
+    openers = [context.Process(target=_open, args=(url, start, results)) for _ in range(processes)]
+    try:
         for opener in openers:
             opener.start()
         for opener in openers:
-            opener.join()
-        assert [results.get() for _ in openers] == ["ok"] * 4
+            opener.join(timeout=120)
+        assert not any(opener.is_alive() for opener in openers), "a migration is stuck"
+        return [results.get() for _ in openers]
+    finally:
+        for opener in openers:
+            opener.kill()
+
+
+def test_processes_opening_a_new_store_at_once_all_get_in(tmp_path: Path) -> None:
+    for round_number in range(8):
+        assert _open_at_once(f"sqlite:///{tmp_path / f'store{round_number}.sqlite'}") == ["ok"] * 4
 
 
 def test_processes_migrating_a_new_postgresql_schema_at_once_all_get_in() -> None:
-    context = multiprocessing.get_context("fork")
     for _ in range(3):
         schema = f"t_{secrets.token_hex(6)}"
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-            results: multiprocessing.Queue[str] = context.Queue()
-            start = context.Barrier(4)
-            openers = [context.Process(target=_open, args=(url, start, results)) for _ in range(4)]
-            for opener in openers:
-                opener.start()
-            for opener in openers:
-                opener.join(timeout=120)
-            assert not any(opener.is_alive() for opener in openers), "a migration is stuck"
-            assert [results.get() for _ in openers] == ["ok"] * 4
+            assert _open_at_once(f"{POSTGRES}?options=-csearch_path%3D{schema}") == ["ok"] * 4
         finally:
-            for opener in openers:
-                opener.kill()
             with psycopg.connect(POSTGRES, autocommit=True) as admin:
                 admin.execute(f"DROP SCHEMA {schema} CASCADE")
