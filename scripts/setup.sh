@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
-                 linux-image-cloud-amd64 chromium)
+                 linux-image-cloud-amd64 chromium openssh-client dosfstools mtools dropbear-bin)
 
 missing_packages() {
     local pkg
