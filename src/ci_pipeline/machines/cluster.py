@@ -28,7 +28,7 @@ from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.executors.process import dying_with_parent
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.machines import ssh
-from ci_pipeline.machines.accel import KVM_FAILURE, mark_kvm_broken
+from ci_pipeline.machines.accel import KVM_FAILURE, choose_accel, mark_kvm_broken
 from ci_pipeline.machines.qemu import (
     MachinePlan,
     create_overlay,
@@ -133,6 +133,7 @@ def booted_machines(
 ) -> Iterator[list[Machine]]:
     """Boot one machine per name from ``image`` and yield them once SSH answers on each.
 
+    ``accel`` is ``kvm``, ``tcg``, or "" for KVM where it runs guests (:func:`choose_accel`);
     ``deadline`` is a ``time.monotonic()`` value. StageFailure, with the console's tail, for a
     machine that stops or does not answer in time. No qemu runs any more when the block is left.
     """
@@ -143,6 +144,7 @@ def booted_machines(
     for plan in plans:
         create_overlay(image, plan.overlay, log_path)
         write_seed(machine_seed(plan, keys), plan.seed, log_path)
+    accel = choose_accel(accel, log_path)
     machines: list[Machine] = []
     try:
         try:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines import deployment
-from ci_pipeline.machines.accel import choose_accel
 from ci_pipeline.machines.cluster import Machine, booted_machines, deadline_in
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
@@ -37,7 +36,7 @@ def run(ctx: StageContext) -> StageResult:
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     rev, nvr = checked_checksum(ctx.fields), checked_nvr(ctx.fields)
     image = run_image(artifacts, ctx.fields)
-    accel = choose_accel(ctx.options.get("smoke_accel", ""), ctx.log_path)
+    accel = ctx.options.get("smoke_accel", "")
     deadline = deadline_in(ctx.timeout or DEFAULT_TIMEOUT)
     started = time.monotonic()
     try:
