@@ -16,6 +16,7 @@ from ci_pipeline.stages.sti.playbooks import (
     required_packages,
     run_playbook,
     uses_role,
+    chroot_subject,
     write_inventory,
 )
 
@@ -39,7 +40,7 @@ def test_required_packages_come_from_roles_and_play_vars(tmp_path: Path) -> None
 
 
 def test_inventory_makes_the_subject_the_localhost_group(tmp_path: Path) -> None:
-    inventory = json.loads(write_inventory(tmp_path / "inv.json", tmp_path / "root").read_text())
+    inventory = json.loads(write_inventory(tmp_path / "inv.json", chroot_subject(tmp_path / "root")).read_text())
     assert inventory == {
         "localhost": {
             "hosts": {"subject": {"ansible_connection": "sti_chroot", "ansible_host": str(tmp_path / "root")}}
