@@ -8,9 +8,18 @@ qemu's default firmware is SeaBIOS.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError
+
+
+class Firmware(StrEnum):
+    """The firmware a guest boots with: qemu's default SeaBIOS, or OVMF for UEFI."""
+
+    BIOS = "bios"
+    UEFI = "uefi"
+
 
 #: systemd-boot, installed as the ESP's fallback loader ``EFI/BOOT/BOOTX64.EFI``.
 SYSTEMD_BOOT_EFI = Path("/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
@@ -33,3 +42,10 @@ def ovmf_firmware() -> Path:
         if candidate.is_file():
             return candidate
     raise InfrastructureError("No OVMF firmware found; install Debian's ovmf (scripts/setup.sh).")
+
+
+def qemu_firmware_args(firmware: Firmware) -> list[str]:
+    """The ``qemu-system-x86_64`` arguments that boot a guest with ``firmware`` (none for BIOS)."""
+    if firmware is Firmware.UEFI:
+        return ["-bios", str(ovmf_firmware())]
+    return []
