@@ -80,6 +80,11 @@ paths (:attr:`Config.artifact_root` for the artifact root).
 
     [lookaside]
     url = "file://<state_dir>/world/lookaside/{namespace}/{repo}/{filename}/{hashtype}/{hash}/{filename}"
+
+    [e2e]                                      # the e2e stage, in the integration test repository:
+    installer = "e2e/install.yml"              # playbook run over SSH against every machine (group nodes)
+    conformance = "sh e2e/conformance.sh"      # command run there on this host; writes JUnit XML to $E2E_JUNIT
+    machines = 3                               # machines booted (the run option e2e_machines overrides)
 """
 
 from __future__ import annotations
@@ -247,6 +252,14 @@ class LookasideConfig(_Section):
     url: str = ""
 
 
+class E2EConfig(_Section):
+    """The e2e stage: its installer playbook, its conformance command, how many machines."""
+
+    installer: str = "e2e/install.yml"
+    conformance: str = "sh e2e/conformance.sh"
+    machines: int = Field(default=3, ge=1, le=16)
+
+
 class Config(_Section):
     """The whole configuration, typed; pass the sections into constructors."""
 
@@ -261,6 +274,7 @@ class Config(_Section):
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     distgit: DistGitConfig = Field(default_factory=DistGitConfig)
     lookaside: LookasideConfig = Field(default_factory=LookasideConfig)
+    e2e: E2EConfig = Field(default_factory=E2EConfig)
 
     @property
     def state_path(self) -> Path:

@@ -12,7 +12,6 @@ is a StageFailure with its console's tail (kept as ``subject.console.log``).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ci_pipeline.logcontext import get_logger
@@ -64,10 +63,10 @@ def run_integration(ctx: StageContext) -> StageResult:
 def scratch_image(ctx: StageContext, artifacts: BranchArtifacts, commit: str) -> Path:
     """A disk image of ``commit`` in the work directory, for this stage only."""
     osname = run_treefile(ctx).osname if ctx.config.trigger.treefile else None
-    sysroot = ctx.workdir / "sysroot"
     image = ctx.workdir / "scratch.qcow2"
-    bootdisk.deploy_sysroot(artifacts.ostree_repo, commit, osname or DEFAULT_OSNAME, sysroot, ctx.log_path)
-    bootdisk.make_disk(sysroot, ctx.workdir / "scratch.raw", image, ctx.log_path)
-    shutil.rmtree(sysroot, ignore_errors=True)
-    (ctx.workdir / "scratch.raw").unlink(missing_ok=True)
+    scratch = ctx.workdir / "scratch"
+    scratch.mkdir()
+    bootdisk.build_disk(
+        artifacts.ostree_repo, commit, osname or DEFAULT_OSNAME, image, scratch, ctx.log_path
+    )
     return image

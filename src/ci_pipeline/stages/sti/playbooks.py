@@ -152,7 +152,12 @@ def ssh_subject(image: Path, host: str, port: int, key: Path, ssh_args: str) -> 
 
 def write_inventory(path: Path, subject: Subject) -> Path:
     """An inventory whose group ``localhost`` (what STI playbooks target) is the subject."""
-    inventory = {"localhost": {"hosts": {"subject": dict(subject.host_vars)}}}
+    return write_group_inventory(path, "localhost", {"subject": subject.host_vars})
+
+
+def write_group_inventory(path: Path, group: str, hosts: Mapping[str, Mapping[str, str]]) -> Path:
+    """A JSON inventory with one group of ``hosts`` (name -> host variables)."""
+    inventory = {group: {"hosts": {name: dict(variables) for name, variables in hosts.items()}}}
     path.write_text(json.dumps(inventory, indent=2) + "\n", encoding="utf-8")
     return path
 
