@@ -82,8 +82,8 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     url = "file://<state_dir>/world/lookaside/{namespace}/{repo}/{filename}/{hashtype}/{hash}/{filename}"
 
     [e2e]                                      # the e2e stage, in the integration test repository:
-    installer = "e2e/install.yml"              # playbook run over SSH against every machine (group nodes)
-    conformance = "sh e2e/conformance.sh"      # command run there on this host; writes JUnit XML to $E2E_JUNIT
+    installer = "e2e/install.yml"              # playbook run over SSH against all machines (group nodes)
+    conformance = "sh e2e/conformance.sh"      # command run on this host; writes JUnit XML to $E2E_JUNIT
     machines = 3                               # machines booted (the run option e2e_machines overrides)
 """
 

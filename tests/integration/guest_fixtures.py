@@ -48,7 +48,8 @@ for dev in /sys/class/net/eth*; do
     name=${dev##*/}; mac=$(cat "$dev/address")
     ip link set "$name" up
     address=$(awk -v mac="\"$mac\"" '$1 == "macaddress:" { found = ($2 == mac) }
-        found && $1 == "addresses:" { gsub(/[][]/, "", $2); print $2; exit }' /seed/network-config 2>/dev/null)
+        found && $1 == "addresses:" { gsub(/[][]/, "", $2); print $2; exit }' \
+        /seed/network-config 2>/dev/null)
     if [ -n "$address" ]; then ip addr add "$address" dev "$name"
     elif [ "$name" = eth0 ]; then udhcpc -q -n -i eth0 -s /etc/udhcpc.script >/dev/null 2>&1
     fi
@@ -58,7 +59,10 @@ exec /bin/sh -c 'while :; do sleep 3600; done'
 """
 
 UDHCPC_SCRIPT = """#!/bin/sh
-case "$1" in bound|renew) ip addr add "$ip/${mask:-24}" dev "$interface"; [ -n "$router" ] && ip route add default via "${router%% *}" ;; esac
+case "$1" in bound|renew)
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route add default via "${router%% *}" ;;
+esac
 exit 0
 """
 
@@ -88,13 +92,21 @@ def build_test_guest(
     _write(tree / "etc/group", "root:x:0:\n")
     _write(tree / "etc/shells", "/bin/sh\n")
     status = f"* ci-example {commit}.0\n    origin refspec: ci-example:fedora/26/x86_64/atomic-host\n"
-    _write(tree / "usr/bin/ostree", f"#!/bin/sh\n[ \"$*\" = 'admin status' ] && printf %s {shlex.quote(status)}\n", 0o755)
+    _write(
+        tree / "usr/bin/ostree",
+        f"#!/bin/sh\n[ \"$*\" = 'admin status' ] && printf %s {shlex.quote(status)}\n",
+        0o755,
+    )
     known = " ".join(rpms)
-    rpm = f'#!/bin/sh\n[ "$1" = -q ] || exit 2\nshift\nfor p; do case " {known} " in *" $p "*) echo "$p" ;; *) echo "package $p is not installed"; exit 1 ;; esac; done\n'
+    rpm = (
+        f'#!/bin/sh\n[ "$1" = -q ] || exit 2\nshift\nfor p; do case " {known} " in *" $p "*) echo "$p" ;;'
+        ' *) echo "package $p is not installed"; exit 1 ;; esac; done\n'
+    )
     _write(tree / "usr/bin/rpm", rpm, 0o755)
     initrd = workdir / "initrd.img"
     subprocess.run(
-        f"cd {shlex.quote(str(tree))} && find . | cpio -o -H newc --quiet -R 0:0 | gzip -1 > {shlex.quote(str(initrd))}",
+        f"cd {shlex.quote(str(tree))} && find . | cpio -o -H newc --quiet -R 0:0"
+        f" | gzip -1 > {shlex.quote(str(initrd))}",
         shell=True,
         check=True,
     )
@@ -104,7 +116,11 @@ def build_test_guest(
     size_kib = (kernel.vmlinuz.stat().st_size + initrd.stat().st_size) // 1024 + 4096
     subprocess.run(["mkfs.fat", "-C", str(raw), str(size_kib)], check=True, capture_output=True)
     subprocess.run(["syslinux", "--install", str(raw)], check=True)
-    for source, name in ((kernel.vmlinuz, "vmlinuz"), (initrd, "initrd.img"), (workdir / "syslinux.cfg", "syslinux.cfg")):
+    for source, name in (
+        (kernel.vmlinuz, "vmlinuz"),
+        (initrd, "initrd.img"),
+        (workdir / "syslinux.cfg", "syslinux.cfg"),
+    ):
         subprocess.run(["mcopy", "-i", str(raw), str(source), f"::{name}"], check=True)
     image = workdir / "guest.qcow2"
     subprocess.run(["qemu-img", "convert", "-q", "-O", "qcow2", str(raw), str(image)], check=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from guest_fixtures import build_test_guest
 from ci_pipeline.config import ArtifactsConfig, Config
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
-from ci_pipeline.stages import smoke
+from ci_pipeline.stages import e2e, smoke
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.qemu.bootdisk import LATEST, boot_dir, image_name
 
@@ -63,7 +64,10 @@ def test_one_machine_answers_runs_commands_takes_files_and_leaves_the_image_alon
         assert machine.check_output("hostname").strip() == "node1"
         (tmp_path / "payload").write_bytes(b"line one\n\x00binary\n")
         machine.copy_to(tmp_path / "payload", "/tmp/payload")
-        assert machine.check_output("md5sum /tmp/payload").split()[0] == hashlib.md5(b"line one\n\x00binary\n").hexdigest()
+        assert (
+            machine.check_output("md5sum /tmp/payload").split()[0]
+            == hashlib.md5(b"line one\n\x00binary\n").hexdigest()
+        )
         assert machine.run("exit 3").returncode == 3
         # restrict=on: the guest reaches nothing beyond its own user-mode network.
         assert machine.run("wget -q -T 3 -O /dev/null http://10.0.2.2:1/", timeout=30).returncode != 0
@@ -80,18 +84,29 @@ def test_three_machines_share_a_private_lan(guest: Path, tmp_path: Path) -> None
         addresses = [m.plan.lan_address for m in machines]
         for machine in machines:
             for address in addresses:
-                assert machine.run(f"ping -c 1 -W 5 {address}", timeout=30).returncode == 0, (machine.name, address)
+                assert machine.run(f"ping -c 1 -W 5 {address}", timeout=30).returncode == 0, (
+                    machine.name,
+                    address,
+                )
     assert qemu_using(work) == []
 
 
 def test_a_machine_whose_ssh_never_answers_fails_with_its_console_and_stops(tmp_path: Path) -> None:
     silent = build_test_guest(tmp_path / "guest", commit=REV, rpms=[NVR], keys=False)
     work = tmp_path / "machines"
-    with pytest.raises(StageFailure, match="did not answer within") as failure:
-        with booted_machines(
-            silent, ["node1"], work, tmp_path / "consoles", tmp_path / "log", accel="", deadline=deadline_in(25)
-        ):
-            pytest.fail("the machine answered without a key")
+    with (
+        pytest.raises(StageFailure, match="did not answer within") as failure,
+        booted_machines(
+            silent,
+            ["node1"],
+            work,
+            tmp_path / "consoles",
+            tmp_path / "log",
+            accel="",
+            deadline=deadline_in(25),
+        ),
+    ):
+        pytest.fail("the machine answered without a key")
     assert "Permission denied" in str(failure.value)
     assert qemu_using(work) == []
 
@@ -103,7 +118,8 @@ def test_kill_9_of_the_process_running_machines_stops_them(guest: Path, tmp_path
         import time
         from pathlib import Path
         from ci_pipeline.machines.cluster import booted_machines, deadline_in
-        with booted_machines(Path({str(guest)!r}), ["node1"], Path({str(work)!r}), Path({str(tmp_path / "c")!r}),
+        with booted_machines(Path({str(guest)!r}), ["node1"], Path({str(work)!r}),
+                             Path({str(tmp_path / "c")!r}),
                              Path({str(tmp_path / "log")!r}), accel="", deadline=deadline_in(120)):
             print("up", flush=True)
             time.sleep(600)
@@ -137,7 +153,11 @@ def smoke_context(tmp_path: Path, guest: Path, rev: str = REV, **options: str) -
 def test_smoke_passes_on_a_guest_that_runs_the_commit_and_the_package(guest: Path, tmp_path: Path) -> None:
     ctx = smoke_context(tmp_path, guest)
     result = smoke.run(ctx)
-    assert [(t.name, t.outcome) for t in result.tests] == [("boot", "PASSED"), ("commit", "PASSED"), ("nvr", "PASSED")]
+    assert [(t.name, t.outcome) for t in result.tests] == [
+        ("boot", "PASSED"),
+        ("commit", "PASSED"),
+        ("nvr", "PASSED"),
+    ]
     assert (tmp_path / "artifacts/f26/images" / LATEST).is_symlink()
     assert (ctx.artifacts_dir / "smoke.console.log").is_file()
     assert qemu_using(ctx.workdir) == []
@@ -159,4 +179,26 @@ def test_smoke_fails_when_the_guest_never_starts_sshd(tmp_path: Path) -> None:
     with pytest.raises(StageFailure, match="Smoke step boot failed") as failure:
         smoke.run(ctx)
     assert [(t.name, t.outcome) for t in failure.value.tests] == [("boot", "FAILED")]
+    assert qemu_using(ctx.workdir) == []
+
+
+def e2e_context(tmp_path: Path, guest: Path, **options: str) -> StageContext:
+    """An e2e attempt on the test guest with the example's integration-test repository as its suite."""
+    suite = tmp_path / "suite.git"
+    shutil.copytree(Path(e2e.__file__).parents[1] / "example" / "integration-tests", suite)
+    git = ["git", "-C", str(suite), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "suite"], check=True)
+    ctx = smoke_context(tmp_path, guest)
+    options = {"integration_tests_url": suite.as_uri(), "integration_tests_ref": "main", **options}
+    return stage_context(tmp_path, 2, "e2e", ctx.fields, ctx.config, options=options)
+
+
+def test_e2e_installs_three_machines_and_reads_the_conformance_report(guest: Path, tmp_path: Path) -> None:
+    ctx = e2e_context(tmp_path, guest)
+    result = e2e.run(ctx)
+    assert len(result.tests) == 9 and {t.outcome for t in result.tests} == {"PASSED"}
+    assert "reach.node1-serves-node3" in {t.name for t in result.tests}
+    assert (ctx.artifacts_dir / "results.xml").is_file()
     assert qemu_using(ctx.workdir) == []

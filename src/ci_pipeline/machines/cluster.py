@@ -38,7 +38,7 @@ from ci_pipeline.machines.qemu import (
     private_lan,
 )
 from ci_pipeline.machines.seed import Nic, Seed, write_seed
-from ci_pipeline.machines.ssh import KeyPair, SshTarget
+from ci_pipeline.machines.ssh import COMMAND_TIMEOUT, CommandResult, KeyPair, SshTarget
 from ci_pipeline.stages.qemu.console import console_tail
 
 logger = get_logger(__name__)
@@ -66,11 +66,11 @@ class Machine:
         """The machine's host name."""
         return self.plan.name
 
-    def run(self, command: str, *, timeout: float = ssh.COMMAND_TIMEOUT) -> ssh.CommandResult:
+    def run(self, command: str, *, timeout: float = COMMAND_TIMEOUT) -> CommandResult:
         """Run a shell command on the machine."""
         return ssh.run(self.ssh, command, timeout=timeout)
 
-    def check_output(self, command: str, *, timeout: float = ssh.COMMAND_TIMEOUT) -> str:
+    def check_output(self, command: str, *, timeout: float = COMMAND_TIMEOUT) -> str:
         """A shell command's output; StageFailure when it fails."""
         return ssh.check_output(self.ssh, command, timeout=timeout)
 
@@ -80,7 +80,11 @@ class Machine:
 
     def why_stopped(self) -> str:
         """Why the machine can no longer answer ("" while its qemu runs)."""
-        log = self.plan.qemu_log.read_text(encoding="utf-8", errors="replace") if self.plan.qemu_log.exists() else ""
+        log = (
+            self.plan.qemu_log.read_text(encoding="utf-8", errors="replace")
+            if self.plan.qemu_log.exists()
+            else ""
+        )
         if self.accel == "kvm" and KVM_FAILURE in log:
             raise KvmCannotRunImage(log.strip().splitlines()[0])
         status = self.process.poll()

@@ -31,7 +31,8 @@ def program_command(program: str, *args: str) -> str:
     call = " ".join(shlex.quote(word) for word in args)
     name = shlex.quote(program)
     return (
-        f'IFS=:; for d in $PATH; do [ -x "$d"/{name} ] && [ ! -d "$d"/{name} ] && exec "$d"/{name} {call}; done;'
+        f'IFS=:; for d in $PATH; do [ -x "$d"/{name} ] && [ ! -d "$d"/{name} ] && '
+        f'exec "$d"/{name} {call}; done;'
         f" echo {name} is not installed >&2; exit {NOT_INSTALLED}"
     )
 
@@ -58,7 +59,9 @@ def booted_checksum_from_ostree(text: str) -> str:
         match = _STATUS_LINE.fullmatch(line.strip())
         if match:
             return match.group(1)
-    raise DeploymentStatusError("ostree admin status names no booted deployment (no '* <os> <checksum>.<n>' line).")
+    raise DeploymentStatusError(
+        "ostree admin status names no booted deployment (no '* <os> <checksum>.<n>' line)."
+    )
 
 
 def booted_checksum(target: SshTarget, timeout: float = COMMAND_TIMEOUT) -> str:
@@ -70,7 +73,9 @@ def booted_checksum(target: SshTarget, timeout: float = COMMAND_TIMEOUT) -> str:
         ostree = run(target, program_command("ostree", "admin", "status"), timeout=timeout)
         if ostree.returncode != 0:
             why = (ostree.stderr or ostree.stdout).strip()[-300:]
-            raise StageFailure(f"Neither rpm-ostree status nor ostree admin status works on the machine: {why}")
+            raise StageFailure(
+                f"Neither rpm-ostree status nor ostree admin status works on the machine: {why}"
+            )
         return booted_checksum_from_ostree(ostree.stdout)
     except DeploymentStatusError as exc:
         raise StageFailure(str(exc)) from exc

@@ -25,8 +25,12 @@ SEED_KIB = 1024
 TOOL_TIMEOUT = 60.0
 _HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-_ADDRESS = re.compile(r"(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(\.(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){3}/([0-9]|[12][0-9]|3[0-2])")
-_PUBLIC_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]{16,1024}( [\w.@-]{0,100})?")
+_ADDRESS = re.compile(
+    r"(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(\.(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){3}/([0-9]|[12][0-9]|3[0-2])"
+)
+_PUBLIC_KEY = re.compile(
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]{16,1024}( [\w.@-]{0,100})?"
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,9 @@ class Seed:
 
     def __post_init__(self) -> None:
         if not _HOSTNAME.fullmatch(self.hostname) or not _HOSTNAME.fullmatch(self.instance_id):
-            raise InfrastructureError(f"{self.hostname!r} / {self.instance_id!r} is not a valid machine name.")
+            raise InfrastructureError(
+                f"{self.hostname!r} / {self.instance_id!r} is not a valid machine name."
+            )
         for key in self.authorized_keys:
             if not _PUBLIC_KEY.fullmatch(key):
                 raise InfrastructureError(f"{key[:40]!r}... is not an OpenSSH public key.")

@@ -128,7 +128,9 @@ def check_output(target: SshTarget, command: str, *, timeout: float = COMMAND_TI
     result = run(target, command, timeout=timeout)
     if result.returncode != 0:
         why = (result.stderr or result.stdout).strip()[-500:]
-        raise StageFailure(f"{command[:200]!r} failed on the machine (exit status {result.returncode}): {why}")
+        raise StageFailure(
+            f"{command[:200]!r} failed on the machine (exit status {result.returncode}): {why}"
+        )
     return result.stdout
 
 
@@ -153,7 +155,9 @@ def copy_from(target: SshTarget, remote: str, *, timeout: float = COMMAND_TIMEOU
     except subprocess.TimeoutExpired as exc:
         raise StageFailure(f"Reading {remote} did not finish within {timeout:g} s.") from exc
     if done.returncode != 0:
-        raise StageFailure(f"Reading {remote} failed: {done.stderr.decode('utf-8', 'replace').strip()[-300:]}")
+        raise StageFailure(
+            f"Reading {remote} failed: {done.stderr.decode('utf-8', 'replace').strip()[-300:]}"
+        )
     return done.stdout
 
 

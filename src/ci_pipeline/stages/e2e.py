@@ -56,7 +56,7 @@ GROUP = "nodes"
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Install machines booted from the run's image and run the conformance suite; see the module docstring."""
+    """Install machines booted from the run's image, run the conformance suite; see the module docstring."""
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     rev = checked_checksum(ctx.fields)
     image = run_image(artifacts, ctx.fields)
@@ -64,7 +64,9 @@ def run(ctx: StageContext) -> StageResult:
     timeout = ctx.timeout or DEFAULT_TIMEOUT
     deadline = Deadline(timeout, ctx.stage)
     if not (ctx.config.distgit.url or _suite_option(ctx)):
-        return no_e2e_tests(ctx, "No integration test suite is configured (distgit.url or integration_tests_url).")
+        return no_e2e_tests(
+            ctx, "No integration test suite is configured (distgit.url or integration_tests_url)."
+        )
     url, refs = suite_source(ctx.config.distgit.url, artifacts.branch, ctx.options, ctx.fields)
     suite = ctx.workdir / "suite"
     suite_commit = fetch_suite(url, refs, suite, ctx.log_path, deadline)
@@ -95,7 +97,9 @@ def machine_count(options: Mapping[str, str], default: int) -> int:
     """The ``e2e_machines`` option (else ``default``), refused unless it is a whole number 1-16."""
     value = options.get("e2e_machines") or str(default)
     if not value.isdigit() or not 1 <= int(value) <= MAX_MACHINES:
-        raise StageFailure(f"The e2e_machines option {value!r} is not a number of machines from 1 to {MAX_MACHINES}.")
+        raise StageFailure(
+            f"The e2e_machines option {value!r} is not a number of machines from 1 to {MAX_MACHINES}."
+        )
     return int(value)
 
 
@@ -150,7 +154,9 @@ def conformance(
     key = machines[0].ssh.key
     ssh_command = " ".join(shlex.quote(w) for w in ["ssh", *CLIENT_OPTIONS, "-i", str(key), "-l", "root"])
     env = {
-        **ansible_environment(settings["E2E_IMAGE"], ctx.workdir / "conformance", inventory, ctx.workdir / "ansible-home"),
+        **ansible_environment(
+            settings["E2E_IMAGE"], ctx.workdir / "conformance", inventory, ctx.workdir / "ansible-home"
+        ),
         **{name: value for name, value in settings.items() if value},
         "E2E_JUNIT": str(junit),
         "E2E_MACHINES_FILE": str(listing),

@@ -35,7 +35,8 @@ def run_functional(ctx: StageContext) -> StageResult:
     root = ctx.workdir / "root"
     try:
         functional_root(ctx, root, required_packages(playbooks))
-        result = run_suite(ctx, playbooks, chroot_subject(root), "classic", f"{change.repo} functional", deadline)
+        tree = chroot_subject(root)
+        result = run_suite(ctx, playbooks, tree, "classic", f"{change.repo} functional", deadline)
     finally:
         remove_tree(root)
     subject = ctx.options.get("container_subject")
@@ -45,7 +46,13 @@ def run_functional(ctx: StageContext) -> StageResult:
     try:
         container_root(ctx, subject, container, deadline)
         in_container = run_suite(
-            ctx, playbooks, chroot_subject(container), "container", f"{change.repo} container", deadline, "container"
+            ctx,
+            playbooks,
+            chroot_subject(container),
+            "container",
+            f"{change.repo} container",
+            deadline,
+            "container",
         )
     finally:
         remove_tree(container)

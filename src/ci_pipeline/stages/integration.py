@@ -66,7 +66,5 @@ def scratch_image(ctx: StageContext, artifacts: BranchArtifacts, commit: str) ->
     image = ctx.workdir / "scratch.qcow2"
     scratch = ctx.workdir / "scratch"
     scratch.mkdir()
-    bootdisk.build_disk(
-        artifacts.ostree_repo, commit, osname or DEFAULT_OSNAME, image, scratch, ctx.log_path
-    )
+    bootdisk.build_disk(artifacts.ostree_repo, commit, osname or DEFAULT_OSNAME, image, scratch, ctx.log_path)
     return image

@@ -41,8 +41,13 @@ def run(ctx: StageContext) -> StageResult:
     started = time.monotonic()
     try:
         with booted_machines(
-            image, [MACHINE_NAME], ctx.workdir / "machines", ctx.artifacts_dir, ctx.log_path,
-            accel=accel, deadline=deadline,
+            image,
+            [MACHINE_NAME],
+            ctx.workdir / "machines",
+            ctx.artifacts_dir,
+            ctx.log_path,
+            accel=accel,
+            deadline=deadline,
         ) as (machine,):
             tests = check_machine(machine, rev, nvr, time.monotonic() - started)
             accel = machine.accel
@@ -50,7 +55,9 @@ def run(ctx: StageContext) -> StageResult:
         if exc.tests:
             raise
         boot = _case("boot", False, time.monotonic() - started, str(exc))
-        raise StageFailure(f"Smoke step boot failed: {image.name} did not answer over SSH. {exc}", tests=[boot]) from exc
+        raise StageFailure(
+            f"Smoke step boot failed: {image.name} did not answer over SSH. {exc}", tests=[boot]
+        ) from exc
     point_latest(artifacts.images_dir, image.name)
     return StageResult(summary=f"{image.name} booted commit {rev[:15]} with {nvr} ({accel}).", tests=tests)
 
@@ -61,7 +68,12 @@ def check_machine(machine: Machine, rev: str, nvr: str, boot_seconds: float) -> 
     started = time.monotonic()
     booted = deployment.booted_checksum(machine.ssh)
     tests.append(
-        _case("commit", booted == rev, time.monotonic() - started, f"The machine booted commit {booted}, not {rev}.")
+        _case(
+            "commit",
+            booted == rev,
+            time.monotonic() - started,
+            f"The machine booted commit {booted}, not {rev}.",
+        )
     )
     started = time.monotonic()
     found, said = deployment.package_installed(machine.ssh, nvr)
@@ -70,7 +82,9 @@ def check_machine(machine: Machine, rev: str, nvr: str, boot_seconds: float) -> 
     )
     failed = [test for test in tests if test.outcome != "PASSED"]
     if failed:
-        raise StageFailure(f"Smoke step {failed[0].name} failed: {failed[0].log}\n{machine.console_tail()}", tests=tests)
+        raise StageFailure(
+            f"Smoke step {failed[0].name} failed: {failed[0].log}\n{machine.console_tail()}", tests=tests
+        )
     return tests
 
 
