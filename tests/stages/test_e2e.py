@@ -8,7 +8,8 @@ import pytest
 
 from ci_pipeline.config import ArtifactsConfig, Config
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages.base import StageContext, TestCaseResult
+from ci_pipeline.stages.base import StageContext
+from ci_pipeline.stages.base import TestCaseResult as CaseResult
 from ci_pipeline.stages.e2e import NO_E2E_TESTS, judge_tests, machine_count, run, suite_file
 
 REV = "c15b07cc0f560dd4325b64b8ed8f5750ab102f2ff2e0ace39cda4158f900e4da"
@@ -64,8 +65,8 @@ def test_suite_paths_stay_inside_the_repository(tmp_path: Path) -> None:
 
 def test_failed_cases_are_named_in_the_failure() -> None:
     results = [
-        TestCaseResult(name="reach.node1-serves-node2", outcome="PASSED"),
-        TestCaseResult(name="reach.node2-serves-node1", outcome="FAILED", log="connection refused"),
+        CaseResult(name="reach.node1-serves-node2", outcome="PASSED"),
+        CaseResult(name="reach.node2-serves-node1", outcome="FAILED", log="connection refused"),
     ]
     with pytest.raises(StageFailure, match=r"1 of 2 e2e tests failed: reach\.node2-serves-node1") as failure:
         judge_tests(results, 2, "tcg", 1.0)
