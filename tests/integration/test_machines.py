@@ -19,9 +19,13 @@ from guest_fixtures import build_test_guest
 from ci_pipeline.config import ArtifactsConfig, Config
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
+from ci_pipeline.machines.ssh import ansible_ssh_args
 from ci_pipeline.stages import e2e, smoke
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.qemu.bootdisk import LATEST, boot_dir, image_name
+from ci_pipeline.stages.sti.playbooks import chroot_subject, ssh_subject
+from ci_pipeline.stages.sti.runner import run_suite
+from ci_pipeline.stages.tools import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +122,7 @@ def test_kill_9_of_the_process_running_machines_stops_them(guest: Path, tmp_path
         import time
         from pathlib import Path
         from ci_pipeline.machines.cluster import booted_machines, deadline_in
+from ci_pipeline.machines.ssh import ansible_ssh_args
         with booted_machines(Path({str(guest)!r}), ["node1"], Path({str(work)!r}),
                              Path({str(tmp_path / "c")!r}),
                              Path({str(tmp_path / "log")!r}), accel="", deadline=deadline_in(120)):
@@ -202,3 +207,52 @@ def test_e2e_installs_three_machines_and_reads_the_conformance_report(guest: Pat
     assert "reach.node1-serves-node3" in {t.name for t in result.tests}
     assert (ctx.artifacts_dir / "results.xml").is_file()
     assert qemu_using(ctx.workdir) == []
+
+
+SERVICE_PLAYBOOK = """\
+- hosts: localhost
+  roles:
+  - role: standard-test-basic
+    tags:
+    - atomic
+    tests:
+    - sshd-is-listening:
+        dir: .
+        run: netstat -ltn | grep -qE '[:.]22[[:space:]]'
+"""
+
+
+def service_suite(tmp_path: Path) -> list[Path]:
+    tests = tmp_path / "suite" / "tests"
+    tests.mkdir(parents=True)
+    (tests / "tests.yml").write_text(SERVICE_PLAYBOOK)
+    return [tests / "tests.yml"]
+
+
+def test_a_test_of_a_running_service_passes_on_the_booted_host(guest: Path, tmp_path: Path) -> None:
+    playbooks = service_suite(tmp_path)
+    ctx = stage_context(tmp_path, 1, "integration", {}, Config())
+    with booted_machines(
+        guest,
+        ["subject"],
+        tmp_path / "m",
+        tmp_path / "c",
+        tmp_path / "log",
+        accel="",
+        deadline=deadline_in(120),
+    ) as (machine,):
+        target = machine.ssh
+        subject = ssh_subject(guest, target.host, target.port, target.key, ansible_ssh_args())
+        result = run_suite(ctx, playbooks, subject, "atomic", "services", Deadline(300))
+    assert [(t.name, t.outcome) for t in result.tests] == [("sshd-is-listening", "PASSED")]
+
+
+def test_the_same_test_fails_in_a_chroot_of_the_same_system(guest: Path, tmp_path: Path) -> None:
+    playbooks = service_suite(tmp_path)
+    ctx = stage_context(tmp_path, 1, "integration", {}, Config())
+    # The guest's whole system as a directory tree, its busybox applets installed as at boot.
+    tree = tmp_path / "tree"
+    shutil.copytree(guest.parent / "initramfs", tree, symlinks=True)
+    subprocess.run(["chroot", str(tree), "/bin/busybox", "--install", "-s", "/bin"], check=True)
+    with pytest.raises(StageFailure, match="1 of 1 tests failed: sshd-is-listening"):
+        run_suite(ctx, playbooks, chroot_subject(tree), "atomic", "services", Deadline(300))
