@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,9 @@ from guest_fixtures import build_test_guest
 
 from ci_pipeline.config import ArtifactsConfig, Config
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.machines import cluster
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
+from ci_pipeline.machines.qemu import free_port
 from ci_pipeline.machines.ssh import ansible_ssh_args
 from ci_pipeline.stages import e2e, smoke
 from ci_pipeline.stages.base import StageContext
@@ -121,7 +124,9 @@ def test_kill_9_of_the_process_running_machines_stops_them(guest: Path, tmp_path
         f"""
         import time
         from pathlib import Path
-        from ci_pipeline.machines.cluster import booted_machines, deadline_in
+        from ci_pipeline.machines import cluster
+from ci_pipeline.machines.cluster import booted_machines, deadline_in
+from ci_pipeline.machines.qemu import free_port
 from ci_pipeline.machines.ssh import ansible_ssh_args
         with booted_machines(Path({str(guest)!r}), ["node1"], Path({str(work)!r}),
                              Path({str(tmp_path / "c")!r}),
@@ -256,3 +261,24 @@ def test_the_same_test_fails_in_a_chroot_of_the_same_system(guest: Path, tmp_pat
     subprocess.run(["chroot", str(tree), "/bin/busybox", "--install", "-s", "/bin"], check=True)
     with pytest.raises(StageFailure, match="1 of 1 tests failed: sshd-is-listening"):
         run_suite(ctx, playbooks, chroot_subject(tree), "atomic", "services", Deadline(300))
+
+
+def test_a_port_taken_before_qemu_binds_it_boots_the_machine_on_another(
+    guest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = [taken.getsockname()[1]]
+        monkeypatch.setattr(cluster, "free_port", lambda: ports.pop() if ports else free_port())
+        with booted_machines(
+            guest,
+            ["node1"],
+            tmp_path / "m",
+            tmp_path / "c",
+            tmp_path / "log",
+            accel="",
+            deadline=deadline_in(120),
+        ) as (machine,):
+            assert machine.ssh.port != taken.getsockname()[1]
+            assert machine.check_output("hostname").strip() == "node1"

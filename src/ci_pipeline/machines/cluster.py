@@ -45,6 +45,9 @@ logger = get_logger(__name__)
 
 MAX_MACHINES = 16
 STOP_WAIT = 10.0
+#: What qemu says when the forwarded port is taken, and how often a machine boots on a new one.
+PORT_TAKEN = "host forwarding rule"
+PORT_TRIES = 3
 
 
 class KvmCannotRunImage(Exception):
@@ -78,19 +81,20 @@ class Machine:
         """Copy a file to the machine."""
         ssh.copy_to(self.ssh, local, remote)
 
+    def qemu_output(self) -> str:
+        """What qemu itself printed so far."""
+        log = self.plan.qemu_log
+        return log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+
     def why_stopped(self) -> str:
         """Why the machine can no longer answer ("" while its qemu runs)."""
-        log = (
-            self.plan.qemu_log.read_text(encoding="utf-8", errors="replace")
-            if self.plan.qemu_log.exists()
-            else ""
-        )
-        if self.accel == "kvm" and KVM_FAILURE in log:
-            raise KvmCannotRunImage(log.strip().splitlines()[0])
+        output = self.qemu_output()
+        if self.accel == "kvm" and KVM_FAILURE in output:
+            raise KvmCannotRunImage(output.strip().splitlines()[0])
         status = self.process.poll()
         if status is None:
             return ""
-        return f"qemu exited with status {status}: {log.strip()[-500:]}"
+        return f"qemu exited with status {status}: {output.strip()[-500:]}"
 
     def console_tail(self) -> str:
         """The last lines of the machine's serial console."""
@@ -171,12 +175,25 @@ def start_and_reach(
     try:
         for plan in plans:
             machines.append(start_machine(plan, keys, accel, lan, log_path))
-        for machine in machines:
-            reach(machine, deadline)
+        for index in range(len(machines)):
+            for attempt in range(1, PORT_TRIES + 1):
+                try:
+                    reach(machines[index], deadline)
+                    break
+                except StageFailure:
+                    if attempt == PORT_TRIES or not lost_its_port(machines[index]):
+                        raise
+                # Another program took the free port before qemu bound it: boot again on another.
+                machines[index] = start_machine(machines[index].plan, keys, accel, lan, log_path)
     except BaseException:
         stop_machines(machines)
         raise
     return machines
+
+
+def lost_its_port(machine: Machine) -> bool:
+    """Whether the machine's qemu has exited because its SSH port was taken meanwhile."""
+    return machine.process.poll() is not None and PORT_TAKEN in machine.qemu_output()
 
 
 def start_machine(plan: MachinePlan, keys: KeyPair, accel: str, lan: str, log_path: Path) -> Machine:
