@@ -75,6 +75,7 @@ def test_one_machine_answers_runs_commands_takes_files_and_leaves_the_image_alon
             machine.check_output("md5sum /tmp/payload").split()[0]
             == hashlib.md5(b"line one\n\x00binary\n").hexdigest()
         )
+        assert machine.copy_from("/tmp/payload") == b"line one\n\x00binary\n"
         assert machine.run("exit 3").returncode == 3
         # restrict=on: the guest reaches nothing beyond its own user-mode network.
         assert machine.run("wget -q -T 3 -O /dev/null http://10.0.2.2:1/", timeout=30).returncode != 0
@@ -124,24 +125,21 @@ def test_kill_9_of_the_process_running_machines_stops_them(guest: Path, tmp_path
         f"""
         import time
         from pathlib import Path
-        from ci_pipeline.machines import cluster
-from ci_pipeline.machines.cluster import booted_machines, deadline_in
-from ci_pipeline.machines.qemu import free_port
-from ci_pipeline.machines.ssh import ansible_ssh_args
-        with booted_machines(Path({str(guest)!r}), ["node1"], Path({str(work)!r}),
-                             Path({str(tmp_path / "c")!r}),
-                             Path({str(tmp_path / "log")!r}), accel="", deadline=deadline_in(120)):
+        from ci_pipeline.machines.cluster import booted_machines, deadline_in
+        paths = [Path(p) for p in {[str(guest), str(work), str(tmp_path / "c"), str(tmp_path / "log")]!r}]
+        with booted_machines(paths[0], ["node1"], *paths[1:], accel="", deadline=deadline_in(120)):
             print("up", flush=True)
             time.sleep(600)
         """
     )
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "up"
-    assert qemu_using(work)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    process.stdout.close()
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "up"
+        assert qemu_using(work)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate()
     deadline = time.monotonic() + 10
     while qemu_using(work) and time.monotonic() < deadline:
         time.sleep(0.1)

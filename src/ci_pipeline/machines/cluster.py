@@ -81,6 +81,10 @@ class Machine:
         """Copy a file to the machine."""
         ssh.copy_to(self.ssh, local, remote)
 
+    def copy_from(self, remote: str) -> bytes:
+        """A file of the machine, as bytes."""
+        return ssh.copy_from(self.ssh, remote)
+
     def qemu_output(self) -> str:
         """What qemu itself printed so far."""
         log = self.plan.qemu_log

@@ -108,21 +108,23 @@ def run(
     target: SshTarget, command: str, *, timeout: float = COMMAND_TIMEOUT, stdin: bytes | None = None
 ) -> CommandResult:
     """Run ``command`` on ``target``; exit status 255 means ssh itself failed (see ``stderr``)."""
+    done = _run_bytes(target, command, timeout, stdin or b"")
+    return CommandResult(
+        done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    )
+
+
+def _run_bytes(
+    target: SshTarget, command: str, timeout: float, stdin: bytes
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        done = subprocess.run(
-            ssh_argv(target, command),
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+        return subprocess.run(
+            ssh_argv(target, command), input=stdin, capture_output=True, timeout=timeout, check=False
         )
     except FileNotFoundError as exc:
         raise InfrastructureError("The OpenSSH client (ssh) is not installed.") from exc
     except subprocess.TimeoutExpired as exc:
         raise StageFailure(f"The command {command[:200]!r} did not finish within {timeout:g} s.") from exc
-    return CommandResult(
-        done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
-    )
 
 
 def check_output(target: SshTarget, command: str, *, timeout: float = COMMAND_TIMEOUT) -> str:
@@ -145,21 +147,11 @@ def copy_to(target: SshTarget, local: Path, remote: str, *, timeout: float = COM
 
 
 def copy_from(target: SshTarget, remote: str, *, timeout: float = COMMAND_TIMEOUT) -> bytes:
-    """The bytes of the file ``remote`` on the machine."""
-    try:
-        done = subprocess.run(
-            ssh_argv(target, f"cat {shlex.quote(remote)}"),
-            input=b"",
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise StageFailure(f"Reading {remote} did not finish within {timeout:g} s.") from exc
+    """The bytes of the file ``remote`` on the machine, through ``cat``."""
+    done = _run_bytes(target, f"cat {shlex.quote(remote)}", timeout, b"")
     if done.returncode != 0:
-        raise StageFailure(
-            f"Reading {remote} failed: {done.stderr.decode('utf-8', 'replace').strip()[-300:]}"
-        )
+        why = done.stderr.decode("utf-8", "replace").strip()[-300:]
+        raise StageFailure(f"Reading {remote} from the machine failed: {why}")
     return done.stdout
 
 
