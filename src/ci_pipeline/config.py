@@ -13,11 +13,11 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
 Paths are resolved once, when the configuration is loaded: ``state_dir`` against the working
 directory, ``[artifacts] root`` against ``state_dir``, ``[pipeline] file`` against the working
 directory when it exists there, else against ``state_dir``; the other file paths (certificate,
-private_key, ca, treefile, policy_file) against the working directory. Every user reads the absolute
+private_key, ca, crl, treefile, policy_file) against the working directory. Every user reads the absolute
 paths (:attr:`Config.artifact_root` for the artifact root).
 
     [bus]
-    url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://
+    url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://, zmq://
     topic_prefix = "org.centos"                # dotted lowercase words, at most 150 characters
     environment = "prod"                       # prod | stage
     trigger_topics = [                         # topic globs of the pushes the trigger consumes:
@@ -30,6 +30,9 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
     private_key = ""                           #   this unencrypted PEM RSA key
     ca = ""                                    # PEM CA: inbound messages must be signed by a cert it issued
+    crl = ""                                   # with ca: PEM CRL of that CA (revoked signers refused)
+    signature_digest = "sha1"                  # sha1 (fedmsg's) | sha256 | sha384 | sha512: the digest
+                                               #   we sign with, and the weakest one we accept
     max_message_age = 86400                    # with ca: refuse a signed message older than this (seconds)
     max_clock_skew = 300                       #   or dated further ahead than this; 0 turns either check off
 
@@ -121,6 +124,8 @@ class BusConfig(_Section):
     certificate: str = ""
     private_key: str = ""
     ca: str = ""
+    crl: str = ""
+    signature_digest: Literal["sha1", "sha256", "sha384", "sha512"] = "sha1"
     max_message_age: int = Field(default=86400, ge=0)
     max_clock_skew: int = Field(default=300, ge=0)
 
@@ -317,6 +322,7 @@ def _resolve_paths(config: Config) -> Config:
                     "certificate": _absolute(bus.certificate),
                     "private_key": _absolute(bus.private_key),
                     "ca": _absolute(bus.ca),
+                    "crl": _absolute(bus.crl),
                 }
             ),
             "store": config.store.model_copy(
