@@ -71,6 +71,13 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     max_request_bytes = 10485760               # largest request body (uploads aside); larger is 413
     max_upload_bytes = 4294967296              # largest artifact upload, and largest unpacked tarball
 
+    [webhooks]                                 # POST /api/v1/hooks/{github,gitlab,forgejo,pagure}
+    github_secret = ""                         # the hook's secret (X-Hub-Signature-256); empty = refused
+    gitlab_token = ""                          # the hook's secret token (X-Gitlab-Token)
+    forgejo_secret = ""                        # Forgejo or Gitea hook secret (X-Forgejo/Gitea-Signature)
+    pagure_secret = ""                         # the project's web-hook key (X-Pagure-Signature-256)
+    namespace = "rpms"                         # dist-git namespace of a GitHub, GitLab or Forgejo push
+
     [build]
     mock_config = ""                           # build in mock with this config, where mock is installed
 
@@ -227,6 +234,16 @@ class WebConfig(_Section):
     max_upload_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1)
 
 
+class WebhooksConfig(_Section):
+    """Forge webhooks: each forge's secret (empty refuses its hooks) and the namespace of its pushes."""
+
+    github_secret: str = ""
+    gitlab_token: str = ""
+    forgejo_secret: str = ""
+    pagure_secret: str = ""
+    namespace: str = Field(default="rpms", pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+
+
 class BuildConfig(_Section):
     """How packages are built."""
 
@@ -262,6 +279,7 @@ class Config(_Section):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     distgit: DistGitConfig = Field(default_factory=DistGitConfig)
