@@ -42,7 +42,7 @@ from ci_pipeline.messages.signing import X509Signer  # noqa: E402
 from ci_pipeline.store.db import open_store  # noqa: E402
 from ci_pipeline.store.outbox import add_messages  # noqa: E402
 
-SEED = ROOT.parent / "shared" / "seed" / "messages"
+SEED = ROOT / "tests" / "data" / "seed" / "messages"
 BATCH = 500
 
 
@@ -65,7 +65,8 @@ def ours_sign_and_publish(signer: X509Signer, bodies: list[tuple[str, dict[str, 
     started = time.perf_counter()
     for start in range(0, len(bodies), BATCH):
         batch = bodies[start:start + BATCH]
-        bus.publish_many([(topic, encode(build_message(topic, body, signer=signer))) for topic, body in batch])
+        signed = [(topic, encode(build_message(topic, body, signer=signer))) for topic, body in batch]
+        bus.publish_many(signed)
     rate = len(bodies) / (time.perf_counter() - started)
     bus.close()
     return rate
@@ -97,7 +98,8 @@ def theirs(python: str, pki: FedmsgPKI, bodies: list[tuple[str, dict[str, str]]]
     }
     (work / "bench.json").write_text(json.dumps(config))
     prefix = "org.centos.prod.ci."
-    (work / "bodies.json").write_text(json.dumps([(topic.removeprefix(prefix), body) for topic, body in bodies]))
+    suffixes = [(topic.removeprefix(prefix), body) for topic, body in bodies]
+    (work / "bodies.json").write_text(json.dumps(suffixes))
     out = subprocess.run([python, str(ROOT / "tests" / "integration" / "fedmsg_peer.py"), "bench",
                           str(work / "bench.json"), str(work / "bodies.json")],
                          capture_output=True, text=True, check=True).stdout

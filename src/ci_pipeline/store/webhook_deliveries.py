@@ -18,4 +18,4 @@ def take_delivery(session: Session, forge: str, delivery_id: str) -> bool:
     values = {"forge": forge, "delivery_id": delivery_id, "received_at": utcnow()}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(statement).rowcount)
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
