@@ -17,5 +17,5 @@ def take_delivery(session: Session, forge: str, delivery_id: str) -> bool:
     table = table_of(WebhookDelivery)
     values = {"forge": forge, "delivery_id": delivery_id, "received_at": utcnow()}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(table.c.forge)
+    return session.execute(statement).first() is not None
