@@ -6,7 +6,7 @@ from alembic import command
 from sqlalchemy import inspect
 
 from ci_pipeline.store.db import Store, alembic_config
-from ci_pipeline.store.webhook_deliveries import take_delivery
+from ci_pipeline.store.webhook_deliveries import take_deliveries, take_delivery
 
 from .test_migration_executor_handle import unmigrated as unmigrated  # the fixture, shared
 
@@ -36,3 +36,11 @@ def test_the_table_comes_with_0008_and_goes_back(unmigrated: Store) -> None:
     command.downgrade(config, "0007")
     assert "webhook_deliveries" not in inspect(unmigrated.engine).get_table_names()
     command.upgrade(config, "head")
+
+
+def test_a_batch_takes_each_id_once_even_when_it_repeats(store: Store) -> None:
+    with store.session() as session:
+        assert take_delivery(session, "pagure", "2026-a")
+        keys = [("pagure", "2026-a"), ("pagure", "2026-b"), ("pagure", "2026-b"), ("gitlab", "2026-a")]
+        assert take_deliveries(session, keys) == [False, True, False, True]
+        assert take_deliveries(session, []) == []

@@ -5,22 +5,22 @@ reason there was nothing to decide (a tag, a deleted branch) or ``pong`` for Git
 a missing or wrong signature or token; 403 when the forge's secret is not configured; 404 for a forge
 not served; 400 for an event that is not a push or a body that is no JSON object or names no delivery;
 409 for a delivery already handled (a replay); 422 for a push whose fields break the push rules.
-The delivery id is kept in the same transaction as the decision it led to.
+The delivery id is kept in the same transaction as the decision it led to; requests in flight
+together are decided in one transaction (:mod:`.hook_batches`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from ci_pipeline.errors import MessageError, SchemaViolation, SignatureError
-from ci_pipeline.store.webhook_deliveries import take_delivery
-from ci_pipeline.trigger import Verdict
-from ci_pipeline.web.state import WebState, web_state
+from ci_pipeline.web.hook_batches import HookBatches
+from ci_pipeline.web.state import web_state
 from ci_pipeline.webhooks.forges import FORGES
-from ci_pipeline.webhooks.receive import Hook, read_hook
+from ci_pipeline.webhooks.receive import read_hook
 
 router = APIRouter(prefix="/api/v1/hooks", tags=["webhooks"])
 
@@ -31,16 +31,11 @@ def _status_of(error: MessageError) -> int:
     return 422 if isinstance(error, SchemaViolation) else 400
 
 
-def decide_hook(web: WebState, hook: Hook) -> tuple[bool, Verdict | None]:
-    """Take the hook's delivery id and decide its push in one transaction: (whether the id was free,
-    the decision, if there was a push to decide)."""
-    trigger = web.trigger()
-    with web.store.session() as session:
-        if not take_delivery(session, hook.forge, hook.delivery):
-            return False, None
-        if hook.push is None:
-            return True, None
-        return True, trigger.decide_pushes(session, [trigger.checked(hook.push)])[0]
+def _batches(request: Request) -> HookBatches:
+    batches = getattr(request.app.state, "hook_batches", None)
+    if batches is None:
+        batches = request.app.state.hook_batches = HookBatches(web_state(request))
+    return batches
 
 
 @router.post("/{forge}", summary="a forge's push webhook")
@@ -59,15 +54,15 @@ async def receive_hook(forge: str, request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         hook = read_hook(known, secret, settings.namespace, request.headers, body)
+        if hook.push is not None:
+            # The identity rules a bus push passes (CI_NAME and ref made of its fields) before queuing.
+            hook = dataclasses.replace(hook, push=web.trigger().checked(hook.push))
     except MessageError as exc:
         raise HTTPException(status_code=_status_of(exc), detail=str(exc)) from exc
     answer: dict[str, Any] = {"forge": forge, "delivery": hook.delivery}
     if hook.ping:
         return {**answer, "pong": True}
-    try:
-        fresh, verdict = await run_in_threadpool(decide_hook, web, hook)
-    except MessageError as exc:
-        raise HTTPException(status_code=_status_of(exc), detail=str(exc)) from exc
+    fresh, verdict = await _batches(request).decide(hook)
     if not fresh:
         raise HTTPException(status_code=409, detail=f"The {forge} delivery {hook.delivery} was handled "
                                                     "before; a replay is not decided again.")
