@@ -160,3 +160,11 @@ def test_bad_urls_are_config_errors(url: str) -> None:
 def test_the_subscribed_prefix_never_hides_a_matching_topic(pattern: str, topic: str) -> None:
     if topic_matches(topic, [pattern]):
         assert topic.startswith(literal_prefix(pattern))
+
+
+def test_a_subscriber_connecting_as_the_publisher_opens_gets_its_first_message(
+        open_zmq: Callable[..., ZmqBus], endpoint: str) -> None:
+    consumer = open_zmq(f"zmq://?endpoint=tcp://{endpoint}")
+    consumer.subscribe("s", ["*"])
+    open_zmq(f"zmq://{endpoint}").publish(TOPIC, b'{"first":true}')
+    assert [decode(d.payload)["first"] for d in fetch_until(consumer, "s", ["*"], 1)] == [True]

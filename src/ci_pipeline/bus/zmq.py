@@ -78,6 +78,7 @@ class ZmqBus(Bus):
         frames = [(topic.encode("utf-8"), self._with_username(payload)) for topic, payload in messages]
         with publisher.lock:
             publisher.hear_subscriptions()
+            publisher.await_subscribers(float(self.settings.options["subscriber_wait"]))
             unheard = sorted({topic.decode() for topic, _ in frames if not publisher.is_heard(topic)})
             if unheard:
                 text = f"No subscriber of {publisher.endpoint} listens to topic(s) {', '.join(unheard)}"

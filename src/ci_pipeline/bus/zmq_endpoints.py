@@ -16,6 +16,7 @@ from __future__ import annotations
 import getpass
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -32,6 +33,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # drops it, as fedmsg does), "error" raises BusError so the outbox keeps it until one listens.
     "unroutable": "warn",
     "username": "",
+    # Seconds a new publishing socket gives subscribers to connect and subscribe before its first
+    # message (ZeroMQ's "slow joiner"; fedmsg's post_init_sleep). Ends early once one subscribed.
+    "subscriber_wait": 0.5,
     "fetch_wait": 0.05,
     "lease_seconds": 60.0,
     "linger": 1.0,
@@ -120,6 +124,7 @@ class Publisher:
             how = "connect to" if settings.options["active"] else "bind"
             raise BusError(f"The zmq bus cannot {how} {self.endpoint}: {exc.strerror}.") from exc
         self.socket = socket
+        self.opened_at = time.monotonic()
 
     def hear_subscriptions(self) -> None:
         """Take in the (un)subscriptions subscribers sent since last time. Call with the lock held."""
@@ -132,6 +137,14 @@ class Publisher:
                 self.subscribed.add(frame[1:])
             elif frame and frame[0] == _UNSUBSCRIBE:
                 self.subscribed.discard(frame[1:])
+
+    def await_subscribers(self, seconds: float) -> None:
+        """Wait until some subscriber subscribed, or ``seconds`` after the socket opened. Call with the
+        lock held."""
+        deadline = self.opened_at + seconds
+        while not self.subscribed and (left := deadline - time.monotonic()) > 0:
+            if self.socket.poll(int(left * 1000) + 1):
+                self.hear_subscriptions()
 
     def is_heard(self, topic: bytes) -> bool:
         """Whether some subscriber's prefix covers ``topic``."""
