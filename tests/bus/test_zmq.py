@@ -77,11 +77,14 @@ def test_published_envelopes_arrive_as_fedmsg_frames_in_order(
     publisher = open_zmq(f"zmq://{endpoint}?unroutable=error", username="ci")
     consumer = open_zmq(f"zmq://?endpoint=tcp://{endpoint}")
     consumer.subscribe("trigger", ["org.centos.*.queued"])
-    messages = [(TOPIC, encode(make_envelope(TOPIC, {"n": n}))) for n in range(50)]
+    # A body's own username (the pipeline's bodies have one) is not the envelope's.
+    bodies = [{"n": n, "username": "fedora-atomic"} for n in range(50)]
+    messages = [(TOPIC, encode(make_envelope(TOPIC, body))) for body in bodies]
     publish_when_heard(publisher, messages)
     got = fetch_until(consumer, "trigger", ["org.centos.*.queued"], 50)
     assert [decode(d.payload)["msg"]["n"] for d in got] == list(range(50))
     assert {decode(d.payload)["username"] for d in got} == {"ci"}
+    assert {decode(d.payload)["msg"]["username"] for d in got} == {"fedora-atomic"}
     assert [d.topic for d in got] == [TOPIC] * 50
 
 

@@ -103,11 +103,11 @@ class ZmqBus(Bus):
 
     def _with_username(self, payload: bytes) -> bytes:
         # fedmsg puts the sender's user in every envelope; only an unsigned one can still gain it.
-        if b'"username"' in payload or b'"signature"' in payload:
-            return bytes(payload)
         try:
             envelope = decode(payload)
         except MessageError:
+            return bytes(payload)
+        if "username" in envelope or "signature" in envelope:
             return bytes(payload)
         envelope["username"] = self._username
         return encode(envelope)
