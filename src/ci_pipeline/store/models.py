@@ -335,3 +335,15 @@ class DecisionAnswer(Base):
     product_version: Mapped[str] = mapped_column(SafeString(200))
     answer: Mapped[dict[str, Any]] = mapped_column(SafeJSON())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A forge webhook delivery already handled: its id is refused if it comes again (replay)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    forge: Mapped[str] = mapped_column(SafeString(20), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(SafeString(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_webhook_deliveries_received_at", "received_at"),)
