@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
-                 linux-image-cloud-amd64 chromium)
+                 linux-image-cloud-amd64 chromium
+                 dropbear-bin openssh-client dosfstools mtools xorriso)
 
 missing_packages() {
     local pkg
