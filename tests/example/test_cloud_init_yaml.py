@@ -32,6 +32,7 @@ def flatten_with_awk(text: str) -> tuple[list[tuple[str, str]], str]:
 
 def flatten(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """What the reader must print for loaded YAML ``data``."""
+
     def join(key: object) -> str:
         return f"{path}/{key}" if path else str(key)
 
@@ -91,7 +92,10 @@ network: {config: disabled}
     pairs, complaints = flatten_with_awk(text)
     assert complaints == ""
     assert pairs == [
-        ("ssh_authorized_keys/0", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO6rnrKP0rt6j9f6d1O1l4X8p1l8pF9yVv5S6u2vE3a1 me@laptop"),
+        (
+            "ssh_authorized_keys/0",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO6rnrKP0rt6j9f6d1O1l4X8p1l8pF9yVv5S6u2vE3a1 me@laptop",
+        ),
         ("ssh_authorized_keys/1", "ssh-rsa AAAAB3NzaC1yc2E x"),
         ("disable_root", "false"),
         ("network/config", "disabled"),

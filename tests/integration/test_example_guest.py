@@ -49,7 +49,9 @@ def seed_kernel() -> HostKernel:
     kernel = find_kernel()
     module_dir = Path("/lib/modules") / kernel.release
     extra = disk_modules(module_dir, available(module_dir, SEED_MODULES))
-    return HostKernel(kernel.release, kernel.vmlinuz, (*kernel.modules, *(m for m in extra if m not in kernel.modules)))
+    return HostKernel(
+        kernel.release, kernel.vmlinuz, (*kernel.modules, *(m for m in extra if m not in kernel.modules))
+    )
 
 
 def build_image(root: Path) -> BuiltImage:
@@ -111,11 +113,30 @@ class Machine:
     console: Path
 
     def ssh(self, command: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"]
-        options += ["-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR", "-p", str(self.port), "-i", str(self.key)]
+        options = [
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+        ]
+        options += [
+            "-o",
+            "ConnectTimeout=15",
+            "-o",
+            "LogLevel=ERROR",
+            "-p",
+            str(self.port),
+            "-i",
+            str(self.key),
+        ]
         return subprocess.run(
             ["ssh", *options, "root@127.0.0.1", command],
-            capture_output=True, text=True, timeout=timeout, check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
 
@@ -133,7 +154,12 @@ def booted(built: BuiltImage, seed: Path, key: Path, workdir: Path) -> Iterator[
     argv = qemu_command(built.path, boot_dir(built.path), console, accel)
     argv += ["-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22"]
     argv += ["-device", f"virtio-net-pci,netdev=n0,mac={MAC}"]
-    argv += ["-drive", f"file={seed},if=none,id=seed,format=raw,readonly=on", "-device", "virtio-blk-pci,drive=seed"]
+    argv += [
+        "-drive",
+        f"file={seed},if=none,id=seed,format=raw,readonly=on",
+        "-device",
+        "virtio-blk-pci,drive=seed",
+    ]
     qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     machine = Machine(port, key, console)
     try:
@@ -149,9 +175,12 @@ def booted(built: BuiltImage, seed: Path, key: Path, workdir: Path) -> Iterator[
         qemu.wait()
 
 
-def test_a_vfat_seed_gives_the_hostname_the_key_and_dhcp(built: BuiltImage, key: Path, tmp_path: Path) -> None:
+def test_a_vfat_seed_gives_the_hostname_the_key_and_dhcp(
+    built: BuiltImage, key: Path, tmp_path: Path
+) -> None:
     seed = make_seed(
-        tmp_path, {"meta-data": "instance-id: iid-vfat\nlocal-hostname: guest-vfat\n", "user-data": cloud_config(key)},
+        tmp_path,
+        {"meta-data": "instance-id: iid-vfat\nlocal-hostname: guest-vfat\n", "user-data": cloud_config(key)},
         "vfat",
     )
     with booted(built, seed, key, tmp_path) as machine:
@@ -175,7 +204,12 @@ def test_an_iso_seed_with_network_config_names_and_addresses_the_card(
     network = {
         "version": 2,
         "ethernets": {
-            "nic0": {"match": {"macaddress": MAC}, "set-name": "lan0", "dhcp4": True, "addresses": ["192.168.77.5/24"]}
+            "nic0": {
+                "match": {"macaddress": MAC},
+                "set-name": "lan0",
+                "dhcp4": True,
+                "addresses": ["192.168.77.5/24"],
+            }
         },
     }
     files = {
@@ -194,7 +228,9 @@ def test_an_iso_seed_with_network_config_names_and_addresses_the_card(
 def test_a_bad_seed_is_reported_and_the_boot_goes_on(built: BuiltImage, key: Path, tmp_path: Path) -> None:
     files = {
         "meta-data": "instance-id: iid-bad\nlocal-hostname: not_a/host name\n",
-        "user-data": cloud_config(key, ssh_authorized_keys=["garbage", key.with_suffix(".pub").read_text().strip()]),
+        "user-data": cloud_config(
+            key, ssh_authorized_keys=["garbage", key.with_suffix(".pub").read_text().strip()]
+        ),
         "network-config": "version: 2\nethernets:\n  eth7:\n    dhcp4: [unclosed\n",
     }
     with booted(built, make_seed(tmp_path, files, "vfat"), key, tmp_path) as machine:

@@ -28,7 +28,7 @@ ROOT = "root"
 CHECK_SCRIPT = Path(__file__).resolve().parent / "check-closure"
 # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)",
 # "linux-vdso.so.1 (0x...)" (in the kernel: nothing to ship), "libfoo.so.2 => not found".
-_LINKED = re.compile(r"^\s*(\S+) => (\S+)(?: \(0x[0-9a-f]+\))?\s*$")
+_LINKED = re.compile(r"^\s*(\S+) => (not found|\S+)(?: \(0x[0-9a-f]+\))?\s*$")
 _LOADER = re.compile(r"^\s*(/\S+) \(0x[0-9a-f]+\)\s*$")
 _VDSO = re.compile(r"^\s*linux-(vdso|gate)\.so\.\d+ \(0x[0-9a-f]+\)\s*$")
 
