@@ -7,7 +7,6 @@ tests log in with a fresh key and ask the machine what it runs.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -160,7 +159,8 @@ def booted(built: BuiltImage, seed: Path, key: Path, workdir: Path) -> Iterator[
         "-device",
         "virtio-blk-pci,drive=seed",
     ]
-    qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with (workdir / "qemu.log").open("w") as qemu_log:
+        qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT)
     machine = Machine(port, key, console)
     try:
         deadline = time.monotonic() + SSH_DEADLINE
@@ -178,22 +178,22 @@ def booted(built: BuiltImage, seed: Path, key: Path, workdir: Path) -> Iterator[
 def test_a_vfat_seed_gives_the_hostname_the_key_and_dhcp(
     built: BuiltImage, key: Path, tmp_path: Path
 ) -> None:
-    seed = make_seed(
-        tmp_path,
-        {"meta-data": "instance-id: iid-vfat\nlocal-hostname: guest-vfat\n", "user-data": cloud_config(key)},
-        "vfat",
-    )
-    with booted(built, seed, key, tmp_path) as machine:
-        done = machine.ssh("hostname; ostree admin status; rpm -q ci-hello; ip addr")
+    files = {
+        "meta-data": "instance-id: iid-vfat\nlocal-hostname: guest-vfat\n",
+        "user-data": cloud_config(key),
+    }
+    rpm = next((built.world.base_repo / "Packages").glob("ci-hello-[0-9]*.x86_64.rpm"))
+    nvr = rpm.name.removesuffix(".x86_64.rpm")
+    with booted(built, make_seed(tmp_path, files, "vfat"), key, tmp_path) as machine:
+        done = machine.ssh(f"hostname; ostree admin status; rpm -q {nvr}; ip addr; ip route")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "guest-vfat"
-    assert f"* {OSNAME} {built.compose_rev}.0" in done.stdout
-    nvr = next((built.world.base_repo / "Packages").glob("ci-hello-[0-9]*.x86_64.rpm")).name.removesuffix(
-        ".x86_64.rpm"
-    )
-    assert nvr in lines
+    assert f"* {OSNAME} {built.compose_rev}.0" in lines
+    assert f"{nvr}.x86_64" in lines
     assert "inet 10.0.2.15/24" in done.stdout
+    # user networking with restrict=on offers no gateway: the lease's subnet is all the route there is.
+    assert "10.0.2.0/24 dev eth0 scope link  src 10.0.2.15" in done.stdout
     console = machine.console.read_text(errors="replace")
     assert "-----BEGIN SSH HOST KEY KEYS-----" in console and "CI-PIPELINE-" not in console
 
@@ -218,11 +218,10 @@ def test_an_iso_seed_with_network_config_names_and_addresses_the_card(
         "network-config": yaml.safe_dump(network),
     }
     with booted(built, make_seed(tmp_path, files, "iso9660"), key, tmp_path) as machine:
-        done = machine.ssh("hostname; ip -4 addr show dev lan0; cat /etc/resolv.conf; sh -c 'echo $0'")
+        done = machine.ssh("hostname; ip -4 addr show dev lan0")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("guest-iso\n")
     assert "inet 10.0.2.15/24" in done.stdout and "inet 192.168.77.5/24" in done.stdout
-    assert "nameserver 10.0.2.3" in done.stdout
 
 
 def test_a_bad_seed_is_reported_and_the_boot_goes_on(built: BuiltImage, key: Path, tmp_path: Path) -> None:
@@ -241,7 +240,3 @@ def test_a_bad_seed_is_reported_and_the_boot_goes_on(built: BuiltImage, key: Pat
     assert "local-hostname 'not_a/host name' is not a host name" in console
     assert "'garbage ...' is not a public key" in console
     assert "there is no network card eth7" in console
-
-
-def test_the_tools_are_on_the_path(built: BuiltImage) -> None:
-    assert shutil.which("ssh") and shutil.which("mkfs.fat") and shutil.which("xorriso")
