@@ -230,7 +230,7 @@ def test_a_bad_seed_is_reported_and_the_boot_goes_on(built: BuiltImage, key: Pat
         "user-data": cloud_config(
             key, ssh_authorized_keys=["garbage", key.with_suffix(".pub").read_text().strip()]
         ),
-        "network-config": "version: 2\nethernets:\n  eth7:\n    dhcp4: [unclosed\n",
+        "network-config": "version: 2\nethernets:\n  eth7:\n    dhcp4: true\n  eth8:\n    dhcp4: [unclosed\n",
     }
     with booted(built, make_seed(tmp_path, files, "vfat"), key, tmp_path) as machine:
         done = machine.ssh("hostname; ip -4 addr")
@@ -240,3 +240,5 @@ def test_a_bad_seed_is_reported_and_the_boot_goes_on(built: BuiltImage, key: Pat
     assert "local-hostname 'not_a/host name' is not a host name" in console
     assert "'garbage ...' is not a public key" in console
     assert "there is no network card eth7" in console
+    assert "network-config: yaml: line 6: a flow collection that does not close" in console
+    assert "network-config configures no network card; using DHCP on the first network card" in console
