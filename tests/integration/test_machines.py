@@ -17,7 +17,7 @@ import pytest
 from compose_fixtures import stage_context
 from guest_fixtures import build_test_guest
 
-from ci_pipeline.config import ArtifactsConfig, Config
+from ci_pipeline.config import ArtifactsConfig, Config, E2EConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines import cluster
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
@@ -190,17 +190,38 @@ def test_smoke_fails_when_the_guest_never_starts_sshd(tmp_path: Path) -> None:
     assert qemu_using(ctx.workdir) == []
 
 
-def e2e_context(tmp_path: Path, guest: Path, **options: str) -> StageContext:
-    """An e2e attempt on the test guest with the example's integration-test repository as its suite."""
+def e2e_context(
+    tmp_path: Path, guest: Path, e2e_config: E2EConfig | None = None, **options: str
+) -> StageContext:
+    """An e2e attempt on the test guest with the example's integration-test repository as its suite.
+
+    The suite also holds ``e2e/broken.yml``, an installer whose task fails.
+    """
     suite = tmp_path / "suite.git"
     shutil.copytree(Path(e2e.__file__).parents[1] / "example" / "integration-tests", suite)
+    (suite / "e2e" / "broken.yml").write_text(BROKEN_INSTALLER)
     git = ["git", "-C", str(suite), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "suite"], check=True)
     ctx = smoke_context(tmp_path, guest)
+    config = ctx.config.model_copy(update={"e2e": e2e_config or E2EConfig()})
     options = {"integration_tests_url": suite.as_uri(), "integration_tests_ref": "main", **options}
-    return stage_context(tmp_path, 2, "e2e", ctx.fields, ctx.config, options=options)
+    return stage_context(tmp_path, 2, "e2e", ctx.fields, config, options=options)
+
+
+BROKEN_INSTALLER = """\
+- hosts: nodes
+  gather_facts: false
+  tasks:
+  - name: the service cannot be set up
+    raw: echo no such service >&2; exit 3
+"""
+FAILING_REPORT = (
+    'printf \'<testsuite name="c"><testcase name="ok"/>'
+    '<testcase name="dns"><failure message="no answer">node2 is unknown</failure></testcase>'
+    '</testsuite>\' > "$E2E_JUNIT"'
+)
 
 
 def test_e2e_installs_three_machines_and_reads_the_conformance_report(guest: Path, tmp_path: Path) -> None:
@@ -280,3 +301,28 @@ def test_a_port_taken_before_qemu_binds_it_boots_the_machine_on_another(
         ) as (machine,):
             assert machine.ssh.port != taken.getsockname()[1]
             assert machine.check_output("hostname").strip() == "node1"
+
+
+def test_e2e_fails_naming_the_failed_conformance_case(guest: Path, tmp_path: Path) -> None:
+    ctx = e2e_context(tmp_path, guest, E2EConfig(conformance=FAILING_REPORT), e2e_machines="1")
+    with pytest.raises(StageFailure, match="1 of 2 e2e tests failed: dns") as failure:
+        e2e.run(ctx)
+    assert "node2 is unknown" in str(failure.value)
+    assert [(t.name, t.outcome) for t in failure.value.tests] == [("ok", "PASSED"), ("dns", "FAILED")]
+    assert qemu_using(ctx.workdir) == []
+
+
+def test_e2e_fails_when_the_installer_fails_and_runs_no_conformance(guest: Path, tmp_path: Path) -> None:
+    ctx = e2e_context(tmp_path, guest, E2EConfig(installer="e2e/broken.yml"), e2e_machines="1")
+    with pytest.raises(StageFailure, match="The e2e installer failed, so no conformance test ran"):
+        e2e.run(ctx)
+    assert "no such service" in (ctx.artifacts_dir / "installer.log").read_text()
+    assert not (ctx.workdir / "conformance.xml").exists()
+    assert qemu_using(ctx.workdir) == []
+
+
+def test_e2e_without_the_installer_in_the_suite_is_no_e2e_tests(guest: Path, tmp_path: Path) -> None:
+    ctx = e2e_context(tmp_path, guest, E2EConfig(installer="e2e/absent.yml"))
+    result = e2e.run(ctx)
+    assert result.summary == "no e2e tests"
+    assert not (ctx.workdir / "machines").exists()
