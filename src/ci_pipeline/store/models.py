@@ -131,6 +131,7 @@ class Run(Base):
         Index("ix_runs_state", "state"),
         Index("ix_runs_repo_branch", "repo", "branch"),
         Index("ix_runs_rev", "rev"),
+        Index("ix_runs_repo_id", "repo", "id"),
     )
 
 
@@ -161,6 +162,8 @@ class StageRun(Base):
     __table_args__ = (
         Index("ux_stage_runs_run_stage", "run_id", "stage", unique=True),
         Index("ix_stage_runs_state", "state"),
+        Index("ix_stage_runs_finished", "finished_at"),
+        Index("ix_stage_runs_stage_finished", "stage", "status", "finished_at"),
     )
 
 
@@ -253,6 +256,7 @@ class Result(Base):
         Index("ix_results_submit_time", "submit_time"),
         Index("ix_results_group", "group_uuid"),
         Index("ix_results_stage_run", "stage_run_id", "attempt"),
+        Index("ix_results_run", "run_id", "source"),
     )
 
 

@@ -25,7 +25,16 @@ from ci_pipeline.config import Config
 from ci_pipeline.errors import CIPipelineError, ConfigError, NotFound, StoreError
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.store.db import Store, UnstorableValue
-from ci_pipeline.web import api_gating, api_records, api_runs, api_waivers, dashboard, resultsdb, uploads
+from ci_pipeline.web import (
+    api_gating,
+    api_records,
+    api_runs,
+    api_waivers,
+    dashboard,
+    pages,
+    resultsdb,
+    uploads,
+)
 from ci_pipeline.web.forward import Forwarder
 from ci_pipeline.web.gating import load_policies
 from ci_pipeline.web.limits import RequestLimits
@@ -111,7 +120,7 @@ def create_app(config: Config, store: Store, *, policy_file: str | Path | None =
         upload_limit=config.web.max_upload_bytes,
     )
     # uploads comes before the static /artifacts mount, which would otherwise answer its PUTs.
-    for module in (api_runs, api_records, api_gating, api_waivers, resultsdb, dashboard, uploads):
+    for module in (api_runs, api_records, api_gating, api_waivers, resultsdb, dashboard, pages, uploads):
         app.include_router(module.router)
     static = resources.files("ci_pipeline.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

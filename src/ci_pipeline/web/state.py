@@ -17,6 +17,7 @@ from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.results import sync_stage_results
 from ci_pipeline.trigger import Trigger
+from ci_pipeline.web.broker import BrokerWatch
 from ci_pipeline.web.gating import Policy
 
 WRITES_DISABLED = (
@@ -43,6 +44,14 @@ class WebState:
     _synced_since: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _trigger: Trigger | None = None
+    _broker: BrokerWatch | None = None
+
+    def broker_watch(self) -> BrokerWatch:
+        """The watch on the Celery broker and workers, made on first use."""
+        with self._lock:
+            if self._broker is None:
+                self._broker = BrokerWatch(self.config)
+            return self._broker
 
     def trigger(self) -> Trigger:
         """The trigger that decides pushes given through the API, made once: its tracking rules read
