@@ -62,11 +62,11 @@ def daily_stage_figures(session: Session, since: datetime) -> list[DailyStageFig
         )
         .subquery()
     )
-    window = {"partition_by": (ended.c.stage, ended.c.day)}
+    per_day = (ended.c.stage, ended.c.day)
     ranked = select(
-        ended,
-        func.row_number().over(**window, order_by=ended.c.seconds).label("rank"),
-        func.count().over(**window).label("total"),
+        *ended.c,
+        func.row_number().over(partition_by=per_day, order_by=ended.c.seconds).label("rank"),
+        func.count().over(partition_by=per_day).label("total"),
     ).subquery()
     nearest = [
         func.min(case((ranked.c.rank >= share * ranked.c.total, ranked.c.seconds))) for share in PERCENTILES

@@ -50,7 +50,8 @@ def take_snapshot(config: Config) -> BrokerSnapshot:
                 except Exception:  # a queue no worker declared yet: the broker closes the channel
                     depths[queue] = None
                 finally:
-                    channel.close() if channel.is_open else None
+                    if channel.is_open:
+                        channel.close()
         answers = app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
     except OSError as exc:
         problem = f"The broker did not answer: {exc}."

@@ -47,7 +47,7 @@ def nice_top(value: float) -> float:
     if not math.isfinite(value) or value <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    return next(f * power for f in (1, 2, 5, 10) if f * power >= value)
+    return float(next(f * power for f in (1, 2, 5, 10) if f * power >= value))
 
 
 def _finite(values: Sequence[float | None]) -> list[float]:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ci_pipeline.store import runs as q
-from ci_pipeline.store.decisions import decision_for_build, get_decision, newest_decisions
 from ci_pipeline.store.clock import utcnow
+from ci_pipeline.store.decisions import decision_for_build, get_decision, newest_decisions
 from ci_pipeline.store.listing import newest_runs
 from ci_pipeline.store.outbox import run_messages
 from ci_pipeline.store.records import (

@@ -10,6 +10,7 @@ from statistics import median
 from ci_pipeline.store.records import seconds
 from ci_pipeline.store.rows import Run, StageRun
 from ci_pipeline.store.states import StageState, Status
+from ci_pipeline.web.templating import chip_class
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,7 @@ def outcome_class(row: StageRun | None) -> str:
     """A stage's CSS class: its status once complete, else its state ("none" for no row)."""
     if row is None:
         return "none"
-    if row.state == StageState.COMPLETE:
-        return {Status.SUCCESS: "success", Status.FAILURE: "failure"}.get(row.status or Status.ABORTED, "aborted")
-    return str(row.state)
+    return chip_class(row.state, row.status)
 
 
 def outcome_strip(runs: Sequence[Run], rows: Sequence[StageRun]) -> tuple[list[str], list[list[Cell]]]:

@@ -19,9 +19,9 @@ from ci_pipeline.store.states import RunState, StageState, Status
 from ci_pipeline.store.trends import PERCENTILES, daily_stage_figures
 from ci_pipeline.web.charts import bar_chart, line_chart
 from ci_pipeline.web.history import outcome_strip, stage_figures
+from ci_pipeline.web.state import web_state
 from ci_pipeline.web.templating import templates
 from ci_pipeline.web.waiting import waiting_for_images, waiting_runs, waiting_stages
-from ci_pipeline.web.state import web_state
 
 router = APIRouter(include_in_schema=False)
 TREND_DAYS = 30
@@ -33,7 +33,8 @@ QUEUE_LIMIT = 500
 def package_page(
     repo: str, request: Request, last: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> Response:
-    """A package's runs as a strip per stage, its stages' figures, last good and bad run, decisions, gating."""
+    """A package's runs as a strip per stage, each stage's figures, last good and bad run, decisions,
+    and gating."""
     if len(repo) > 255:
         raise HTTPException(status_code=400, detail="A package name is at most 255 characters long.")
     web = web_state(request)

@@ -69,11 +69,8 @@ def waiting_stages(active: Sequence[tuple[StageRun, Run]]) -> list[Waiting]:
 
 def waiting_runs(unstarted: Sequence[Run]) -> list[Waiting]:
     """Runs no scheduler has started."""
-    return [
-        Waiting(run, "", Wait.SCHEDULER,
-                "Claimed; its first stage starts next." if run.owner else "Waits for a scheduler to claim it.")
-        for run in unstarted
-    ]
+    claimed, unclaimed = "Claimed; its first stage starts next.", "Waits for a scheduler to claim it."
+    return [Waiting(run, "", Wait.SCHEDULER, claimed if run.owner else unclaimed) for run in unstarted]
 
 
 def waiting_for_images(
