@@ -46,7 +46,8 @@ CACHE = Path.home() / ".cache" / "ci-pipeline-bench"
 
 def stage_rows(run_id: int, first_stage_id: int, created: datetime, rng: random.Random,
                active: bool) -> tuple[list[dict[str, Any]], str]:
-    """The seven stage rows of one run and the run's status; an active run stops at a queued or running stage."""
+    """The seven stage rows of one run and the run's status; an active run stops at a queued or running
+    stage."""
     rows, at, status = [], created, "SUCCESS"
     failing = rng.choice(STAGES[:4]) if rng.random() < 0.1 else None
     image_due = rng.random() < 0.1
@@ -68,8 +69,8 @@ def stage_rows(run_id: int, first_stage_id: int, created: datetime, rng: random.
             ran = rng.lognormvariate(0, 0.35) * TYPICAL[stage]
             started, at = at + timedelta(seconds=wait), at + timedelta(seconds=wait + ran)
             outcome = "FAILURE" if stage == failing else "SUCCESS"
-            row.update(state="complete", status=outcome, attempt=1, queued_at=started - timedelta(seconds=wait),
-                       started_at=started, finished_at=at)
+            row.update(state="complete", status=outcome, attempt=1, started_at=started, finished_at=at,
+                       queued_at=started - timedelta(seconds=wait))
             status = outcome
         rows.append(row)
     return rows, status
@@ -112,8 +113,10 @@ def generate(store: Store, runs: int, per_run: int, batch: int = 2000) -> None:
             })
             for topic in ("package.complete", "complete"):
                 body = json.dumps({"msg": {"repo": package, "status": status}}).encode()
-                chunk[OutboxMessage].append({"run_id": run_id, "topic": f"org.centos.prod.ci.pipeline.{topic}",
-                                             "payload": body, "created_at": created, "sent_at": created})
+                chunk[OutboxMessage].append({
+                    "run_id": run_id, "topic": f"org.centos.prod.ci.pipeline.{topic}", "payload": body,
+                    "created_at": created, "sent_at": created,
+                })
             done = [r for r in rows if r["state"] == "complete"]
             for n in range(per_run):
                 row = done[n % len(done)] if done else None
@@ -213,7 +216,9 @@ def postgres_schema(base: str, name: str) -> Iterator[str]:
 
 def main() -> None:
     """Benchmark on SQLite and, unless --postgres is empty, PostgreSQL."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--results-per-run", type=int, default=10)
     parser.add_argument("--requests", type=int, default=200)

@@ -45,8 +45,11 @@ def _day_and_seconds(dialect: str) -> tuple[ColumnElement[object], ColumnElement
     return func.date(finished), (func.julianday(finished) - func.julianday(started)) * 86400.0
 
 
-def daily_stage_figures(session: Session, since: datetime) -> list[DailyStageFigures]:
-    """The figures of every stage and day for the stages complete since ``since``, by stage and day."""
+def daily_stage_figures(
+    session: Session, since: datetime, until: datetime | None = None
+) -> list[DailyStageFigures]:
+    """The figures of every stage and day for the stages complete from ``since`` (until ``until``),
+    by stage and day."""
     day, seconds = _day_and_seconds(session.get_bind().dialect.name)
     ended = (
         select(
@@ -59,6 +62,7 @@ def daily_stage_figures(session: Session, since: datetime) -> list[DailyStageFig
             StageRun.finished_at >= since,
             StageRun.state == StageState.COMPLETE,
             StageRun.started_at.is_not(None),
+            *([StageRun.finished_at < until] if until is not None else []),
         )
         .subquery()
     )

@@ -46,8 +46,8 @@ def nice_top(value: float) -> float:
     """A round number at least ``value`` (1, 2 or 5 times a power of ten) for the top of an axis."""
     if not math.isfinite(value) or value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    return float(next(f * power for f in (1, 2, 5, 10) if f * power >= value))
+    power = 10.0 ** math.floor(math.log10(value))
+    return next((f * power for f in (1, 2, 5, 10) if value <= f * power < math.inf), value)
 
 
 def _finite(values: Sequence[float | None]) -> list[float]:

@@ -16,15 +16,15 @@ from ci_pipeline.store.listing import stages_of_runs
 from ci_pipeline.store.records import decision_json, run_json
 from ci_pipeline.store.results import ITEM_TYPE
 from ci_pipeline.store.states import RunState, StageState, Status
-from ci_pipeline.store.trends import PERCENTILES, daily_stage_figures
+from ci_pipeline.store.trends import PERCENTILES
 from ci_pipeline.web.charts import bar_chart, line_chart
 from ci_pipeline.web.history import outcome_strip, stage_figures
 from ci_pipeline.web.state import web_state
 from ci_pipeline.web.templating import templates
+from ci_pipeline.web.trend_cache import TREND_DAYS
 from ci_pipeline.web.waiting import waiting_for_images, waiting_runs, waiting_stages
 
 router = APIRouter(include_in_schema=False)
-TREND_DAYS = 30
 #: The most active stages and unstarted runs the queue page lists.
 QUEUE_LIMIT = 500
 
@@ -79,8 +79,8 @@ def trends_page(request: Request) -> Response:
     """Per stage: duration percentiles and failure rate per day over the last 30 days, as SVG charts."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     days = _days(today)
-    with web_state(request).store.session() as session:
-        figures = daily_stage_figures(session, today - timedelta(days=TREND_DAYS - 1))
+    web = web_state(request)
+    figures = web.trends.figures(web.store, today)
     order = {str(stage): index for index, stage in enumerate(Stage)}
     stages = sorted({f.stage for f in figures}, key=lambda name: (order.get(name, len(order)), name))
     charts = []

@@ -19,6 +19,7 @@ from ci_pipeline.store.results import sync_stage_results
 from ci_pipeline.trigger import Trigger
 from ci_pipeline.web.broker import BrokerWatch
 from ci_pipeline.web.gating import Policy
+from ci_pipeline.web.trend_cache import TREND_DAYS, TrendCache
 
 WRITES_DISABLED = (
     "Writes are disabled because no token is configured; set [web] token in the configuration "
@@ -45,6 +46,8 @@ class WebState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _trigger: Trigger | None = None
     _broker: BrokerWatch | None = None
+    #: The trends page's figures of past days.
+    trends: TrendCache = field(default_factory=lambda: TrendCache(TREND_DAYS))
 
     def broker_watch(self) -> BrokerWatch:
         """The watch on the Celery broker and workers, made on first use."""
