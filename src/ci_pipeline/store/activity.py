@@ -24,7 +24,7 @@ def active_stages(session: Session, limit: int) -> list[tuple[StageRun, Run]]:
     query = select(StageRun).where(StageRun.state.in_(ACTIVE_STAGE_STATES)).limit(limit)
     stages = sorted(session.execute(query).scalars(), key=lambda stage: (stage.run_id, stage.position))
     ids = sorted({stage.run_id for stage in stages})
-    found = session.execute(select(Run).where(Run.id.in_(ids))).scalars() if ids else []
+    found: list[Run] = list(session.execute(select(Run).where(Run.id.in_(ids))).scalars()) if ids else []
     runs = {run.id: run for run in found}
     return [(stage, runs[stage.run_id]) for stage in stages if stage.run_id in runs]
 
