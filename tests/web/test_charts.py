@@ -21,6 +21,8 @@ def _inside(svg: ET.Element) -> None:
         for point in mark.attrib["points"].split():
             x, y = (float(part) for part in point.split(","))
             assert 0 <= x <= WIDTH and 0 <= y <= HEIGHT
+    for dot in svg.iter(f"{SVG}circle"):
+        assert 0 <= float(dot.attrib["cx"]) <= WIDTH and 0 <= float(dot.attrib["cy"]) <= HEIGHT
     for bar in svg.iter(f"{SVG}rect"):
         x, y, w, h = (float(bar.attrib[k]) for k in ("x", "y", "width", "height"))
         assert x >= 0 and x + w <= WIDTH + 0.01 and y >= 0 and h >= 0 and y + h <= HEIGHT

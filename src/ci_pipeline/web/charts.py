@@ -100,6 +100,9 @@ def line_chart(
             dashes = f' stroke-dasharray="{dash}"' if dash else ""
             parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2"{dashes} '
                          f'points="{" ".join(points)}"><title>{escape(name)}</title></polyline>')
+            # A dot per day as well, so a day alone (no line to its neighbours) is seen too.
+            parts.extend(f'<circle class="dot" cx="{x}" cy="{y}" r="3" fill="{colour}"/>'
+                         for x, y in (point.split(",") for point in points))
     parts.append("</svg>")
     return "".join(parts)
 
