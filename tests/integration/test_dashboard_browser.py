@@ -19,8 +19,9 @@ from ci_pipeline.store.runs import stages_of
 from ci_pipeline.web.server import start_web_server
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
-from store.dashboard_rows import add_run_with_stages
 from web_fixtures import TOKEN, add_finished_run
+
+from store.dashboard_rows import add_run_with_stages
 
 pytestmark = pytest.mark.integration
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -30,10 +31,15 @@ PAGES = ("/", "/queue", "/trends", "/decisions", "/packages/ci-calc", "/runs/{fa
 #: The WCAG contrast ratio of a colour pair (colours as the browser computes them: rgb() or rgba()).
 CONTRAST_JS = """(selector) => {
   const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
-  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
-                            .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-  const background = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
-                               if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
   return [...document.querySelectorAll(selector)].filter(el => el.innerText.trim()).map(el => {
     const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
     return [el.innerText.trim().slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
@@ -163,8 +169,7 @@ def test_a_running_stages_log_follows_live_with_failing_lines_marked(
     with dashboard["store"].session() as session:
         row = stages_of(session, dashboard["running"])[1]
         row.state, row.status, row.finished_at = "complete", "FAILURE", utcnow()
-    page.wait_for_function(
-        "document.querySelector('#stage-functional .log-state').textContent.includes('FAILURE')", timeout=10000
-    )
+    ended = "document.querySelector('#stage-functional .log-state').textContent.includes('FAILURE')"
+    page.wait_for_function(ended, timeout=10000)
     raw = page.locator("#stage-functional a.log").first.get_attribute("href")
     assert raw == f"/api/v1/runs/{dashboard['running']}/stages/functional/log"

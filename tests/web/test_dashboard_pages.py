@@ -7,13 +7,13 @@ import re
 from datetime import timedelta
 
 import httpx
-from store.dashboard_rows import add_run_with_stages
 from web_fixtures import add_finished_run
 
 from ci_pipeline.config import Config
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.decision_answers import replace_answer
+from store.dashboard_rows import add_run_with_stages
 
 
 def test_a_package_page_shows_its_strip_figures_last_runs_decisions_and_gating(
@@ -35,7 +35,9 @@ def test_a_package_page_shows_its_strip_figures_last_runs_decisions_and_gating(
     assert any_client.get("/packages/ci-calc", params={"last": 0}).status_code == 400
 
 
-def test_the_trends_page_draws_a_chart_per_stage_with_its_figures_as_a_table(any_client: httpx.Client) -> None:
+def test_the_trends_page_draws_a_chart_per_stage_with_its_figures_as_a_table(
+    any_client: httpx.Client,
+) -> None:
     page = any_client.get("/trends")
     assert page.status_code == 200
     for stage in ("build", "functional"):
@@ -57,7 +59,8 @@ def test_the_queue_says_what_runs_and_why_the_rest_waits(any_client: httpx.Clien
     running = page.split('id="running"')[1].split('id="waiting"')[0]
     waiting = page.split('id="waiting"')[1]
     assert f'href="/runs/{holder}#stage-compose"' in running and "nano" not in running
-    assert f"The compose lock of f26 is held by run {holder}." in waiting and f'href="/runs/{locked}"' in waiting
+    assert f"The compose lock of f26 is held by run {holder}." in waiting
+    assert f'href="/runs/{locked}"' in waiting
     assert "No free slot: 1 stage running." in waiting and f'href="/runs/{slot}"' in waiting
     assert "Waits for a scheduler to claim it." in waiting
     assert "No machine is leased." in page and "Celery" not in page
