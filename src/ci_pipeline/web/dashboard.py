@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ci_pipeline.store import runs as q
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.decisions import decision_for_build, get_decision, newest_decisions
-from ci_pipeline.store.listing import newest_runs
+from ci_pipeline.store.listing import StageSummary, newest_runs, stage_summaries
 from ci_pipeline.store.outbox import run_messages
 from ci_pipeline.store.records import (
     artifact_files,
@@ -25,7 +25,6 @@ from ci_pipeline.store.results import ITEM_TYPE
 from ci_pipeline.store.rows import StageRun
 from ci_pipeline.store.states import RunState, StageState, Status
 from ci_pipeline.store.waivers import subject_waivers, waiver_json
-from ci_pipeline.web.api_runs import stages_by_run
 from ci_pipeline.web.logs import read_tail
 from ci_pipeline.web.metrics import metrics_text
 from ci_pipeline.web.state import BuildId, RowId, web_state
@@ -50,7 +49,9 @@ def runs_page(
     web = web_state(request)
     with web.store.session() as session:
         rows = newest_runs(session, repo=repo, offset=page * 50, limit=51)
-        stages = stages_by_run(session, [row.id for row in rows[:50]])
+        stages: dict[int, list[StageSummary]] = {}
+        for stage in stage_summaries(session, [row.id for row in rows[:50]]):
+            stages.setdefault(stage.run_id, []).append(stage)
     runs = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows[:50]]
     live = any(run["state"] != "complete" for run in runs)
     return templates.TemplateResponse(

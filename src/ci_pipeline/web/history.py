@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
-from ci_pipeline.store.records import seconds
-from ci_pipeline.store.rows import Run, StageRun
+from ci_pipeline.store.listing import StageSummary
+from ci_pipeline.store.rows import Run
 from ci_pipeline.store.states import StageState, Status
 from ci_pipeline.web.templating import chip_class
 
@@ -36,7 +36,7 @@ class StageFigures:
         return self.passed / self.ended if self.ended else None
 
 
-def stage_names(rows: Sequence[StageRun]) -> list[str]:
+def stage_names(rows: Sequence[StageSummary]) -> list[str]:
     """The stages that appear in ``rows``, in pipeline order."""
     positions: dict[str, int] = {}
     for row in rows:
@@ -44,14 +44,14 @@ def stage_names(rows: Sequence[StageRun]) -> list[str]:
     return sorted(positions, key=lambda name: (positions[name], name))
 
 
-def outcome_class(row: StageRun | None) -> str:
+def outcome_class(row: StageSummary | None) -> str:
     """A stage's CSS class: its status once complete, else its state ("none" for no row)."""
     if row is None:
         return "none"
     return chip_class(row.state, row.status)
 
 
-def outcome_strip(runs: Sequence[Run], rows: Sequence[StageRun]) -> tuple[list[str], list[list[Cell]]]:
+def outcome_strip(runs: Sequence[Run], rows: Sequence[StageSummary]) -> tuple[list[str], list[list[Cell]]]:
     """Stage names and, per stage, one cell per run in the order of ``runs``."""
     by_run = {(row.run_id, row.stage): row for row in rows}
     names = stage_names(rows)
@@ -66,12 +66,12 @@ def outcome_strip(runs: Sequence[Run], rows: Sequence[StageRun]) -> tuple[list[s
     return names, strip
 
 
-def stage_figures(rows: Sequence[StageRun]) -> list[StageFigures]:
+def stage_figures(rows: Sequence[StageSummary]) -> list[StageFigures]:
     """Pass rate and median duration of each stage over ``rows``, in pipeline order."""
     figures = []
     for name in stage_names(rows):
         ended = [r for r in rows if r.stage == name and r.state == StageState.COMPLETE]
-        durations = [d for r in ended if (d := seconds(r.started_at, r.finished_at)) is not None]
+        durations = [d for r in ended if (d := r.duration) is not None]
         passed = sum(1 for r in ended if r.status == Status.SUCCESS)
         figures.append(StageFigures(name, len(ended), passed, median(durations) if durations else None))
     return figures

@@ -12,7 +12,7 @@ from ci_pipeline.engine.definition import pipeline_for
 from ci_pipeline.messages.topics import Stage
 from ci_pipeline.store import activity, history
 from ci_pipeline.store.leases import machine_leases
-from ci_pipeline.store.listing import stages_of_runs
+from ci_pipeline.store.listing import stage_summaries
 from ci_pipeline.store.records import decision_json, run_json
 from ci_pipeline.store.results import ITEM_TYPE
 from ci_pipeline.store.states import RunState, StageState, Status
@@ -43,7 +43,7 @@ def package_page(
         decisions = [decision_json(row) for row in history.package_decisions(session, repo, 20)]
         if not runs and not decisions:
             raise HTTPException(status_code=404, detail=f"There are no runs or decisions of '{repo}'.")
-        rows = stages_of_runs(session, [run.id for run in runs])
+        rows = stage_summaries(session, [run.id for run in runs])
         good = history.last_run_with_status(session, repo, Status.SUCCESS)
         bad = history.last_run_with_status(session, repo, Status.FAILURE)
         nvr = next((str(run.fields["nvr"]) for run in runs if run.fields.get("nvr")), "")
