@@ -9,7 +9,10 @@ decisions and messages, with bulk inserts. The filled stores are kept (SQLite un
 ``~/.cache/ci-pipeline-bench/``, PostgreSQL in a schema named after the sizes and the day) and
 reused by the next run of the same day; ``--fresh`` fills them again. Each page is then requested
 through the app in this process (the time of the whole request, routing and rendering included) and
-p50/p99 are printed per page and store. Goal: p99 under 100 ms.
+p50/p99 are printed per page and store, of the wall-clock time and of this process's CPU time (the
+database server's own CPU is not in the latter: on PostgreSQL it is in the wall time only). The
+first request of each page is printed apart (it compiles the template and, for the trends, reads
+the past days that are then kept). Goal: p99 under 100 ms.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import tempfile
 import time
@@ -171,16 +175,17 @@ def paths(rng: random.Random, runs: int, count: int) -> dict[str, list[str]]:
     }
 
 
-async def time_pages(app: Any, pages: list[str]) -> list[float]:
-    """Seconds per GET through the app in this process."""
-    samples = []
+async def time_pages(app: Any, pages: list[str]) -> tuple[list[float], list[float]]:
+    """Seconds per GET through the app in this process: wall clock, and this process's CPU time."""
+    wall, cpu = [], []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
         for path in pages:
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             response = await client.get(path)
-            samples.append(time.perf_counter() - began)
+            wall.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
             assert response.status_code == 200, (path, response.status_code, response.text[:300])
-    return samples
+    return wall, cpu
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -192,18 +197,20 @@ def percentile(samples: list[float], share: float) -> float:
 def bench(url: str, runs: int, per_run: int, requests: int, fresh: bool) -> None:
     """Fill (or reuse) the store at ``url`` and print p50/p99 per page."""
     store = filled_store(url, runs, per_run, fresh)
+    print(f"  load average before: {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} cores (wall times grow with it; cpu is this process's alone)")
     with tempfile.TemporaryDirectory() as state:
         config = load_config(environ={"CI_PIPELINE_STATE_DIR": state, "CI_PIPELINE_STORE_URL": url})
         app = create_app(config, store)
         for name, pages in paths(random.Random(7), runs, requests).items():
             # The first request compiles the page's template (and fills the trends' cache of past days).
-            first = asyncio.run(time_pages(app, pages[:1]))[0] * 1000
+            first = asyncio.run(time_pages(app, pages[:1]))[0][0] * 1000
             asyncio.run(time_pages(app, pages[1:5]))
-            samples = asyncio.run(time_pages(app, pages))
-            verdict = "ok" if percentile(samples, 0.99) < 100 else "OVER 100 ms"
-            print(f"  {store.dialect:<10} {name:<13} p50 {percentile(samples, 0.5):7.2f} ms  "
-                  f"p99 {percentile(samples, 0.99):7.2f} ms  ({len(samples)} requests) {verdict};  "
-                  f"first request {first:.0f} ms")
+            wall, cpu = asyncio.run(time_pages(app, pages))
+            verdict = "ok" if percentile(wall, 0.99) < 100 else "OVER 100 ms"
+            print(f"  {store.dialect:<10} {name:<13} wall p50 {percentile(wall, 0.5):6.1f} ms "
+                  f"p99 {percentile(wall, 0.99):6.1f} ms {verdict:<11} cpu p50 {percentile(cpu, 0.5):5.1f} ms "
+                  f"p99 {percentile(cpu, 0.99):5.1f} ms  first {first:.0f} ms  ({len(wall)} requests)")
     store.close()
 
 
