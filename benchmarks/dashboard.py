@@ -209,7 +209,8 @@ def bench(url: str, runs: int, per_run: int, requests: int, fresh: bool) -> None
             wall, cpu = asyncio.run(time_pages(app, pages))
             verdict = "ok" if percentile(wall, 0.99) < 100 else "OVER 100 ms"
             print(f"  {store.dialect:<10} {name:<13} wall p50 {percentile(wall, 0.5):6.1f} ms "
-                  f"p99 {percentile(wall, 0.99):6.1f} ms {verdict:<11} cpu p50 {percentile(cpu, 0.5):5.1f} ms "
+                  f"p99 {percentile(wall, 0.99):6.1f} ms {verdict:<11} "
+                  f"cpu p50 {percentile(cpu, 0.5):5.1f} ms "
                   f"p99 {percentile(cpu, 0.99):5.1f} ms  first {first:.0f} ms  ({len(wall)} requests)")
     store.close()
 
