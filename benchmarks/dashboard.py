@@ -165,7 +165,7 @@ def paths(rng: random.Random, runs: int, count: int) -> dict[str, list[str]]:
     def package() -> str:
         return f"pkg{rng.randrange(PACKAGES)}"
     return {
-        "runs list": [rng.choice(("/", f"/?page={rng.randrange(200)}", f"/?repo={package()}"))
+        "runs list": [rng.choice(("/", f"/?before={rng.randrange(runs)}", f"/?repo={package()}"))
                       for _ in range(count)],
         "run page": [f"/runs/{rng.choice((rng.randrange(1, runs), runs - rng.randrange(ACTIVE)))}"
                      for _ in range(count)],

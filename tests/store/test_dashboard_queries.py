@@ -11,6 +11,7 @@ from ci_pipeline.store import activity, history
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.decision_answers import replace_answer
 from ci_pipeline.store.leases import machine_leases
+from ci_pipeline.store.listing import newest_runs
 from ci_pipeline.store.models import Decision
 from ci_pipeline.store.states import Status
 from ci_pipeline.store.trends import daily_stage_figures
@@ -97,3 +98,11 @@ def test_leases_are_none_until_the_store_has_a_leases_table(store: Store) -> Non
     finally:
         with store.engine.begin() as conn:
             conn.execute(text("DROP TABLE leases"))
+
+
+def test_runs_page_by_key_both_ways(store: Store) -> None:
+    ids = [add_run_with_stages(store, "vim", DAY, []) for _ in range(5)]
+    with store.session() as session:
+        assert [r.id for r in newest_runs(session, limit=2, before=ids[3])] == [ids[2], ids[1]]
+        assert [r.id for r in newest_runs(session, limit=2, after=ids[1])] == [ids[3], ids[2]]
+        assert [r.id for r in newest_runs(session, limit=9, after=ids[4])] == []

@@ -83,3 +83,15 @@ def test_a_run_page_draws_stage_bars_lists_failed_tests_first_and_highlights_fai
     assert '<span class="line failing">test_div FAILED: boom</span>' in functional
     assert '<span class="line">functional line 50</span>' in functional
     assert f'href="/api/v1/runs/{run_id}/stages/functional/log"' in functional
+
+
+def test_the_runs_list_pages_by_run_id(any_client: httpx.Client, store: Store, web_config: Config) -> None:
+    for generation in range(1, 52):
+        add_finished_run(store, web_config, generation=generation)
+    first = any_client.get("/").text
+    assert "← newer" not in first and 'before=3">older →' in first  # runs 52 to 3
+    older = any_client.get("/", params={"before": 3}).text
+    assert '/runs/1"' in older and 'after=2">← newer' in older and "older →" not in older
+    newer = any_client.get("/", params={"after": 1}).text
+    assert '/runs/51"' in newer and '/runs/2"' in newer and '/runs/52"' not in newer  # the 50 after run 1
+    assert 'after=51">← newer' in newer and 'before=2">older →' in newer

@@ -28,11 +28,21 @@ def newest_runs(
     status: str | None = None,
     offset: int = 0,
     limit: int,
+    before: int | None = None,
+    after: int | None = None,
 ) -> list[Run]:
-    """Runs newest first, filtered by each value given; a state or status no run can have matches none."""
+    """Runs newest first, filtered by each value given; a state or status no run can have matches none.
+
+    ``before`` pages by key (the runs older than that id, read by an index however deep the page);
+    ``after`` gives the ``limit`` runs just newer than that id, still newest first.
+    """
     if not (_known(RunState, state) and _known(Status, status)):
         return []
-    query = select(Run).order_by(Run.id.desc())
+    query = select(Run).order_by(Run.id.asc() if after is not None else Run.id.desc())
+    if before is not None:
+        query = query.where(Run.id < before)
+    if after is not None:
+        query = query.where(Run.id > after)
     if repo:
         query = query.where(Run.repo == repo)
     if branch:
@@ -41,7 +51,8 @@ def newest_runs(
         query = query.where(Run.state == RunState(state))
     if status:
         query = query.where(Run.status == Status(status))
-    return list(session.execute(query.offset(offset).limit(limit)).scalars())
+    found = list(session.execute(query.offset(offset).limit(limit)).scalars())
+    return found[::-1] if after is not None else found
 
 
 def stages_of_runs(session: Session, run_ids: Sequence[int]) -> list[StageRun]:

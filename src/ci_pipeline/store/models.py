@@ -86,7 +86,10 @@ class Decision(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
     forced: Mapped[bool] = mapped_column(default=False)
 
-    __table_args__ = (Index("ix_decisions_change", "repo", "rev", "namespace"),)
+    __table_args__ = (
+        Index("ix_decisions_change", "repo", "rev", "namespace"),
+        Index("ix_decisions_repo_id", "repo", "id"),
+    )
 
 
 class Run(Base):

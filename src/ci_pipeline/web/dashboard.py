@@ -27,7 +27,7 @@ from ci_pipeline.store.states import RunState, StageState, Status
 from ci_pipeline.store.waivers import subject_waivers, waiver_json
 from ci_pipeline.web.logs import read_tail
 from ci_pipeline.web.metrics import metrics_text
-from ci_pipeline.web.state import BuildId, RowId, web_state
+from ci_pipeline.web.state import MAX_ROW_ID, BuildId, RowId, web_state
 from ci_pipeline.web.templating import chip_class as chip_class
 from ci_pipeline.web.templating import templates
 from ci_pipeline.web.timeline import stage_bars
@@ -35,6 +35,8 @@ from ci_pipeline.web.timeline import stage_bars
 router = APIRouter(include_in_schema=False)
 TRIGGER_CI_NAME = "ci-pipeline-trigger"
 Word = Annotated[str | None, Query(max_length=255)]
+RunKey = Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)]
+PAGE_SIZE = 50
 #: Test outcomes listed first under a stage.
 FAILED_OUTCOMES = frozenset({"FAILED", "ERROR", "NEEDS_INSPECTION"})
 #: How many of a running or failed stage's last log lines its page shows.
@@ -43,22 +45,31 @@ LOG_LINES_SHOWN = 200
 
 @router.get("/", response_class=HTMLResponse)
 def runs_page(
-    request: Request, repo: Word = None, page: Annotated[int, Query(ge=0, le=10**6)] = 0
+    request: Request,
+    repo: Word = None,
+    page: Annotated[int, Query(ge=0, le=10**6)] = 0,
+    before: RunKey = None,
+    after: RunKey = None,
 ) -> Response:
-    """The newest runs with a chip per stage."""
+    """The newest runs with a chip per stage, paged by run id (``before``/``after``; ``page`` too)."""
     web = web_state(request)
     with web.store.session() as session:
-        rows = newest_runs(session, repo=repo, offset=page * 50, limit=51)
+        offset = 0 if before is not None or after is not None else page * PAGE_SIZE
+        rows = newest_runs(session, repo=repo, offset=offset, limit=PAGE_SIZE + 1, before=before, after=after)
+        more = len(rows) > PAGE_SIZE
+        rows = rows[-PAGE_SIZE:] if after is not None else rows[:PAGE_SIZE]
         stages: dict[int, list[StageSummary]] = {}
-        for stage in stage_summaries(session, [row.id for row in rows[:50]]):
+        for stage in stage_summaries(session, [row.id for row in rows]):
             stages.setdefault(stage.run_id, []).append(stage)
-    runs = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows[:50]]
-    live = any(run["state"] != "complete" for run in runs)
-    return templates.TemplateResponse(
-        request,
-        "runs.html",
-        {"runs": runs, "repo": repo or "", "page": page, "has_next": len(rows) > 50, "live": live},
-    )
+    runs = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows]
+    context = {
+        "runs": runs,
+        "repo": repo or "",
+        "has_older": more if after is None else bool(rows),
+        "has_newer": more if after is not None else before is not None or page > 0,
+        "live": any(run["state"] != "complete" for run in runs),
+    }
+    return templates.TemplateResponse(request, "runs.html", context)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)

@@ -1,4 +1,4 @@
-"""indexes the dashboard's pages read by: a run's results, a package's runs, stage ends by time
+"""indexes the dashboard's pages read by: a run's results, a package's runs and decisions, stage ends
 
 Revision ID: 0010
 Revises: 0007
@@ -15,6 +15,7 @@ depends_on = None
 INDEXES = (
     ("results", "ix_results_run", ["run_id", "source"]),
     ("runs", "ix_runs_repo_id", ["repo", "id"]),
+    ("decisions", "ix_decisions_repo_id", ["repo", "id"]),
     ("stage_runs", "ix_stage_runs_finished", ["finished_at"]),
     ("stage_runs", "ix_stage_runs_stage_finished", ["stage", "status", "finished_at"]),
 )
