@@ -36,7 +36,7 @@ from ci_pipeline.config import load_config
 from ci_pipeline.messages.topics import STAGE_ORDER
 from ci_pipeline.store.db import Store, open_store
 from ci_pipeline.store.models import Decision, OutboxMessage, Result, Run, StageRun, table_of
-from ci_pipeline.web.server import create_app
+from ci_pipeline.web.server import create_app, freeze_startup_objects
 
 PACKAGES = 500
 BRANCHES = ("f26", "f27", "rawhide", "epel7")
@@ -202,6 +202,7 @@ def bench(url: str, runs: int, per_run: int, requests: int, fresh: bool) -> None
     with tempfile.TemporaryDirectory() as state:
         config = load_config(environ={"CI_PIPELINE_STATE_DIR": state, "CI_PIPELINE_STORE_URL": url})
         app = create_app(config, store)
+        freeze_startup_objects()  # as start_web_server does
         for name, pages in paths(random.Random(7), runs, requests).items():
             # The first request compiles the page's template (and fills the trends' cache of past days).
             first = asyncio.run(time_pages(app, pages[:1]))[0][0] * 1000
