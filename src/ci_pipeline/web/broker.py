@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ci_pipeline.config import Config
@@ -34,8 +35,9 @@ class BrokerSnapshot:
     problem: str = ""
 
 
-def take_snapshot(config: Config) -> BrokerSnapshot:
-    """Ask the broker for each stage queue's depth and the workers for their queues (slow: seconds)."""
+def take_snapshot(config: Config, queues: Sequence[str] = ()) -> BrokerSnapshot:
+    """Ask the broker for the depth of ``queues`` (default: every stage queue) and the workers for
+    the queues they consume (slow: up to seconds)."""
     from ci_pipeline.executors.celery_app import all_queues, make_app
 
     app = make_app(config)
@@ -43,7 +45,7 @@ def take_snapshot(config: Config) -> BrokerSnapshot:
     problem = ""
     try:
         with app.connection_for_read() as connection:
-            for queue in all_queues():
+            for queue in queues or all_queues():
                 channel = connection.channel()
                 try:
                     depths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
