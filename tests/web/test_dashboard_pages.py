@@ -3,7 +3,9 @@ trends, the queue, and a run's timeline with its tests and log."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from datetime import timedelta
 
 import httpx
@@ -13,6 +15,8 @@ from ci_pipeline.config import Config
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.decision_answers import replace_answer
+from ci_pipeline.web.broker import BrokerSnapshot, BrokerWatch
+from ci_pipeline.web.server import create_app
 from store.dashboard_rows import add_run_with_stages
 
 
@@ -95,3 +99,32 @@ def test_the_runs_list_pages_by_run_id(any_client: httpx.Client, store: Store, w
     newer = any_client.get("/", params={"after": 1}).text
     assert '/runs/51"' in newer and '/runs/2"' in newer and '/runs/52"' not in newer  # the 50 after run 1
     assert 'after=51">← newer' in newer and 'before=2">older →' in newer
+
+
+def test_with_celery_the_queue_shows_queue_depths_workers_and_tasks_no_worker_took(
+    web_config: Config, sqlite_store: Store
+) -> None:
+    executor = web_config.executor.model_copy(update={"kind": "celery"})
+    config = web_config.model_copy(update={"executor": executor})
+    started = add_run_with_stages(sqlite_store, "vim", utcnow(), [("build", "running", None, 0)],
+                                  state="running")
+    app = create_app(config, sqlite_store)
+    snapshot = BrokerSnapshot({"ci-pipeline.build": 4, "ci-pipeline.image": None},
+                              {"celery@host-a": ["ci-pipeline.build"]}, time.time())
+    app.state.web._broker = BrokerWatch(config, take=lambda _config: snapshot)
+
+    async def queue_page() -> str:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web") as client:
+            return (await client.get("/queue")).text
+
+    first = asyncio.run(queue_page())
+    assert "Asking the broker and the workers" in first
+    for _ in range(100):
+        if app.state.web._broker.snapshot().taken:
+            break
+        time.sleep(0.05)
+    page = asyncio.run(queue_page())
+    assert "<td><code>ci-pipeline.build</code></td><td>4</td><td>celery@host-a</td>" in page
+    assert "<strong>celery@host-a</strong> (ci-pipeline.build)" in page
+    assert f'href="/runs/{started}"' in page.split('id="waiting"')[1]  # Redis knows no worker of it
+    assert "Sent to the worker queue ci-pipeline.build (4 tasks waiting there)" in page

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ci_pipeline.store.models import Run, StageRun
-from ci_pipeline.web.waiting import Wait, waiting_for_images, waiting_runs, waiting_stages
+from ci_pipeline.web.waiting import (
+    Wait,
+    waiting_for_images,
+    waiting_for_workers,
+    waiting_runs,
+    waiting_stages,
+)
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -43,3 +49,15 @@ def test_an_image_stage_ahead_waits_for_the_interval_unless_forced_or_due() -> N
     assert [(w.run.id, w.wait) for w in found] == [(1, Wait.IMAGE_INTERVAL)]
     assert "due at 2026-03-11 11:00 UTC" in found[0].detail
     assert waiting_for_images(runs, pending, last, 0, NOW) == []
+
+
+def test_a_celery_task_no_worker_has_taken_waits_in_its_queue() -> None:
+    taken, sent = stage(1, "build", "running"), stage(2, "image", "running")
+    taken.attempt = sent.attempt = 1
+    running = [(taken, run(1)), (sent, run(2))]
+    workers = {(1, "build", 1): "celery@host-a", (2, "image", 1): None}
+    found = waiting_for_workers(running, workers, {"ci-pipeline.image": 3})
+    assert [(w.run.id, w.wait) for w in found] == [(2, Wait.WORKER_QUEUE)]
+    assert found[0].detail == ("Sent to the worker queue ci-pipeline.image (3 tasks waiting there); "
+                               "no worker has taken it yet.")
+    assert waiting_for_workers(running, {}, {}) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ci_pipeline.config import Config
@@ -62,11 +62,46 @@ def take_snapshot(config: Config, queues: Sequence[str] = ()) -> BrokerSnapshot:
     return BrokerSnapshot(depths, workers, time.time(), problem)
 
 
+#: How long the queue page waits for Redis before it shows the stages' workers as unknown.
+REDIS_TIMEOUT = 0.2
+
+StageKey = tuple[int, str, int]
+
+
+def task_workers(config: Config, stages: Sequence[StageKey]) -> dict[StageKey, str | None] | None:
+    """The worker running each (run, stage, attempt)'s task, None for a task no worker has taken yet
+    (it waits in its queue); None altogether when Redis does not answer at once."""
+    import redis
+
+    from ci_pipeline.executors.celery_app import TaskKeys, namespace, task_id
+
+    if not stages:
+        return {}
+    ns = namespace(config.executor.broker)
+    client = redis.Redis.from_url(config.executor.result_backend, socket_timeout=REDIS_TIMEOUT,
+                                  socket_connect_timeout=REDIS_TIMEOUT)
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for run_id, stage, attempt in stages:
+                pipe.get(TaskKeys.of(ns, task_id(ns, run_id, stage, attempt)).alive)
+            answers = pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        log.info("the queue page could not ask Redis for the stages' workers: %s", exc)
+        return None
+    finally:
+        client.close()
+    return {
+        key: (value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
+        for key, value in zip(stages, answers, strict=True)
+    }
+
+
 class BrokerWatch:
     """Keeps a snapshot fresh in a thread while pages read it."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, take: Callable[[Config], BrokerSnapshot] = take_snapshot) -> None:
         self.config = config
+        self._take = take
         self._snapshot = BrokerSnapshot()
         self._asked = 0.0
         self._thread: threading.Thread | None = None
@@ -84,7 +119,7 @@ class BrokerWatch:
     def _refresh(self) -> None:
         while time.monotonic() - self._asked < IDLE_SECONDS:
             try:
-                snapshot = take_snapshot(self.config)
+                snapshot = self._take(self.config)
             except Exception as exc:  # a refresher must outlive any broker trouble
                 log.warning("the broker snapshot failed: %s", exc)
                 snapshot = BrokerSnapshot(taken=time.time(), problem=f"The broker snapshot failed: {exc}.")

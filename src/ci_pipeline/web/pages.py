@@ -17,12 +17,13 @@ from ci_pipeline.store.records import decision_json, run_json
 from ci_pipeline.store.results import ITEM_TYPE
 from ci_pipeline.store.states import RunState, StageState, Status
 from ci_pipeline.store.trends import PERCENTILES
+from ci_pipeline.web.broker import task_workers
 from ci_pipeline.web.charts import bar_chart, line_chart
 from ci_pipeline.web.history import outcome_strip, stage_figures
 from ci_pipeline.web.state import web_state
 from ci_pipeline.web.templating import templates
 from ci_pipeline.web.trend_cache import TREND_DAYS
-from ci_pipeline.web.waiting import waiting_for_images, waiting_runs, waiting_stages
+from ci_pipeline.web.waiting import waiting_for_images, waiting_for_workers, waiting_runs, waiting_stages
 
 router = APIRouter(include_in_schema=False)
 #: The most active stages and unstarted runs the queue page lists.
@@ -123,12 +124,20 @@ def queue_page(request: Request) -> Response:
     ]
     running = [(stage, run) for stage, run in active if stage.state == StageState.RUNNING]
     celery = web.config.executor.kind == "celery"
+    broker = web.broker_watch().snapshot() if celery else None
+    workers = task_workers(web.config, [(r.id, s.stage, s.attempt) for s, r in running]) if celery else None
+    if broker is not None and workers is not None:
+        queued = waiting_for_workers(running, workers, broker.depths)
+        waiting[:0] = queued
+        taken = {(w.run.id, w.stage) for w in queued}
+        running = [(stage, run) for stage, run in running if (run.id, stage.stage) not in taken]
     context: dict[str, Any] = {
         "running": running,
         "waiting": waiting,
         "leases": leases,
         "celery": celery,
-        "broker": web.broker_watch().snapshot() if celery else None,
+        "broker": broker,
+        "workers": workers or {},
         "now": now,
         "live": True,
     }

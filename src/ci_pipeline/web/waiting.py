@@ -5,7 +5,8 @@
   the branch runs it (``lock``, naming that run);
 - any other queued stage waits for a free slot of its scheduler's executor (``slot``);
 - a run whose image stage is still ahead, while its branch's last image is younger than the image
-  interval, will skip its image stages (``image-interval``, saying when the next one is due).
+  interval, will skip its image stages (``image-interval``, saying when the next one is due);
+- with Celery, a stage sent to its queue that no worker has taken yet (``worker-queue``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Wait(StrEnum):
     LOCK = "lock"
     SLOT = "slot"
     IMAGE_INTERVAL = "image-interval"
+    WORKER_QUEUE = "worker-queue"
 
 
 @dataclass(frozen=True)
@@ -93,4 +95,25 @@ def waiting_for_images(
         detail = (f"Image interval: the next image of {run.branch} is due at "
                   f"{due.strftime('%Y-%m-%d %H:%M')} UTC; until then image, smoke and e2e are skipped.")
         found.append(Waiting(run, stage.stage, Wait.IMAGE_INTERVAL, detail))
+    return found
+
+
+def waiting_for_workers(
+    running: Sequence[tuple[StageRun, Run]],
+    workers: Mapping[tuple[int, str, int], str | None],
+    depths: Mapping[str, int | None],
+) -> list[Waiting]:
+    """Running stages whose Celery task no worker has taken (``workers`` says who runs each task)."""
+    from ci_pipeline.executors.celery_app import queue_name  # Celery is imported only where it is used
+
+    found = []
+    for stage, run in running:
+        key = (run.id, stage.stage, stage.attempt)
+        if key not in workers or workers[key] is not None:
+            continue
+        queue = queue_name(stage.stage)
+        depth = depths.get(queue)
+        waiting = "" if depth is None else f" ({depth} task{'s' if depth != 1 else ''} waiting there)"
+        detail = f"Sent to the worker queue {queue}{waiting}; no worker has taken it yet."
+        found.append(Waiting(run, stage.stage, Wait.WORKER_QUEUE, detail))
     return found
