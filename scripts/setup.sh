@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The boot disk: gdisk (sgdisk), dosfstools and mtools (the ESP, unmounted), syslinux (BIOS),
-# systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with.
+# systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with. The example OS packages
+# dropbear; openssh-client reaches the machines; xorriso writes iso9660 NoCloud seeds.
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
                  linux-image-cloud-amd64 chromium gdisk dosfstools mtools syslinux syslinux-common
-                 systemd-boot-efi ovmf)
+                 systemd-boot-efi ovmf dropbear-bin openssh-client xorriso)
 
 missing_packages() {
     local pkg
