@@ -32,6 +32,16 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     ca = ""                                    # PEM CA: inbound messages must be signed by a cert it issued
     max_message_age = 86400                    # with ca: refuse a signed message older than this (seconds)
     max_clock_skew = 300                       #   or dated further ahead than this; 0 turns either check off
+    formats = ["ci-pipeline"]                  # message formats sent: ci-pipeline (always), fedora-ci
+                                               # (the CI messages 1.x of every test stage as well)
+
+    [fedora_ci]                                # the CI messages 1.x (bus formats "fedora-ci")
+    contact_name = "ci-pipeline"               # contact.name: this CI system
+    contact_team = "ci-pipeline"               # contact.team
+    contact_docs = ""                          # contact.docs (http(s)); empty = <web base_url>
+    contact_email = "ci-pipeline@localhost"    # contact.email
+    contact_irc = ""                           # contact.irc, when given
+    test_namespace = "ci-pipeline"             # test.namespace (dotted lowercase words)
 
     [store]
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
@@ -103,6 +113,14 @@ DEFAULT_FILE = Path("ci-pipeline.toml")
 _TOPIC_GLOB = re.compile(r"[!-~]{1,255}")
 
 
+#: A message format the bus carries: ci-pipeline's own, or the CI messages 1.x.
+MessageFormat = Literal["ci-pipeline", "fedora-ci"]
+
+
+def _legacy_format_only() -> list[MessageFormat]:
+    return ["ci-pipeline"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,6 +141,14 @@ class BusConfig(_Section):
     ca: str = ""
     max_message_age: int = Field(default=86400, ge=0)
     max_clock_skew: int = Field(default=300, ge=0)
+    formats: list[MessageFormat] = Field(default_factory=_legacy_format_only)
+
+    @field_validator("formats")
+    @classmethod
+    def _legacy_format_kept(cls, value: list[str]) -> list[str]:
+        if "ci-pipeline" not in value:
+            raise ValueError("'ci-pipeline' must stay among the formats: runs are announced in it")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -161,6 +187,19 @@ def default_trigger_topics(environment: str) -> list[str]:
         f"org.fedoraproject.{fedora}.git.receive.*",
         f"org.fedoraproject.{fedora}.pagure.git.receive",
     ]
+
+
+class FedoraCiConfig(_Section):
+    """What the CI messages 1.x say about this CI system."""
+
+    contact_name: str = Field(default="ci-pipeline", min_length=1, max_length=200)
+    contact_team: str = Field(default="ci-pipeline", min_length=1, max_length=200)
+    contact_docs: str = Field(default="", pattern=r"^(https?://\S{1,2000})?$")
+    contact_email: str = Field(default="ci-pipeline@localhost", pattern=r"^[^@\s]{1,200}@[^@\s]{1,200}$")
+    contact_irc: str = Field(default="", max_length=200)
+    test_namespace: str = Field(
+        default="ci-pipeline", pattern=r"^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$", max_length=100
+    )
 
 
 class StoreConfig(_Section):
@@ -252,6 +291,7 @@ class Config(_Section):
 
     state_dir: str = ".ci-pipeline"
     bus: BusConfig = Field(default_factory=BusConfig)
+    fedora_ci: FedoraCiConfig = Field(default_factory=FedoraCiConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)

@@ -15,6 +15,7 @@ from ci_pipeline.config import Config
 from ci_pipeline.engine.definition import PipelineDefinition
 from ci_pipeline.errors import SchemaViolation
 from ci_pipeline.gating.updates import announce_stage_decisions
+from ci_pipeline.messages import fedora_ci
 from ci_pipeline.messages.builders import build_message, encode_message
 from ci_pipeline.messages.topics import (
     PIPELINE_COMPLETE_SUFFIX,
@@ -44,6 +45,23 @@ def announce(session: Transaction, config: Config, run: Run, suffix: str, status
     add_message(session, run.id, topic, payload)
 
 
+def announce_test_stage(
+    session: Transaction, config: Config, run: Run, report: fedora_ci.StageReport
+) -> None:
+    """Put a test stage's CI messages 1.x message in the outbox, right after its ci-pipeline one,
+    when the configuration asks for that format."""
+    if not fedora_ci.enabled(config) or report.stage not in fedora_ci.TEST_STAGES:
+        return
+    topic, payload = fedora_ci.encode_stage_message(config, report)
+    add_message(session, run.id, topic, payload)
+
+
+def _xunit_url(config: Config, run: Run, stage: str) -> str:
+    """The URL of the stage's JUnit report when its artifacts hold one."""
+    relative = f"runs/{run.id}/{stage}/results.xml"
+    return f"{config.artifacts_base_url}/{relative}" if (config.artifact_root / relative).is_file() else ""
+
+
 def initialize_stages(session: Transaction, run: Run, pipeline: PipelineDefinition) -> list[StageRun]:
     """Create a run's stage rows; a first build stage is already queued (the trigger announced it)."""
     now = utcnow()
@@ -60,6 +78,8 @@ def queue_stage(session: Transaction, config: Config, run: Run, row: StageRun) -
     row.state = StageState.QUEUED
     row.queued_at = utcnow()
     announce(session, config, run, stage_suffix(Stage(row.stage), State.QUEUED), Status.SUCCESS)
+    report = fedora_ci.StageReport(run.id, Stage(row.stage), State.QUEUED, run.fields)
+    announce_test_stage(session, config, run, report)
 
 
 def skip_stage(row: StageRun, reason: str) -> None:
@@ -78,6 +98,8 @@ def start_stage(session: Transaction, config: Config, run: Run, row: StageRun, l
     row.log_path = log_path
     if announce_it:
         announce(session, config, run, stage_suffix(Stage(row.stage), State.RUNNING), Status.SUCCESS)
+        report = fedora_ci.StageReport(run.id, Stage(row.stage), State.RUNNING, run.fields)
+        announce_test_stage(session, config, run, report)
 
 
 def outputs_violation(config: Config, run: Run, outputs: Mapping[str, str]) -> str | None:
@@ -95,8 +117,12 @@ def outputs_violation(config: Config, run: Run, outputs: Mapping[str, str]) -> s
 
 
 def complete_stage(session: Transaction, config: Config, run: Run, row: StageRun, status: Status,
-                   reason: str, outputs: Mapping[str, str]) -> None:
-    """running (or queued) > complete with ``status``; SUCCESS outputs join the run's fields."""
+                   reason: str, outputs: Mapping[str, str], tests: Sequence[Mapping[str, Any]] = (),
+                   infrastructure: bool = False) -> None:
+    """running (or queued) > complete with ``status``; SUCCESS outputs join the run's fields.
+
+    ``tests`` and ``infrastructure`` (the machinery failed) decide the CI messages 1.x verdict.
+    """
     row.state = StageState.COMPLETE
     row.status = status
     row.reason = reason
@@ -106,6 +132,11 @@ def complete_stage(session: Transaction, config: Config, run: Run, row: StageRun
     if status == Status.SUCCESS and outputs:
         run.fields = {**run.fields, **outputs}
     announce(session, config, run, stage_suffix(Stage(row.stage), State.COMPLETE), status)
+    report = fedora_ci.StageReport(
+        run.id, Stage(row.stage), State.COMPLETE, run.fields, status, reason, tests, infrastructure,
+        _xunit_url(config, run, row.stage),
+    )
+    announce_test_stage(session, config, run, report)
 
 
 def record_tests(session: Transaction, run: Run, row: StageRun, tests: Sequence[Mapping[str, Any]]) -> int:
