@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ci_pipeline import stage_contract as contract
 from ci_pipeline.bus.base import Bus
 from ci_pipeline.bus.memory import MemoryBus
 from ci_pipeline.config import Config
@@ -13,7 +14,6 @@ from ci_pipeline.engine.core import Engine
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.executors.memory import MemoryExecutor
 from ci_pipeline.messages.schema import validate_envelope
-from ci_pipeline import stage_contract as contract
 from ci_pipeline.stage_contract import StageContext, StageResult
 from ci_pipeline.store.db import Store
 
@@ -27,7 +27,9 @@ def _build(ctx: StageContext) -> StageResult:
 
 
 def _functional_fails(ctx: StageContext) -> StageResult:
-    tests = [contract.TestCaseResult("smoke", "PASSED", 1.0), contract.TestCaseResult("regression", "FAILED", 2.0)]
+    tests = [
+        contract.TestCaseResult("smoke", "PASSED", 1.0), contract.TestCaseResult("regression", "FAILED", 2.0)
+    ]
     raise StageFailure("1 of 2 tests failed: regression.", tests=tests)
 
 
@@ -66,11 +68,10 @@ def test_both_formats_arrive_in_order_and_the_legacy_messages_do_not_change(
         "pipeline.package.test.functional.running", "koji-build.test.running",
         "pipeline.package.test.functional.complete", "koji-build.test.complete",
     ]
-    for legacy, ci in [("compose.test.integration", "productmd-compose"), ("image.test.smoke", "productmd-compose"),
-                       ("image.test.e2e", "productmd-compose")]:
+    for legacy in ("compose.test.integration", "image.test.smoke", "image.test.e2e"):
         for state in ("queued", "running", "complete"):
             at = topics.index(f"pipeline.{legacy}.{state}")
-            assert topics[at + 1] == f"{ci}.test.{state}"
+            assert topics[at + 1] == f"productmd-compose.test.{state}"
     assert not any(topic.startswith(("koji-build", "productmd")) for topic in _topics(legacy_only))
     legacy_bodies = [e["msg"] for e in both if ".ci.pipeline." in e["topic"]]
     # The second run has its own build_id and build_url; everything else is the same message.

@@ -84,7 +84,8 @@ def test_a_functional_body_names_the_build_and_the_contact_from_configuration() 
     fields = {**RUN_FIELDS, "koji_task_id": "14546276", "koji_owner": "jdoe", "koji_scratch": "true"}
     report = fedora_ci.StageReport(
         3, Stage.FUNCTIONAL, State.COMPLETE, fields, Status.FAILURE, "1 of 2 tests failed",
-        [{"name": "a", "outcome": "PASSED", "duration": 1.5}, {"name": "b", "outcome": "FAILED", "duration": 2}],
+        [{"name": "a", "outcome": "PASSED", "duration": 1.5},
+         {"name": "b", "outcome": "FAILED", "duration": 2}],
         xunit_url="http://127.0.0.1:8080/artifacts/runs/3/functional/results.xml",
     )
     body = _envelope(config, report)["msg"]
@@ -202,7 +203,8 @@ def test_a_body_with_a_wrong_value_is_refused(where: tuple[str, ...], value: Any
         ("artifact", "scratch"): lambda v: isinstance(v, bool),
         ("version",): lambda v: False,
         ("generated_at",): lambda v: False,
-        ("run", "url"): lambda v: isinstance(v, str) and v.startswith(("http://", "https://")) and " " not in v,
+        ("run", "url"): lambda v: isinstance(v, str) and v.startswith(("http://", "https://"))
+        and " " not in v,
     }
     if rules[where](value):
         return
@@ -212,7 +214,8 @@ def test_a_body_with_a_wrong_value_is_refused(where: tuple[str, ...], value: Any
 
 
 def test_ci_topics_are_recognised_and_others_are_not() -> None:
-    assert fedora_ci_suffix("org.centos.stage.ci.productmd-compose.test.error") == "productmd-compose.test.error"
+    suffix = "productmd-compose.test.error"
+    assert fedora_ci_suffix(f"org.centos.stage.ci.{suffix}") == suffix
     assert fedora_ci_suffix("org.centos.prod.ci.koji-build.test.skipped") is None
     assert fedora_ci_suffix("org.centos.prod.ci.pipeline.complete") is None
     assert suffix_of("org.centos.prod.ci.koji-build.test.queued") == "fedora-ci/koji-build.test.queued"

@@ -54,7 +54,7 @@ def _keywords(schema: Any) -> set[str]:
 
 def test_the_package_ships_exactly_one_schema_per_name() -> None:
     schemas = resources.files("ci_pipeline.messages").joinpath("schemas")
-    shipped = {entry.name.removesuffix(".json") for entry in schemas.iterdir() if entry.name.endswith(".json")}
+    shipped = {e.name.removesuffix(".json") for e in schemas.iterdir() if e.name.endswith(".json")}
     ci_files = {entry.name.removesuffix(".json") for entry in schemas.joinpath("fedora-ci").iterdir()}
     topics = {name for name in ci_files if ".test." in name}
     assert shipped | {f"fedora-ci/{name}" for name in topics} == set(SCHEMA_NAMES)
