@@ -12,9 +12,7 @@ the guest sets in every command it runs.
 
 from __future__ import annotations
 
-from typing import Optional
-
-from tmt.package_managers import (  # type: ignore[import-not-found]
+from tmt.package_managers import (
     FileSystemPath,
     Installable,
     Options,
@@ -23,7 +21,7 @@ from tmt.package_managers import (  # type: ignore[import-not-found]
     escape_installables,
     provides_package_manager,
 )
-from tmt.utils import Command, CommandOutput, PrepareError, ShellScript  # type: ignore[import-not-found]
+from tmt.utils import Command, CommandOutput, PrepareError, ShellScript
 
 #: The variable the sandbox guest sets in every command; the probe looks for it.
 SANDBOX_MARKER = "CI_PIPELINE_SANDBOX"
@@ -53,7 +51,7 @@ class SandboxEngine(PackageManagerEngine):  # type: ignore[misc]
                 )
         return ShellScript("\n".join([*lines, "true"]))
 
-    def _refuse(self, *installables: Installable, options: Optional[Options] = None) -> ShellScript:
+    def _refuse(self, *installables: Installable, options: Options | None = None) -> ShellScript:
         raise PrepareError(
             f"The test subject lacks {_missing(*installables)}: ci-pipeline installs the plans' requirements "
             "before the tests run, and these were not among them or could not be installed."
@@ -90,7 +88,7 @@ class SandboxPackageManager(PackageManager[SandboxEngine]):  # type: ignore[misc
         escaped = dict(zip(installables, escape_installables(*installables), strict=True))
         return {item: escaped[item] not in missing and str(item) not in missing for item in installables}
 
-    def install(self, *installables: Installable, options: Optional[Options] = None) -> CommandOutput:
+    def install(self, *installables: Installable, options: Options | None = None) -> CommandOutput:
         """Nothing missing is fine; anything missing is refused with what it is."""
         options = options or Options()
         missing = [item for item, present in self.check_presence(*installables).items() if not present]
@@ -100,7 +98,9 @@ class SandboxPackageManager(PackageManager[SandboxEngine]):  # type: ignore[misc
 
     reinstall = install
 
-    def install_debuginfo(self, *installables: Installable, options: Optional[Options] = None) -> CommandOutput:
+    def install_debuginfo(
+        self, *installables: Installable, options: Options | None = None
+    ) -> CommandOutput:
         """Debuginfo is never installed into the tree."""
         self.engine.install(*installables)
         return CommandOutput(stdout=None, stderr=None)

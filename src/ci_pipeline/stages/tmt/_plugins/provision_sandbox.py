@@ -12,18 +12,18 @@ scheduler's host but the sandbox's own set-up.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Optional, Union
+from typing import Any
 
-import tmt  # type: ignore[import-not-found]
-import tmt.guest  # type: ignore[import-not-found]
-import tmt.log  # type: ignore[import-not-found]
-import tmt.steps  # type: ignore[import-not-found]
-import tmt.steps.provision  # type: ignore[import-not-found]
-import tmt.utils  # type: ignore[import-not-found]
-from tmt.container import container, field  # type: ignore[import-not-found]
-from tmt.steps.provision.local import GuestLocal  # type: ignore[import-not-found]
-from tmt.utils import Command, Path, ShellScript  # type: ignore[import-not-found]
-from tmt.utils.environment import Environment  # type: ignore[import-not-found]
+import tmt
+import tmt.guest
+import tmt.log
+import tmt.steps
+import tmt.steps.provision
+import tmt.utils
+from tmt.container import container, field
+from tmt.steps.provision.local import GuestLocal
+from tmt.utils import Command, Path, ShellScript
+from tmt.utils.environment import Environment
 
 #: The environment of every command in the tree: nothing of tmt's process leaks in.
 SUBJECT_ENVIRONMENT = (
@@ -47,10 +47,10 @@ ENTER_TREE = (
 class ProvisionSandboxData(tmt.guest.GuestData, tmt.steps.provision.ProvisionStepData):  # type: ignore[misc]
     """The tree to run in and the sandbox command prefix."""
 
-    root: Optional[str] = field(
+    root: str | None = field(
         default=None, option="--root", metavar="PATH", help="The directory tree the guest is."
     )
-    sandbox: Optional[str] = field(
+    sandbox: str | None = field(
         default=None,
         option="--sandbox",
         metavar="COMMAND",
@@ -64,26 +64,26 @@ class GuestSandbox(GuestLocal):  # type: ignore[misc]
     root: str = ""
     sandbox: tuple[str, ...] = ()
 
-    def _prepare_command_environment(self, environment: Optional[Environment] = None) -> Environment:
+    def _prepare_command_environment(self, environment: Environment | None = None) -> Environment:
         # The generic guest's environment (tmt's and the plan's variables), not the local one's,
         # which copies the whole environment of tmt's process.
         return tmt.guest.Guest._prepare_command_environment(self, environment=environment)
 
     def execute(
         self,
-        command: Union[Command, ShellScript],
-        cwd: Optional[Path] = None,
-        environment: Optional[Environment] = None,
-        friendly_command: Optional[str] = None,
+        command: Command | ShellScript,
+        cwd: Path | None = None,
+        environment: Environment | None = None,
+        friendly_command: str | None = None,
         test_session: bool = False,
         immediately: bool = True,
         tty: bool = False,
         silent: bool = False,
-        log: Optional[tmt.log.LoggingFunction] = None,
+        log: tmt.log.LoggingFunction | None = None,
         interactive: bool = False,
         on_process_start: Any = None,
         on_process_end: Any = None,
-        sourced_files: Optional[list[Path]] = None,
+        sourced_files: list[Path] | None = None,
         **kwargs: Any,
     ) -> tmt.utils.CommandOutput:
         """Run ``command`` with bash in the tree, in ``cwd`` (a path inside the tree)."""
@@ -139,7 +139,7 @@ class ProvisionSandbox(tmt.steps.provision.ProvisionPlugin[ProvisionSandboxData]
     _thread_safe = True
     _guest = None
 
-    def go(self, *, logger: Optional[tmt.log.Logger] = None) -> None:
+    def go(self, *, logger: tmt.log.Logger | None = None) -> None:
         """Make the guest of the tree named by ``--root``."""
         super().go(logger=logger)
         root, sandbox = self.data.root, self.data.sandbox
