@@ -56,7 +56,7 @@ def run_functional(ctx: StageContext) -> StageResult:
                 ctx, playbooks, root, "classic", f"{change.repo} functional", deadline)))
         if tmt.plans:
             outcomes.append(_outcome(lambda: judge_tmt(
-                run_plans(ctx, checkout.path, tmt, sandbox_provision(root), deadline))))
+                run_plans(ctx, checkout.path, tmt, sandbox_provision(root, tmt.requirements), deadline))))
     finally:
         remove_tree(root)
     result = combine(ctx, f"{change.repo} functional", outcomes)

@@ -41,11 +41,15 @@ def tmt_program() -> str:
     return found
 
 
-def sandbox_provision(root: Path) -> list[str]:
-    """tmt's ``provision`` step for the tree ``root``, run inside the STI tests' sandbox."""
+def sandbox_provision(root: Path, installed: Sequence[str] = ()) -> list[str]:
+    """tmt's ``provision`` step for the tree ``root``, run inside the STI tests' sandbox;
+    ``installed`` are the requirements already installed into it (package names or paths)."""
     if not root.is_absolute() or not root.is_dir():
         raise StageFailure(f"The test subject {root} is not a directory tree.")
-    return ["provision", "--how", SANDBOX_METHOD, "--root", str(root), "--sandbox", shlex.join(SANDBOX)]
+    if any(not word or any(c.isspace() for c in word) for word in installed):
+        raise StageFailure("A requirement installed into the test subject has no name or has spaces.")
+    provision = ["provision", "--how", SANDBOX_METHOD, "--root", str(root), "--sandbox", shlex.join(SANDBOX)]
+    return [*provision, "--installed", " ".join(installed)] if installed else provision
 
 
 @dataclass(frozen=True)

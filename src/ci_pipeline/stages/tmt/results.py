@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ OUTCOMES = {
     "info": "INFO",
     "skip": "SKIPPED",
 }
+#: The result of a test tmt did not get to run.
+PENDING = "pending"
 RESULTS_FILE = "results.yaml"
 _DURATION = re.compile(r"(\d+):([0-5]\d):([0-5]\d)")
 
@@ -34,20 +37,30 @@ class TmtResultsError(ValueError):
     """A ``results.yaml`` that is not what tmt writes; the message says what is wrong."""
 
 
-def plan_results(plan: str, execute_dir: Path) -> list[TestCaseResult]:
-    """The tests of one plan, from its execute directory's ``results.yaml`` (none when it has none)."""
+@dataclass(frozen=True)
+class PlanResults:
+    """What one plan's ``results.yaml`` says: its tests, and whether tmt ran them all."""
+
+    tests: list[TestCaseResult]
+    complete: bool
+
+
+def plan_results(plan: str, execute_dir: Path) -> PlanResults:
+    """The tests of one plan, from its execute directory's ``results.yaml``; a plan without one, or
+    with a test tmt never ran (``pending``, an ERROR saying so), is not complete."""
     path = execute_dir / RESULTS_FILE
     if not path.is_file():
-        return []
+        return PlanResults([], complete=False)
     try:
         entries = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
     except yaml.YAMLError as exc:
         raise TmtResultsError(f"{path.name} of {plan} is not YAML: {str(exc).splitlines()[0]}") from exc
     if entries is None:
-        return []
+        return PlanResults([], complete=True)
     if not isinstance(entries, list):
         raise TmtResultsError(f"{path.name} of {plan} is not a list of results.")
-    return [_result(plan, entry, execute_dir) for entry in entries]
+    pending = any(isinstance(entry, dict) and entry.get("result") == PENDING for entry in entries)
+    return PlanResults([_result(plan, entry, execute_dir) for entry in entries], complete=not pending)
 
 
 def _result(plan: str, entry: Any, execute_dir: Path) -> TestCaseResult:
@@ -56,7 +69,9 @@ def _result(plan: str, entry: Any, execute_dir: Path) -> TestCaseResult:
     result = str(entry.get("result", ""))
     outcome = OUTCOMES.get(result, "ERROR")
     notes = [str(note) for note in entry.get("note") or [] if isinstance(note, (str, int, float))]
-    if result not in OUTCOMES:
+    if result == PENDING:
+        notes.append("tmt never ran this test: the plan stopped before it.")
+    elif result not in OUTCOMES:
         notes.append(f"tmt reported the result {result[:40]!r}: the test did not run to its end.")
     log = _first_log(entry.get("log"), execute_dir)
     text = "\n".join([*(f"# {note}" for note in notes), log])

@@ -27,7 +27,7 @@ from ci_pipeline.stages.sti.results import MAX_LOG_CHARS
 from ci_pipeline.stages.sti.runner import judge
 from ci_pipeline.stages.tmt.command import PLUGINS_DIR, run_command, tmt_program
 from ci_pipeline.stages.tmt.metadata import TmtMetadata
-from ci_pipeline.stages.tmt.results import RESULTS_FILE, TmtResultsError, plan_results
+from ci_pipeline.stages.tmt.results import TmtResultsError, plan_results
 from ci_pipeline.stages.tools import Deadline
 
 #: Exit statuses of ``tmt run`` that mean the tests ran (whatever they reported).
@@ -57,11 +57,12 @@ def run_plans(
         for plan in metadata.plans:
             execute_dir = workdir / plan.strip("/") / "execute"
             try:
-                results += plan_results(plan, execute_dir)
+                found = plan_results(plan, execute_dir)
             except TmtResultsError as exc:
                 results.append(TestCaseResult(f"{plan} {TMT_ERROR}", "ERROR", log=str(exc)))
                 continue
-            if not (execute_dir / RESULTS_FILE).is_file() or run.returncode not in RAN:
+            results += found.tests
+            if not found.complete or run.returncode not in RAN:
                 # tmt stopped before the plan's tests ran, or failed as a program: its reason is the result.
                 results.append(plan_error(plan, run))
         return results

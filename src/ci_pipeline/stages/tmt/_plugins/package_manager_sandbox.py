@@ -1,13 +1,13 @@
-"""tmt package manager plugin ``ci-pipeline-sandbox``: the requirements of a sandboxed tree are installed
-before tmt runs, so tmt only checks them.
+"""tmt package manager plugin ``ci-pipeline-sandbox``: the requirements of a sandboxed tree are
+installed before tmt runs, so tmt only checks them.
 
 The tree has no network (the sandbox has a network namespace of its own): ci-pipeline installs every
 requirement of the plans and tests into it with ``dnf --installroot`` first. This plugin tells tmt
-which of them are there (files with ``test -e``, packages with the tree's ``rpm`` when it has one,
-else a command of that name) and refuses to install anything, naming what is missing: a requirement
-missing from the tree is an error of the test set-up, reported as tmt's own error. tmt picks it for
-the ``ci-pipeline-sandbox`` guest only: its probe succeeds where ``CI_PIPELINE_SANDBOX`` is set, which
-the guest sets in every command it runs.
+which of them are there (those ci-pipeline says it installed, files with ``test -e``, packages with
+the tree's ``rpm`` when it has one, else a command of that name) and refuses to install anything,
+naming what is missing: a requirement missing from the tree is an error of the test set-up,
+reported as tmt's own error. tmt picks it for the ``ci-pipeline-sandbox`` guest only: its probe
+succeeds where ``CI_PIPELINE_SANDBOX`` is set, which the guest sets in every command it runs.
 """
 
 from __future__ import annotations
@@ -80,13 +80,18 @@ class SandboxPackageManager(PackageManager[SandboxEngine]):  # type: ignore[misc
     _engine_class = SandboxEngine
 
     def check_presence(self, *installables: Installable) -> dict[Installable, bool]:
-        """Which installables are in the tree."""
-        if not installables:
-            return {}
-        output = self.guest.execute(self.engine.check_presence(*installables))
+        """Which installables are in the tree: those ci-pipeline installed, and those the tree shows."""
+        installed = getattr(self.guest, "installed", frozenset())
+        asked = [item for item in installables if str(item) not in installed]
+        if not asked:
+            return dict.fromkeys(installables, True)
+        output = self.guest.execute(self.engine.check_presence(*asked))
         missing = {line.strip() for line in (output.stdout or "").splitlines() if line.strip()}
-        escaped = dict(zip(installables, escape_installables(*installables), strict=True))
-        return {item: escaped[item] not in missing and str(item) not in missing for item in installables}
+        escaped = dict(zip(asked, escape_installables(*asked), strict=True))
+        return {
+            item: item not in escaped or (escaped[item] not in missing and str(item) not in missing)
+            for item in installables
+        }
 
     def install(self, *installables: Installable, options: Options | None = None) -> CommandOutput:
         """Nothing missing is fine; anything missing is refused with what it is."""

@@ -56,6 +56,12 @@ class ProvisionSandboxData(tmt.guest.GuestData, tmt.steps.provision.ProvisionSte
         metavar="COMMAND",
         help="The command prefix that creates the sandbox's namespaces (shell words).",
     )
+    installed: str | None = field(
+        default=None,
+        option="--installed",
+        metavar="PACKAGES",
+        help="The requirements already installed into the tree (space-separated).",
+    )
 
 
 class GuestSandbox(GuestLocal):  # type: ignore[misc]
@@ -63,6 +69,8 @@ class GuestSandbox(GuestLocal):  # type: ignore[misc]
 
     root: str = ""
     sandbox: tuple[str, ...] = ()
+    #: The requirements ci-pipeline installed into the tree before tmt ran.
+    installed: frozenset[str] = frozenset()
 
     def _prepare_command_environment(self, environment: Environment | None = None) -> Environment:
         # The generic guest's environment (tmt's and the plan's variables), not the local one's,
@@ -152,6 +160,7 @@ class ProvisionSandbox(tmt.steps.provision.ProvisionPlugin[ProvisionSandboxData]
         guest = GuestSandbox(logger=self._logger, data=data, name=self.name, parent=self.step)
         guest.root = root
         guest.sandbox = tuple(shlex.split(sandbox))
+        guest.installed = frozenset((self.data.installed or "").split())
         self._guest = guest
         guest.start()
         guest.setup()
