@@ -81,7 +81,7 @@ class SandboxPackageManager(PackageManager[SandboxEngine]):  # type: ignore[misc
 
     def check_presence(self, *installables: Installable) -> dict[Installable, bool]:
         """Which installables are in the tree: those ci-pipeline installed, and those the tree shows."""
-        installed = getattr(self.guest, "installed", frozenset())
+        installed: frozenset[str] = getattr(self.guest, "installed", frozenset())
         asked = [item for item in installables if str(item) not in installed]
         if not asked:
             return dict.fromkeys(installables, True)
