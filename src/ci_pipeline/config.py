@@ -42,6 +42,14 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     contact_email = "ci-pipeline@localhost"    # contact.email
     contact_irc = ""                           # contact.irc, when given
     test_namespace = "ci-pipeline"             # test.namespace (dotted lowercase words)
+    build_topics = []                          # topic globs whose messages start a run for an EXISTING
+                                               # build: Koji's buildsys.tag / buildsys.build.state.change,
+                                               # CI messages 1.x with a koji-build artifact; [] = none
+    build_tags = "^(?P<branch>f[0-9]+|epel[0-9]+)(-updates)?(-testing)?-candidate$"
+                                               # buildsys.tag: the tags that start a run; a group
+                                               # "branch" names the dist-git branch (else the dist tag)
+    build_repo_url = ""                        # the yum repo of an existing build's RPMs: file:// or
+                                               # http(s):// with {name} {version} {release} {nvr} {arch}
 
     [store]
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
@@ -200,6 +208,42 @@ class FedoraCiConfig(_Section):
     test_namespace: str = Field(
         default="ci-pipeline", pattern=r"^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$", max_length=100
     )
+    build_topics: list[str] = Field(default_factory=list)
+    build_tags: str = "^(?P<branch>f[0-9]+|epel[0-9]+)(-updates)?(-testing)?-candidate$"
+    build_repo_url: str = Field(default="", pattern=r"^((file|https?)://[^\s]{1,1000})?$")
+
+    @field_validator("build_topics")
+    @classmethod
+    def _build_topic_globs(cls, value: list[str]) -> list[str]:
+        for topic in value:
+            if not _TOPIC_GLOB.fullmatch(topic):
+                raise ValueError(f"{topic[:80]!r} is not a topic glob of at most 255 printable characters")
+        return value
+
+    @field_validator("build_tags")
+    @classmethod
+    def _tags_compile(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from exc
+        return value
+
+    @field_validator("build_repo_url")
+    @classmethod
+    def _repo_template(cls, value: str) -> str:
+        try:
+            value.format(name="n", version="v", release="r", nvr="n-v-r", arch="a")
+        except (KeyError, IndexError, ValueError) as exc:
+            names = "{name} {version} {release} {nvr} {arch}"
+            raise ValueError(f"may use only {names}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _builds_need_their_rpms(self) -> FedoraCiConfig:
+        if self.build_topics and not self.build_repo_url:
+            raise ValueError("build_topics needs build_repo_url: where the existing builds' RPMs are")
+        return self
 
 
 class StoreConfig(_Section):

@@ -25,6 +25,7 @@ from ci_pipeline.messages.topics import (
     pipeline_topic,
     stage_suffix,
 )
+from ci_pipeline.run_options import EXISTING_BUILD
 from ci_pipeline.stage_contract import TestCaseResult
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Transaction
@@ -63,11 +64,16 @@ def _xunit_url(config: Config, run: Run, stage: str) -> str:
 
 
 def initialize_stages(session: Transaction, run: Run, pipeline: PipelineDefinition) -> list[StageRun]:
-    """Create a run's stage rows; a first build stage is already queued (the trigger announced it)."""
+    """Create a run's stage rows; a first build stage is already queued (the trigger announced it),
+    or skipped when the run tests an existing build."""
     now = utcnow()
     first = pipeline.stages[0] if pipeline.stages else None
-    already_queued = first is not None and first.name == Stage.BUILD and first.enabled
+    existing = run.options.get(EXISTING_BUILD) == "true"
+    already_queued = first is not None and first.name == Stage.BUILD and first.enabled and not existing
     rows = create_stage_rows(session, run, [str(spec.name) for spec in pipeline.stages], already_queued)
+    if existing and rows and rows[0].stage == Stage.BUILD:
+        skip_stage(rows[0], f"The build {run.fields.get('nvr', '')} exists already: its RPMs are at "
+                            f"{run.fields.get('build_repo_url', '')}.")
     run.state = RunState.RUNNING
     run.started_at = run.started_at or now
     return rows
