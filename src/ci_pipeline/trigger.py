@@ -225,13 +225,12 @@ class Trigger:
                     f"The package '{push.repo}' on {push.branch} is {tracked};"
                     f" queued as run {run_id} ({fields['CI_NAME']} #{fields['build_id']})."
                 )
-                verdict = Verdict(QUEUED, reason, run_id, int(fields["build_id"]))
                 if isinstance(push, BuildPush):
                     # No build stage runs: its queued message would announce a stage that never does.
-                    verdict = Verdict(QUEUED, f"{reason} It tests the existing build {fields['nvr']}.",
-                                      run_id, int(fields["build_id"]))
+                    reason += f" It tests the existing build {fields['nvr']}."
                 else:
                     outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run_id))
+                verdict = Verdict(QUEUED, reason, run_id, int(fields["build_id"]))
             else:
                 cause, reason = ignored
                 verdict = Verdict(IGNORE, reason, None, trigger_build_id, cause)
