@@ -109,3 +109,18 @@ def test_a_functional_stage_whose_tests_could_not_run_is_an_error(config: Config
     assert error["topic"] == "org.centos.prod.ci.koji-build.test.error"
     assert error["msg"]["error"]["reason"].startswith("tmt could not run the plans")
     validate_envelope(error)
+
+
+def test_a_run_without_an_nvr_sends_no_koji_build_message_but_every_other(
+    config: Config, store: Store
+) -> None:
+    bus: Bus = MemoryBus("memory://")
+    add_run(store)
+    engine = Engine(_with_formats(config, "ci-pipeline", "fedora-ci"), store, bus,
+                    executor=MemoryExecutor(2), pipeline=command_pipeline())
+    drive(engine, bus)
+    topics = _topics([json.loads(delivery.payload) for delivery in bus.replay()])
+    bus.close()
+    assert "pipeline.package.test.functional.complete" in topics and topics[-1] == "pipeline.complete"
+    assert not any(topic.startswith("koji-build") for topic in topics)
+    assert "productmd-compose.test.complete" in topics

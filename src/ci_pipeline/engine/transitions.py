@@ -15,6 +15,7 @@ from ci_pipeline.config import Config
 from ci_pipeline.engine.definition import PipelineDefinition
 from ci_pipeline.errors import SchemaViolation
 from ci_pipeline.gating.updates import announce_stage_decisions
+from ci_pipeline.logcontext import get_logger
 from ci_pipeline.messages import fedora_ci
 from ci_pipeline.messages.builders import build_message, encode_message
 from ci_pipeline.messages.topics import (
@@ -36,6 +37,8 @@ from ci_pipeline.store.runs import create_stage_rows, flush
 from ci_pipeline.store.states import FINAL_STAGE_STATES as FINAL_STAGE_STATES
 from ci_pipeline.store.states import RunState, StageState
 
+log = get_logger(__name__)
+
 
 def announce(session: Transaction, config: Config, run: Run, suffix: str, status: str,
              extra: Mapping[str, str] | None = None) -> None:
@@ -50,10 +53,19 @@ def announce_test_stage(
     session: Transaction, config: Config, run: Run, report: fedora_ci.StageReport
 ) -> None:
     """Put a test stage's CI messages 1.x message in the outbox, right after its ci-pipeline one,
-    when the configuration asks for that format."""
+    when the configuration asks for that format.
+
+    A run that lacks what the format requires (a stage replaced by a command that gives no ``nvr``)
+    sends none: the message would break the format, and the ci-pipeline one still tells the state.
+    """
     if not fedora_ci.enabled(config) or report.stage not in fedora_ci.TEST_STAGES:
         return
-    topic, payload = fedora_ci.encode_stage_message(config, report)
+    try:
+        topic, payload = fedora_ci.encode_stage_message(config, report)
+    except SchemaViolation as exc:
+        log.warning("run %d %s: no CI messages 1.x message, the run lacks what it needs: %s",
+                    run.id, report.stage, exc)
+        return
     add_message(session, run.id, topic, payload)
 
 
