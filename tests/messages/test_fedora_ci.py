@@ -129,8 +129,29 @@ def test_the_verdict_of_a_complete_stage(
     assert fedora_ci.test_result(status, tests, infrastructure) == result
 
 
+name_part = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+]{0,20}", fullmatch=True)
+run_fields = st.fixed_dictionaries(
+    {
+        "repo": name_part,
+        "nvr": st.builds(lambda n, v, r: f"{n}-{v}-{r}", name_part, name_part, name_part),
+        "build_url": st.from_regex(r"https?://[a-z0-9.-]{1,30}(:[0-9]{1,5})?/job/[a-z0-9-]{1,20}/[0-9]{1,6}/",
+                                   fullmatch=True),
+        "ref": st.from_regex(r"[a-z0-9]{1,10}/[a-z0-9]{1,10}/x86_64/[a-z-]{1,20}", fullmatch=True),
+        "compose_rev": st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+    },
+    optional={
+        "build_id": st.integers(min_value=1, max_value=10**6).map(str),
+        "koji_task_id": st.one_of(st.integers(min_value=0, max_value=2**40).map(str), st.text(max_size=5)),
+        "koji_owner": st.from_regex(r"[a-z][a-z0-9_-]{0,15}", fullmatch=True),
+        "koji_scratch": st.sampled_from(["true", "false"]),
+        "branch": st.sampled_from(["f26", "rawhide", "''"]),
+    },
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
+    fields=run_fields,
     stage=st.sampled_from(sorted(fedora_ci.TEST_STAGES)),
     state=st.sampled_from(list(State)),
     status=st.sampled_from(list(Status)),
@@ -140,14 +161,21 @@ def test_the_verdict_of_a_complete_stage(
     run_id=st.integers(min_value=1, max_value=2**31),
 )
 def test_any_report_of_any_test_stage_validates(
-    stage: Stage, state: State, status: Status, tests: list[dict[str, Any]], infrastructure: bool,
-    reason: str, run_id: int,
+    fields: dict[str, str], stage: Stage, state: State, status: Status, tests: list[dict[str, Any]],
+    infrastructure: bool, reason: str, run_id: int,
 ) -> None:
-    report = fedora_ci.StageReport(run_id, stage, state, RUN_FIELDS, status, reason, tests, infrastructure)
+    report = fedora_ci.StageReport(run_id, stage, state, fields, status, reason, tests, infrastructure)
     envelope = _envelope(_config(), report)
     name = validate_envelope(envelope)
     expected = fedora_ci.TEST_STAGES[stage].artifact
     assert name.startswith(f"fedora-ci/{expected}.test.")
+    artifact = envelope["msg"]["artifact"]
+    if expected == "koji-build":
+        assert (artifact["nvr"], artifact["component"]) == (fields["nvr"], fields["repo"])
+        task = fields.get("koji_task_id", "")
+        assert artifact["id"] == (int(task) if task.isdigit() and int(task) > 0 else run_id)
+    else:
+        assert artifact["id"] == f"{fields['ref']}@{fields['compose_rev']}"
     if state != State.COMPLETE:
         assert name.endswith(f".{state}")
 
