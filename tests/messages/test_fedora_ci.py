@@ -141,7 +141,8 @@ run_fields = st.fixed_dictionaries(
     },
     optional={
         "build_id": st.integers(min_value=1, max_value=10**6).map(str),
-        "koji_task_id": st.one_of(st.integers(min_value=0, max_value=2**40).map(str), st.text(max_size=5)),
+        "koji_task_id": st.one_of(st.integers(min_value=0, max_value=2**40).map(str), st.text(max_size=5),
+                                  st.just("\u00b2")),
         "koji_owner": st.from_regex(r"[a-z][a-z0-9_-]{0,15}", fullmatch=True),
         "koji_scratch": st.sampled_from(["true", "false"]),
         "branch": st.sampled_from(["f26", "rawhide", "''"]),
@@ -173,7 +174,8 @@ def test_any_report_of_any_test_stage_validates(
     if expected == "koji-build":
         assert (artifact["nvr"], artifact["component"]) == (fields["nvr"], fields["repo"])
         task = fields.get("koji_task_id", "")
-        assert artifact["id"] == (int(task) if task.isdigit() and int(task) > 0 else run_id)
+        digits = task.isascii() and task.isdigit() and len(task) <= 15
+        assert artifact["id"] == (int(task) if digits and int(task) > 0 else run_id)
     else:
         assert artifact["id"] == f"{fields['ref']}@{fields['compose_rev']}"
     if state != State.COMPLETE:

@@ -22,6 +22,7 @@ an invalid plan). The schemas are in ``schemas/fedora-ci/``, written from the sp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,7 +180,7 @@ def _artifact(config: Config, kind: TestStage, report: StageReport) -> dict[str,
         return {
             "type": "koji-build",
             # A build of ci-pipeline's own has no Koji task: the run's number stands for it.
-            "id": int(task) if task.isdigit() and int(task) > 0 else report.run_id,
+            "id": int(task) if re.fullmatch(r"[0-9]{1,15}", task) and int(task) > 0 else report.run_id,
             "issuer": _known(fields, "koji_owner") or _known(fields, "username") or config.pipeline.username,
             "component": _known(fields, "repo"),
             "nvr": _known(fields, "nvr") or _known(fields, "original_spec_nvr"),
