@@ -24,7 +24,7 @@ from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.executors.process import kill_group
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.sti.results import MAX_LOG_CHARS
-from ci_pipeline.stages.sti.runner import judge
+from ci_pipeline.stages.sti.runner import NO_TESTS, judge
 from ci_pipeline.stages.tmt.command import PLUGINS_DIR, run_command, tmt_program
 from ci_pipeline.stages.tmt.metadata import TmtMetadata
 from ci_pipeline.stages.tmt.results import TmtResultsError, plan_results
@@ -116,6 +116,9 @@ def tmt_reason(run: TmtRun) -> str:
 
 def judge_tmt(results: list[TestCaseResult]) -> StageResult:
     """The stage's outcome from tmt's results: a warning needs a person, otherwise as STI judges."""
+    if all(test.outcome == "SKIPPED" for test in results):
+        none = TestCaseResult(name=NO_TESTS, outcome="SKIPPED", log="The tmt plans ran no test.")
+        return StageResult(summary=NO_TESTS, tests=[*results, none])
     warned = [test.name for test in results if test.outcome == "NEEDS_INSPECTION"]
     if warned and not any(test.outcome in ("FAILED", "ERROR") for test in results):
         names = ", ".join(warned)
