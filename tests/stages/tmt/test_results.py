@@ -49,7 +49,10 @@ def test_a_pending_test_is_an_error_and_the_plan_incomplete(tmp_path: Path) -> N
 
 def test_logs_outside_the_execute_directory_are_not_read(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("host secret")
-    _write(tmp_path / "execute", [{"name": "/t", "result": "pass", "log": ["../secret", "/etc/passwd"]}])
+    (tmp_path / "execute" / "data").mkdir(parents=True)
+    (tmp_path / "execute" / "data" / "linked").symlink_to(tmp_path)
+    logs = ["../secret", "/etc/passwd", "data/linked/secret"]
+    _write(tmp_path / "execute", [{"name": "/t", "result": "pass", "log": logs}])
     assert plan_results("/p", tmp_path / "execute").tests[0].log == ""
 
 

@@ -92,7 +92,9 @@ def _first_log(logs: Any, execute_dir: Path) -> str:
         if relative.startswith(("/", "../")) or relative in (".", ".."):
             continue
         path = execute_dir / relative
-        if path.is_file() and not path.is_symlink():
+        # The tests could write in the run directory: a link there must not lead out of it.
+        inside = path.resolve().is_relative_to(execute_dir.resolve())
+        if inside and path.is_file() and not path.is_symlink():
             return path.read_text(encoding="utf-8", errors="replace")[-MAX_LOG_CHARS:]
     return ""
 

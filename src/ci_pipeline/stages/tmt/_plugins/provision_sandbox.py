@@ -37,9 +37,14 @@ SUBJECT_ENVIRONMENT = (
 )
 #: Run inside the new namespaces before the chroot: bind tmt's run directory into the tree at the
 #: same path, then become the tree. ``$1`` is the tree, ``$2`` the run directory, the rest the command.
+#: The tree is the subject's (tests run in it, and may have changed it): a symbolic link on the way
+#: to the mount point would lead ``mkdir`` and ``mount`` out of the tree, so none is followed.
 ENTER_TREE = (
-    'root=$1; shared=$2; shift 2; mkdir -p "$root$shared" && mount --rbind "$shared" "$root$shared" '
-    '&& exec chroot "$root" "$@"'
+    'root=$1; shared=$2; shift 2; inside=$root; saved_ifs=$IFS; IFS=/; set -f; '
+    'for part in $shared; do [ -n "$part" ] || continue; inside=$inside/$part; '
+    'if [ -L "$inside" ]; then echo "ci-pipeline: $inside is a symbolic link in the test subject" >&2; '
+    "exit 125; fi; done; IFS=$saved_ifs; set +f; "
+    'mkdir -p "$root$shared" && mount --rbind "$shared" "$root$shared" && exec chroot "$root" "$@"'
 )
 
 
