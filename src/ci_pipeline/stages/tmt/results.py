@@ -92,10 +92,13 @@ def _first_log(logs: Any, execute_dir: Path) -> str:
         if relative.startswith(("/", "../")) or relative in (".", ".."):
             continue
         path = execute_dir / relative
-        # The tests could write in the run directory: a link there must not lead out of it.
-        inside = path.resolve().is_relative_to(execute_dir.resolve())
-        if inside and path.is_file() and not path.is_symlink():
-            return path.read_text(encoding="utf-8", errors="replace")[-MAX_LOG_CHARS:]
+        try:
+            # The tests could write in the run directory: a link there must not lead out of it.
+            inside = path.resolve().is_relative_to(execute_dir.resolve())
+            if inside and path.is_file() and not path.is_symlink():
+                return path.read_text(encoding="utf-8", errors="replace")[-MAX_LOG_CHARS:]
+        except (OSError, ValueError):
+            continue  # a name no file can have (a NUL byte, too long)
     return ""
 
 
