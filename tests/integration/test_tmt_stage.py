@@ -6,7 +6,9 @@ fresh root of the build, never on this host.
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from tmt_fixtures import TmtWorld, functional_context, make_world
 
 from ci_pipeline import stage_contract
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.messages.koji_build import ExistingBuild, Origin
 from ci_pipeline.stages import functional
 
 pytestmark = pytest.mark.integration
@@ -82,3 +85,18 @@ def test_a_missing_requirement_is_an_error(world: TmtWorld, tmp_path: Path) -> N
     failure, tests = _failure(world, tmp_path, "missing-requirement")
     assert [test.outcome for test in tests.values()] == ["ERROR"]
     assert "no-such-package" in str(failure)
+
+
+def test_an_existing_builds_rpms_come_from_its_own_repository(world: TmtWorld, tmp_path: Path) -> None:
+    koji = tmp_path / "koji"
+    built = world.root / "artifacts" / "f26" / "repo" / "tmt-app_repo"
+    shutil.copytree(built, koji / "tmt-app" / "1.0" / "1.2.abcdef0.fc26")
+    template = f"file://{koji}/{{name}}/{{version}}/{{release}}"
+    settings = world.config.fedora_ci.model_copy(update={"build_repo_url": template})
+    config = world.config.model_copy(update={"fedora_ci": settings})
+    build = ExistingBuild("tmt-app", "1.0", "1.2.abcdef0.fc26", Origin.TAG, build_id=5, owner="packager")
+    ctx = functional_context(world, tmp_path, "passing")
+    fields = {key: ctx.fields[key] for key in ("repo", "branch", "namespace", "rev")}
+    ctx = replace(ctx, config=config, fields={**fields, **build.fields(config)})
+    result = functional.run_functional(ctx)
+    assert {t.outcome for t in result.tests} == {"PASSED"} and len(result.tests) == 2
