@@ -7,17 +7,22 @@ fresh root of the build, never on this host.
 from __future__ import annotations
 
 import shutil
+import socket
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tmt_fixtures import TmtWorld, functional_context, make_world
+from tmt_fixtures import TmtWorld, functional_context, make_world, run
 
 from ci_pipeline import stage_contract
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.messages.koji_build import ExistingBuild, Origin
 from ci_pipeline.stages import functional
+from ci_pipeline.stages.tmt.command import SshTarget, connect_provision
+from ci_pipeline.stages.tmt.metadata import read_metadata
+from ci_pipeline.stages.tmt.runner import run_plans
+from ci_pipeline.stages.tools import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +105,26 @@ def test_an_existing_builds_rpms_come_from_its_own_repository(world: TmtWorld, t
     ctx = replace(ctx, config=config, fields={**fields, **build.fields(config)})
     result = functional.run_functional(ctx)
     assert {t.outcome for t in result.tests} == {"PASSED"} and len(result.tests) == 2
+
+
+def test_a_machine_tmt_cannot_reach_over_ssh_is_an_error_of_the_plan(
+    world: TmtWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SSH form of the runner, for stages with a booted machine: real tmt takes the command line,
+    and a machine it cannot reach is tmt's error, not a failing test."""
+    monkeypatch.setenv("TMT_CONNECT_TIMEOUT", "2")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = tmp_path / "id_ed25519"
+    key.write_text("not a key\n")
+    key.chmod(0o600)
+    ctx = functional_context(world, tmp_path, "passing")
+    checkout = tmp_path / "checkout"
+    run(["git", "clone", "--quiet", str(world.root / "git" / "rpms" / "tmt-app.git"), str(checkout)])
+    run(["git", "checkout", "--quiet", world.revs["passing"]], checkout)
+    target = SshTarget("127.0.0.1", port, "root", key)
+    results = run_plans(ctx, checkout, read_metadata(checkout), connect_provision(target), Deadline(300.0))
+    errors = [test for test in results if test.name == "/plans/all (tmt error)"]
+    assert len(errors) == 1 and errors[0].outcome == "ERROR" and "tmt could not run the plan" in errors[0].log
+    assert not any(test.outcome in ("PASSED", "FAILED") for test in results)
