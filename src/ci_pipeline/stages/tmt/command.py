@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
-from ci_pipeline.stages.roles._plugins.connection.sti_chroot import SANDBOX
 
 #: The folder of ci-pipeline's tmt plugins, named to tmt in ``TMT_PLUGINS``.
 PLUGINS_DIR = Path(__file__).resolve().parent / "_plugins"
@@ -48,6 +47,9 @@ def sandbox_provision(root: Path, installed: Sequence[str] = ()) -> list[str]:
         raise StageFailure(f"The test subject {root} is not a directory tree.")
     if any(not word or any(c.isspace() for c in word) for word in installed):
         raise StageFailure("A requirement installed into the test subject has no name or has spaces.")
+    # The STI connection plugin owns the sandbox; it imports ansible, so only a tmt run loads it.
+    from ci_pipeline.stages.roles._plugins.connection.sti_chroot import SANDBOX
+
     provision = ["provision", "--how", SANDBOX_METHOD, "--root", str(root), "--sandbox", shlex.join(SANDBOX)]
     return [*provision, "--installed", " ".join(installed)] if installed else provision
 
