@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
@@ -52,11 +53,10 @@ def run_functional(ctx: StageContext) -> StageResult:
     try:
         install_root(ctx, root, required_packages(playbooks) if playbooks else [], tmt)
         if playbooks:
-            outcomes.append(_outcome(lambda: run_suite(
-                ctx, playbooks, root, "classic", f"{change.repo} functional", deadline)))
+            suite = f"{change.repo} functional"
+            outcomes.append(_outcome(run_suite, ctx, playbooks, root, "classic", suite, deadline))
         if tmt.plans:
-            outcomes.append(_outcome(lambda: judge_tmt(
-                run_plans(ctx, checkout.path, tmt, sandbox_provision(root, tmt.requirements), deadline))))
+            outcomes.append(_outcome(run_tmt_plans, ctx, checkout.path, tmt, root, deadline))
     finally:
         remove_tree(root)
     result = combine(ctx, f"{change.repo} functional", outcomes)
@@ -93,9 +93,19 @@ def install_root(ctx: StageContext, root: Path, sti_packages: list[str], tmt: Tm
         ) from exc
 
 
-def _outcome(run: Callable[[], StageResult]) -> StageResult | StageFailure:
+def run_tmt_plans(
+    ctx: StageContext, checkout: Path, tmt: TmtMetadata, root: Path, deadline: Deadline
+) -> StageResult:
+    """The checkout's tmt plans in the sandboxed ``root``, judged."""
+    provision = sandbox_provision(root, tmt.requirements)
+    return judge_tmt(run_plans(ctx, checkout, tmt, provision, deadline))
+
+
+def _outcome(run: Callable[..., StageResult], *args: Any) -> StageResult | StageFailure:
+    """What ``run(*args)`` ended with: its result, or the StageFailure it raised (the other suite
+    still runs)."""
     try:
-        return run()
+        return run(*args)
     except StageFailure as failure:
         return failure
 
