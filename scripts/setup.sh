@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The boot disk: gdisk (sgdisk), dosfstools and mtools (the ESP, unmounted), syslinux (BIOS),
+# systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with.
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
-                 linux-image-cloud-amd64 chromium)
+                 linux-image-cloud-amd64 chromium gdisk dosfstools mtools syslinux syslinux-common
+                 systemd-boot-efi ovmf)
 
 missing_packages() {
     local pkg
@@ -59,6 +62,18 @@ install_greenwave_reference() {
 install_system_packages
 install_python_env
 install_greenwave_reference
+
+# The fedmsg library (and the pyOpenSSL its X.509 backend still needs for CRLs), in a virtualenv of
+# its own: the interoperability tests publish and consume with it on real ZeroMQ sockets.
+install_fedmsg_reference() {
+    [ -x .venv-fedmsg/bin/python ] && .venv-fedmsg/bin/python -c "import fedmsg, OpenSSL" 2>/dev/null && return 0
+    python3 -m venv .venv-fedmsg
+    if ! .venv-fedmsg/bin/python -m pip install -q fedmsg "pyOpenSSL<24.3" cryptography; then
+        echo "setup: fedmsg could not be installed; the fedmsg interoperability tests will say so" >&2
+    fi
+}
+
+install_fedmsg_reference
 
 # tmt runs the packages' tmt plans; it lives in a virtualenv of its own so its dependencies do not
 # fight ours, and ci-pipeline calls it as a tool (.venv-tmt/bin/tmt).
