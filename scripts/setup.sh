@@ -75,3 +75,15 @@ install_fedmsg_reference() {
 }
 
 install_fedmsg_reference
+
+# tmt runs the packages' tmt plans; it lives in a virtualenv of its own so its dependencies do not
+# fight ours, and ci-pipeline calls it as a tool (.venv-tmt/bin/tmt).
+install_tmt() {
+    [ -x .venv-tmt/bin/tmt ] && return 0
+    python3 -m venv .venv-tmt
+    if ! .venv-tmt/bin/python -m pip install -q tmt; then
+        echo "setup: tmt could not be installed; packages' tmt plans will not run" >&2
+    fi
+}
+
+install_tmt

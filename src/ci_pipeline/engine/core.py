@@ -284,14 +284,16 @@ class Engine:
             reason = f"The stage's outputs break the message contract: {problem}"
             outcome = replace(outcome, status=Status.FAILURE, reason=reason, outputs={}, infrastructure=False)
         if outcome.status == Status.SUCCESS:
-            t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs)
+            t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs,
+                             outcome.tests)
             t.record_results(session, self.config, run, row, outcome.tests)
             self._removals.append(self._workdir(run.id, row))
             return True
         if outcome.infrastructure and row.attempt <= spec.retries:
             row.reason = f"Attempt {row.attempt} failed and is retried: {outcome.reason}"
             return True  # still running: _advance starts the next attempt
-        t.complete_stage(session, self.config, run, row, Status.FAILURE, outcome.reason, {})
+        t.complete_stage(session, self.config, run, row, Status.FAILURE, outcome.reason, {}, outcome.tests,
+                         outcome.infrastructure)
         t.record_results(session, self.config, run, row, outcome.tests)
         t.skip_rest(rows, f"The {row.stage} stage failed.")
         reason = f"The {row.stage} stage failed: {outcome.reason}"
