@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The boot disk: gdisk (sgdisk), dosfstools and mtools (the ESP, unmounted), syslinux (BIOS),
-# systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with.
+# systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with. The example OS packages
+# dropbear; openssh-client reaches the machines; xorriso writes iso9660 NoCloud seeds.
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
                  linux-image-cloud-amd64 chromium gdisk dosfstools mtools syslinux syslinux-common
-                 systemd-boot-efi ovmf openssh-client dropbear-bin xorriso)
+                 systemd-boot-efi ovmf dropbear-bin openssh-client xorriso)
 
 missing_packages() {
     local pkg
@@ -74,3 +75,15 @@ install_fedmsg_reference() {
 }
 
 install_fedmsg_reference
+
+# tmt runs the packages' tmt plans; it lives in a virtualenv of its own so its dependencies do not
+# fight ours, and ci-pipeline calls it as a tool (.venv-tmt/bin/tmt).
+install_tmt() {
+    [ -x .venv-tmt/bin/tmt ] && return 0
+    python3 -m venv .venv-tmt
+    if ! .venv-tmt/bin/python -m pip install -q tmt; then
+        echo "setup: tmt could not be installed; packages' tmt plans will not run" >&2
+    fi
+}
+
+install_tmt

@@ -82,3 +82,18 @@ def branch_release(branch: str, rawhide: int) -> BranchRelease:
 def dist_tag(branch: str, rawhide: int) -> str:
     """The dist tag of a dist-git branch (``f26`` -> ``.fc26``); ValueError for a branch without one."""
     return branch_release(branch, rawhide).dist_tag
+
+
+_DIST_TAG_IN_RELEASE = re.compile(r"\.(fc|el)([0-9]+)(?:[._~^+].*)?$")
+
+
+def branch_of_release(release: str, rawhide: int) -> str | None:
+    """The dist-git branch a build's release came from, by its dist tag (``1.fc26`` -> ``f26``;
+    ``.fc<rawhide>`` -> ``rawhide``; ``.elN`` -> ``epelN``), or None when it carries none."""
+    found = _DIST_TAG_IN_RELEASE.search(release)
+    if found is None:
+        return None
+    number = int(found.group(2))
+    if found.group(1) == "el":
+        return f"epel{number}"
+    return "rawhide" if number == rawhide else f"f{number}"

@@ -35,6 +35,24 @@ paths (:attr:`Config.artifact_root` for the artifact root).
                                                #   we sign with, and the weakest one we accept
     max_message_age = 86400                    # with ca: refuse a signed message older than this (seconds)
     max_clock_skew = 300                       #   or dated further ahead than this; 0 turns either check off
+    formats = ["ci-pipeline"]                  # message formats sent: ci-pipeline (always), fedora-ci
+                                               # (the CI messages 1.x of every test stage as well)
+
+    [fedora_ci]                                # the CI messages 1.x (bus formats "fedora-ci")
+    contact_name = "ci-pipeline"               # contact.name: this CI system
+    contact_team = "ci-pipeline"               # contact.team
+    contact_docs = ""                          # contact.docs (http(s)); empty = <web base_url>
+    contact_email = "ci-pipeline@localhost"    # contact.email
+    contact_irc = ""                           # contact.irc, when given
+    test_namespace = "ci-pipeline"             # test.namespace (dotted lowercase words)
+    build_topics = []                          # topic globs whose messages start a run for an EXISTING
+                                               # build: Koji's buildsys.tag / buildsys.build.state.change,
+                                               # CI messages 1.x with a koji-build artifact; [] = none
+    build_tags = "^(?P<branch>f[0-9]+|epel[0-9]+)(-updates)?(-testing)?-candidate$"
+                                               # buildsys.tag: the tags that start a run; a group
+                                               # "branch" names the dist-git branch (else the dist tag)
+    build_repo_url = ""                        # the yum repo of an existing build's RPMs: file:// or
+                                               # http(s):// with {name} {version} {release} {nvr} {arch}
 
     [store]
     url = "sqlite:///<state_dir>/store.sqlite" # or postgresql://user@host:port/db
@@ -118,6 +136,14 @@ DEFAULT_FILE = Path("ci-pipeline.toml")
 _TOPIC_GLOB = re.compile(r"[!-~]{1,255}")
 
 
+#: A message format the bus carries: ci-pipeline's own, or the CI messages 1.x.
+MessageFormat = Literal["ci-pipeline", "fedora-ci"]
+
+
+def _legacy_format_only() -> list[MessageFormat]:
+    return ["ci-pipeline"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -140,6 +166,14 @@ class BusConfig(_Section):
     signature_digest: Literal["sha1", "sha256", "sha384", "sha512"] = "sha1"
     max_message_age: int = Field(default=86400, ge=0)
     max_clock_skew: int = Field(default=300, ge=0)
+    formats: list[MessageFormat] = Field(default_factory=_legacy_format_only)
+
+    @field_validator("formats")
+    @classmethod
+    def _legacy_format_kept(cls, value: list[str]) -> list[str]:
+        if "ci-pipeline" not in value:
+            raise ValueError("'ci-pipeline' must stay among the formats: runs are announced in it")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -178,6 +212,55 @@ def default_trigger_topics(environment: str) -> list[str]:
         f"org.fedoraproject.{fedora}.git.receive.*",
         f"org.fedoraproject.{fedora}.pagure.git.receive",
     ]
+
+
+class FedoraCiConfig(_Section):
+    """What the CI messages 1.x say about this CI system."""
+
+    contact_name: str = Field(default="ci-pipeline", min_length=1, max_length=200)
+    contact_team: str = Field(default="ci-pipeline", min_length=1, max_length=200)
+    contact_docs: str = Field(default="", pattern=r"^(https?://\S{1,2000})?$")
+    contact_email: str = Field(default="ci-pipeline@localhost", pattern=r"^[^@\s]{1,200}@[^@\s]{1,200}$")
+    contact_irc: str = Field(default="", max_length=200)
+    test_namespace: str = Field(
+        default="ci-pipeline", pattern=r"^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$", max_length=100
+    )
+    build_topics: list[str] = Field(default_factory=list)
+    build_tags: str = "^(?P<branch>f[0-9]+|epel[0-9]+)(-updates)?(-testing)?-candidate$"
+    build_repo_url: str = Field(default="", pattern=r"^((file|https?)://[^\s]{1,1000})?$")
+
+    @field_validator("build_topics")
+    @classmethod
+    def _build_topic_globs(cls, value: list[str]) -> list[str]:
+        for topic in value:
+            if not _TOPIC_GLOB.fullmatch(topic):
+                raise ValueError(f"{topic[:80]!r} is not a topic glob of at most 255 printable characters")
+        return value
+
+    @field_validator("build_tags")
+    @classmethod
+    def _tags_compile(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from exc
+        return value
+
+    @field_validator("build_repo_url")
+    @classmethod
+    def _repo_template(cls, value: str) -> str:
+        try:
+            value.format(name="n", version="v", release="r", nvr="n-v-r", arch="a")
+        except (KeyError, IndexError, ValueError) as exc:
+            names = "{name} {version} {release} {nvr} {arch}"
+            raise ValueError(f"may use only {names}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _builds_need_their_rpms(self) -> FedoraCiConfig:
+        if self.build_topics and not self.build_repo_url:
+            raise ValueError("build_topics needs build_repo_url: where the existing builds' RPMs are")
+        return self
 
 
 class StoreConfig(_Section):
@@ -287,6 +370,7 @@ class Config(_Section):
 
     state_dir: str = ".ci-pipeline"
     bus: BusConfig = Field(default_factory=BusConfig)
+    fedora_ci: FedoraCiConfig = Field(default_factory=FedoraCiConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 
 from ci_pipeline.errors import UsageError
 
+#: The option of a run that tests a build made elsewhere (set by the trigger): no build stage runs.
+EXISTING_BUILD = "existing_build"
 _ACCEL = r"kvm|tcg"
 _GIT_URL = r"(https?|file|git|ssh)://[A-Za-z0-9._~:/@%+-]+"
 _GIT_REF = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}"
@@ -29,6 +31,7 @@ RUN_OPTIONS: dict[str, tuple[str, str]] = {
     "integration_tests_url": (_GIT_URL, "the git repository of the integration and e2e suites"),
     "integration_tests_ref": (_GIT_REF, "the branch or tag of that repository"),
     "mock_config": (r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", "build in mock with this configuration"),
+    EXISTING_BUILD: (r"true", "the run tests a build made elsewhere (a Koji build): no build stage"),
     "container_subject": (
         r"(https?|file)://[A-Za-z0-9._~:/@%+-]+",
         "a container's root filesystem tarball (docker or podman export) for the container-tagged tests",
@@ -57,3 +60,8 @@ def checked_options(options: Mapping[str, str]) -> dict[str, str]:
         if not re.fullmatch(pattern, value):
             raise UsageError(f"The run option {key}={value!r} is not valid (expected {pattern}).")
     return dict(options)
+
+
+def forces_image(options: Mapping[str, object]) -> bool:
+    """Whether a run's options ask for an image even when its branch's interval has not passed."""
+    return str(options.get("force_image", "")).lower() in ("1", "true", "yes")

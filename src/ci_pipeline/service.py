@@ -55,7 +55,8 @@ class Service:
         self.bus = bus
         self.trigger = Trigger(config, store)
         # Every push form at once: fedmsg's git.receive, its per-repo topics and Pagure's dist-git.
-        self.topics = tuple(config.bus.trigger_topics)
+        # And the Koji and CI messages of existing builds to test, when configured.
+        self.topics = tuple(dict.fromkeys([*config.bus.trigger_topics, *config.fedora_ci.build_topics]))
         self.signer = signer_from_config(config.bus)
         self.subscription = config.bus.subscription
         bus.subscribe(self.subscription, self.topics)

@@ -57,7 +57,7 @@ class TestCaseResult:
     """One test a stage ran."""
 
     name: str
-    outcome: str  # PASSED | FAILED | ERROR | SKIPPED
+    outcome: str  # PASSED | FAILED | ERROR | SKIPPED, and from tmt INFO | NEEDS_INSPECTION
     duration: float = 0.0
     log: str = ""
 

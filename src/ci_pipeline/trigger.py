@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ci_pipeline.build_sources import BuildSources
 from ci_pipeline.bus.base import Delivery
+from ci_pipeline.bus.topics import topic_matches
 from ci_pipeline.config import Config
 from ci_pipeline.errors import MessageError, SchemaViolation, StoreUnavailable
 from ci_pipeline.logcontext import get_logger, log_context
@@ -23,10 +25,11 @@ from ci_pipeline.messages.builders import encode_message
 from ci_pipeline.messages.envelope import decode
 from ci_pipeline.messages.identity import identity_problem, ostree_ref, run_ci_name
 from ci_pipeline.messages.inbound import GitPush, parse_git_receive, parse_git_receive_document
+from ci_pipeline.messages.koji_build import BuildPush, NotForUs, parse_build_message
 from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.messages.signing import verifier_from_config
 from ci_pipeline.messages.topics import IGNORE_SUFFIX, Stage, State, Status, pipeline_topic, stage_suffix
-from ci_pipeline.run_options import checked_options
+from ci_pipeline.run_options import EXISTING_BUILD, checked_options
 from ci_pipeline.store.builds import allocate_build_ids
 from ci_pipeline.store.changes import Change, create_runs, latest_runs, next_generation
 from ci_pipeline.store.db import Store, Transaction, is_database_error, store_error_reason
@@ -108,6 +111,8 @@ class Trigger:
         self.store = store
         self.rules = TrackingRules(config)
         self.verifier = verifier_from_config(config.bus)
+        self.build_topics = tuple(config.fedora_ci.build_topics)
+        self.build_sources = BuildSources(config)
 
     def build_url(self, ci_name: str, build_id: int) -> str:
         """The dashboard URL of one job run, mirroring the seed's ``.../job/<CI_NAME>/<id>/``."""
@@ -176,6 +181,10 @@ class Trigger:
                 push = pushes[index]
                 change = (push.repo, push.rev, push.namespace)
                 fields = {**self._fields(push, ci_name, build_id), "test_guidance": "''"}
+                run_options = dict(options)
+                if isinstance(push, BuildPush) and push.build is not None:
+                    fields.update(push.build.fields(self.config))
+                    run_options[EXISTING_BUILD] = "true"
                 rows[index] = {
                     "repo": push.repo,
                     "rev": push.rev,
@@ -185,7 +194,7 @@ class Trigger:
                     "ci_name": ci_name,
                     "build_id": build_id,
                     "fields": fields,
-                    "options": dict(options),
+                    "options": run_options,
                 }
         ids = create_runs(session, rows)
         return [(run_id, row["fields"]) for run_id, row in zip(ids, rows, strict=True)]
@@ -216,8 +225,12 @@ class Trigger:
                     f"The package '{push.repo}' on {push.branch} is {tracked};"
                     f" queued as run {run_id} ({fields['CI_NAME']} #{fields['build_id']})."
                 )
+                if isinstance(push, BuildPush):
+                    # No build stage runs: its queued message would announce a stage that never does.
+                    reason += f" It tests the existing build {fields['nvr']}."
+                else:
+                    outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run_id))
                 verdict = Verdict(QUEUED, reason, run_id, int(fields["build_id"]))
-                outbox.append(self._outbox(stage_suffix(Stage.BUILD, State.QUEUED), fields, run_id))
             else:
                 cause, reason = ignored
                 verdict = Verdict(IGNORE, reason, None, trigger_build_id, cause)
@@ -252,6 +265,16 @@ class Trigger:
         self.verifier.verify(document)
         return self.checked(parse_git_receive_document(document, topic))
 
+    def parse_build(self, payload: bytes, topic: str) -> BuildPush:
+        """The change of the existing build a Koji or CI message announces (with a CA configured, only
+        from a trusted signer), its dist-git commit found by :mod:`~ci_pipeline.build_sources`."""
+        if self.verifier is not None:
+            self.verifier.verify(decode(payload))
+        build = parse_build_message(payload, topic, self.config)
+        push = self.build_sources.push_of(build)
+        self.checked(push)
+        return push
+
     def checked(self, push: GitPush) -> GitPush:
         """``push``, if its fields and the CI_NAME and ref made of them fit every rule.
 
@@ -273,7 +296,12 @@ class Trigger:
         dead: list[Rejected] = []
         for delivery in deliveries:
             try:
-                pushes.append((delivery, self.parse(delivery.payload, delivery.topic)))
+                if self.build_topics and topic_matches(delivery.topic, self.build_topics):
+                    pushes.append((delivery, self.parse_build(delivery.payload, delivery.topic)))
+                else:
+                    pushes.append((delivery, self.parse(delivery.payload, delivery.topic)))
+            except NotForUs as exc:
+                log.info("message at %d starts no run: %s", delivery.position, exc)
             except MessageError as exc:
                 dead.append(self._dead_letter(delivery, str(exc)))
             except Exception as exc:  # a parser's own bug must not stop the consumer either

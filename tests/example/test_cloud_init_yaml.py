@@ -115,7 +115,7 @@ def test_json_meta_data_is_read_too() -> None:
         ("a: &anchor x\nb: 1\n", "anchors and aliases", [("b", "1")]),
         ("a:\n- - x\nb: 1\n", "a sequence directly inside a sequence item", [("b", "1")]),
         ("a: [x,\nb: 1\n", "does not close", []),
-        ("a: 1\n  b: 2\nc: 3\n", "unexpected indentation", [("a", "1"), ("c", "3")]),
+        ("a: [1]\n  b: 2\nc: 3\n", "unexpected indentation", [("a/0", "1"), ("c", "3")]),
         ("just words\nc: 3\n", 'expected a "key: value" entry', [("c", "3")]),
         ("a:\n\t- x\n", "tabs do not indent", []),
     ],

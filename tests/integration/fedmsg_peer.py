@@ -57,7 +57,8 @@ def tail(config, count):
     fedmsg.init()
     for seen, (_name, _endpoint, topic, message) in enumerate(fedmsg.tail_messages(), start=1):
         valid = fedmsg.crypto.validate(message, **config)
-        print(json.dumps({"topic": topic, "valid": valid, "msg_id": message.get("msg_id")}), flush=True)
+        print(json.dumps({"topic": topic, "valid": valid, "msg_id": message.get("msg_id"),
+                          "username": message.get("username")}), flush=True)
         if seen >= count:
             return
 

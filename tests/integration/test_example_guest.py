@@ -20,17 +20,15 @@ import yaml
 from compose_fixtures import stage_context
 
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
-from ci_pipeline.example.host import HostKernel, available, disk_modules, find_kernel
 from ci_pipeline.example.world import OSNAME, World, create_world
+from ci_pipeline.machines.accel import choose_accel
+from ci_pipeline.machines.qemu import MachinePlan, create_overlay, machine_command
 from ci_pipeline.stages import compose, image
-from ci_pipeline.stages.qemu.boot import kvm_usable, qemu_command
-from ci_pipeline.stages.qemu.bootdisk import boot_dir
 
 pytestmark = pytest.mark.integration
 
-#: What a seed disk needs from the kernel, loaded by the initramfs with the disk drivers.
-SEED_MODULES = ("vfat", "nls_cp437", "nls_ascii", "nls_utf8", "isofs")
-MAC = "52:54:00:12:34:56"
+#: The MAC the machine layer gives the first network card of its first machine.
+MAC = "52:54:00:00:00:01"
 SSH_DEADLINE = 120.0
 KVM_SILENCE = 20.0
 
@@ -44,19 +42,9 @@ class BuiltImage:
     world: World
 
 
-def seed_kernel() -> HostKernel:
-    """The host kernel with the file systems a seed disk needs added to its initramfs modules."""
-    kernel = find_kernel()
-    module_dir = Path("/lib/modules") / kernel.release
-    extra = disk_modules(module_dir, available(module_dir, SEED_MODULES))
-    return HostKernel(
-        kernel.release, kernel.vmlinuz, (*kernel.modules, *(m for m in extra if m not in kernel.modules))
-    )
-
-
 def build_image(root: Path) -> BuiltImage:
     """The example world under ``root``, composed and written as a qcow2 by the stages."""
-    world = create_world(root / "world", kernel=seed_kernel())
+    world = create_world(root / "world")
     config = Config(
         artifacts=ArtifactsConfig(root=str(root / "artifacts"), base_url="http://artifacts.test"),
         trigger=TriggerConfig(treefile=str(world.treefile)),
@@ -149,14 +137,27 @@ def free_port() -> int:
 def start_qemu(
     built: BuiltImage, seed: Path, port: int, accel: str, workdir: Path
 ) -> subprocess.Popen[bytes]:
-    """qemu booting the image with the seed disk and port 22 forwarded from 127.0.0.1:port."""
-    argv = qemu_command(built.path, boot_dir(built.path), workdir / "console.log", accel)
-    argv += ["-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22"]
-    argv += ["-device", f"virtio-net-pci,netdev=n0,mac={MAC}"]
-    argv += ["-drive", f"file={seed},if=none,id=seed,format=raw,readonly=on"]
-    argv += ["-device", "virtio-blk-pci,drive=seed"]
-    with (workdir / "qemu.log").open("w") as qemu_log:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT)
+    """qemu booting an overlay of the image from its disk, with the seed disk and port 22 forwarded
+    from 127.0.0.1:port (the machine layer's command line, with this test's own seed)."""
+    plan = MachinePlan(
+        index=1,
+        name="guest",
+        overlay=workdir / "guest.qcow2",
+        seed=seed,
+        console=workdir / "console.log",
+        qemu_log=workdir / "qemu.log",
+        ssh_port=port,
+        lan_address="",
+    )
+    assert plan.nic_mac == MAC
+    create_overlay(built.path, plan.overlay, workdir / "tools.log")
+    with plan.qemu_log.open("w") as qemu_log:
+        return subprocess.Popen(
+            machine_command(plan, accel, ""),
+            stdin=subprocess.DEVNULL,
+            stdout=qemu_log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _silent(console: Path) -> bool:
@@ -170,7 +171,7 @@ def booted(built: BuiltImage, seed: Path, key: Path, workdir: Path) -> Iterator[
     A /dev/kvm that passes the probe but cannot run the kernel (some nested hosts) leaves the console
     silent: after :data:`KVM_SILENCE` the machine boots again under TCG.
     """
-    accel = "kvm" if kvm_usable(workdir / "kvm-probe.log") else "tcg"
+    accel = choose_accel("", workdir / "kvm-probe.log")
     machine = Machine(free_port(), key, workdir / "console.log")
     qemu = start_qemu(built, seed, machine.port, accel, workdir)
     try:

@@ -7,6 +7,7 @@ fedmsg is not a dependency: it runs in the interpreter named by ``$FEDMSG_PYTHON
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
@@ -149,6 +150,7 @@ def test_fedmsg_consumer_validates_every_message_a_run_sends(fedmsg_python: str,
     seen = [json.loads(line) for line in out.splitlines()]
     assert [line["topic"] for line in seen] == [topic for topic, _ in messages], err
     assert all(line["valid"] for line in seen)
+    assert {line["username"] for line in seen} == {getpass.getuser()}  # signed with fedmsg's username
 
 
 def test_fedmsg_and_we_agree_on_signatures(fedmsg_python: str, pki: FedmsgPKI, config: Config,

@@ -6,6 +6,8 @@ gains fedmsg's ``username``; a signed one goes as signed (a field added after si
 its signature). Topics keep fedmsg's form, ``<topic_prefix>.<environment>.<...>``, which is how
 ``[bus] topic_prefix`` and ``environment`` already spell ours.
 
+The relay adds ``username`` (:meth:`ZmqBus.envelope_fields`) before it signs, as fedmsg does.
+
 ZeroMQ keeps nothing: a subscriber that is away, or not yet connected, misses what is published
 meanwhile, and fedmsg itself promises no more. What ci-pipeline adds is that nothing is lost on
 our side: the outbox marks a message sent only when ``publish_many`` returns, which it does only once
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -93,6 +95,10 @@ class ZmqBus(Bus):
                                    f"{len(frames)} messages; the rest stay in the outbox.") from exc
                 except zmq.ZMQError as exc:
                     raise BusError(f"Publishing on {publisher.endpoint} failed: {exc.strerror}.") from exc
+
+    def envelope_fields(self) -> Mapping[str, str]:
+        """fedmsg's ``username``: the relay adds it to every envelope before signing."""
+        return {"username": self._username}
 
     def _open_publisher(self) -> Publisher:
         if not self.settings.publish_to:

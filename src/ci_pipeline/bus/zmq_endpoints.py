@@ -55,7 +55,7 @@ class ZmqSettings:
 
     @property
     def username(self) -> str:
-        """The ``username`` put in unsigned envelopes: the option, else the process's user as fedmsg."""
+        """The ``username`` put in every envelope: the option, else the process's user, as fedmsg does."""
         return str(self.options["username"]) or getpass.getuser()
 
 

@@ -37,6 +37,7 @@ from ci_pipeline.executors.base import Executor
 from ci_pipeline.executors.registry import open_executor
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
+from ci_pipeline.run_options import forces_image
 from ci_pipeline.stage_contract import StageContext, StageOutcome
 from ci_pipeline.store import decisions
 from ci_pipeline.store import runs as q
@@ -283,14 +284,16 @@ class Engine:
             reason = f"The stage's outputs break the message contract: {problem}"
             outcome = replace(outcome, status=Status.FAILURE, reason=reason, outputs={}, infrastructure=False)
         if outcome.status == Status.SUCCESS:
-            t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs)
+            t.complete_stage(session, self.config, run, row, Status.SUCCESS, outcome.reason, outcome.outputs,
+                             outcome.tests)
             t.record_results(session, self.config, run, row, outcome.tests)
             self._removals.append(self._workdir(run.id, row))
             return True
         if outcome.infrastructure and row.attempt <= spec.retries:
             row.reason = f"Attempt {row.attempt} failed and is retried: {outcome.reason}"
             return True  # still running: _advance starts the next attempt
-        t.complete_stage(session, self.config, run, row, Status.FAILURE, outcome.reason, {})
+        t.complete_stage(session, self.config, run, row, Status.FAILURE, outcome.reason, {}, outcome.tests,
+                         outcome.infrastructure)
         t.record_results(session, self.config, run, row, outcome.tests)
         t.skip_rest(rows, f"The {row.stage} stage failed.")
         reason = f"The {row.stage} stage failed: {outcome.reason}"
@@ -325,7 +328,7 @@ class Engine:
         return False
 
     def _image_due(self, session: Transaction, run: Run, spec: StageSpec) -> bool:
-        if spec.interval <= 0 or str(run.options.get("force_image", "")).lower() in ("1", "true", "yes"):
+        if spec.interval <= 0 or forces_image(run.options):
             return True
         return t.image_due(spec.interval, q.last_image_finished(session, run.branch), utcnow())
 

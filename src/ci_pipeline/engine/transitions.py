@@ -15,6 +15,8 @@ from ci_pipeline.config import Config
 from ci_pipeline.engine.definition import PipelineDefinition
 from ci_pipeline.errors import SchemaViolation
 from ci_pipeline.gating.updates import announce_stage_decisions
+from ci_pipeline.logcontext import get_logger
+from ci_pipeline.messages import fedora_ci
 from ci_pipeline.messages.builders import build_message, encode_message
 from ci_pipeline.messages.topics import (
     PIPELINE_COMPLETE_SUFFIX,
@@ -24,6 +26,7 @@ from ci_pipeline.messages.topics import (
     pipeline_topic,
     stage_suffix,
 )
+from ci_pipeline.run_options import EXISTING_BUILD
 from ci_pipeline.stage_contract import TestCaseResult
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Transaction
@@ -33,6 +36,8 @@ from ci_pipeline.store.rows import Run, StageRun
 from ci_pipeline.store.runs import create_stage_rows, flush
 from ci_pipeline.store.states import FINAL_STAGE_STATES as FINAL_STAGE_STATES
 from ci_pipeline.store.states import RunState, StageState
+
+log = get_logger(__name__)
 
 
 def announce(session: Transaction, config: Config, run: Run, suffix: str, status: str,
@@ -44,12 +49,43 @@ def announce(session: Transaction, config: Config, run: Run, suffix: str, status
     add_message(session, run.id, topic, payload)
 
 
+def announce_test_stage(
+    session: Transaction, config: Config, run: Run, report: fedora_ci.StageReport
+) -> None:
+    """Put a test stage's CI messages 1.x message in the outbox, right after its ci-pipeline one,
+    when the configuration asks for that format.
+
+    A run that lacks what the format requires (a stage replaced by a command that gives no ``nvr``)
+    sends none: the message would break the format, and the ci-pipeline one still tells the state.
+    """
+    if not fedora_ci.enabled(config) or report.stage not in fedora_ci.TEST_STAGES:
+        return
+    try:
+        topic, payload = fedora_ci.encode_stage_message(config, report)
+    except SchemaViolation as exc:
+        log.warning("run %d %s: no CI messages 1.x message, the run lacks what it needs: %s",
+                    run.id, report.stage, exc)
+        return
+    add_message(session, run.id, topic, payload)
+
+
+def _xunit_url(config: Config, run: Run, stage: str) -> str:
+    """The URL of the stage's JUnit report when its artifacts hold one."""
+    relative = f"runs/{run.id}/{stage}/results.xml"
+    return f"{config.artifacts_base_url}/{relative}" if (config.artifact_root / relative).is_file() else ""
+
+
 def initialize_stages(session: Transaction, run: Run, pipeline: PipelineDefinition) -> list[StageRun]:
-    """Create a run's stage rows; a first build stage is already queued (the trigger announced it)."""
+    """Create a run's stage rows; a first build stage is already queued (the trigger announced it),
+    or skipped when the run tests an existing build."""
     now = utcnow()
     first = pipeline.stages[0] if pipeline.stages else None
-    already_queued = first is not None and first.name == Stage.BUILD and first.enabled
+    existing = run.options.get(EXISTING_BUILD) == "true"
+    already_queued = first is not None and first.name == Stage.BUILD and first.enabled and not existing
     rows = create_stage_rows(session, run, [str(spec.name) for spec in pipeline.stages], already_queued)
+    if existing and rows and rows[0].stage == Stage.BUILD:
+        skip_stage(rows[0], f"The build {run.fields.get('nvr', '')} exists already: its RPMs are at "
+                            f"{run.fields.get('build_repo_url', '')}.")
     run.state = RunState.RUNNING
     run.started_at = run.started_at or now
     return rows
@@ -60,6 +96,8 @@ def queue_stage(session: Transaction, config: Config, run: Run, row: StageRun) -
     row.state = StageState.QUEUED
     row.queued_at = utcnow()
     announce(session, config, run, stage_suffix(Stage(row.stage), State.QUEUED), Status.SUCCESS)
+    report = fedora_ci.StageReport(run.id, Stage(row.stage), State.QUEUED, run.fields)
+    announce_test_stage(session, config, run, report)
 
 
 def skip_stage(row: StageRun, reason: str) -> None:
@@ -78,6 +116,8 @@ def start_stage(session: Transaction, config: Config, run: Run, row: StageRun, l
     row.log_path = log_path
     if announce_it:
         announce(session, config, run, stage_suffix(Stage(row.stage), State.RUNNING), Status.SUCCESS)
+        report = fedora_ci.StageReport(run.id, Stage(row.stage), State.RUNNING, run.fields)
+        announce_test_stage(session, config, run, report)
 
 
 def outputs_violation(config: Config, run: Run, outputs: Mapping[str, str]) -> str | None:
@@ -95,8 +135,12 @@ def outputs_violation(config: Config, run: Run, outputs: Mapping[str, str]) -> s
 
 
 def complete_stage(session: Transaction, config: Config, run: Run, row: StageRun, status: Status,
-                   reason: str, outputs: Mapping[str, str]) -> None:
-    """running (or queued) > complete with ``status``; SUCCESS outputs join the run's fields."""
+                   reason: str, outputs: Mapping[str, str], tests: Sequence[Mapping[str, Any]] = (),
+                   infrastructure: bool = False) -> None:
+    """running (or queued) > complete with ``status``; SUCCESS outputs join the run's fields.
+
+    ``tests`` and ``infrastructure`` (the machinery failed) decide the CI messages 1.x verdict.
+    """
     row.state = StageState.COMPLETE
     row.status = status
     row.reason = reason
@@ -106,6 +150,11 @@ def complete_stage(session: Transaction, config: Config, run: Run, row: StageRun
     if status == Status.SUCCESS and outputs:
         run.fields = {**run.fields, **outputs}
     announce(session, config, run, stage_suffix(Stage(row.stage), State.COMPLETE), status)
+    report = fedora_ci.StageReport(
+        run.id, Stage(row.stage), State.COMPLETE, run.fields, status, reason, tests, infrastructure,
+        _xunit_url(config, run, row.stage),
+    )
+    announce_test_stage(session, config, run, report)
 
 
 def record_tests(session: Transaction, run: Run, row: StageRun, tests: Sequence[Mapping[str, Any]]) -> int:

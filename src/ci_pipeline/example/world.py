@@ -75,7 +75,7 @@ from ci_pipeline.logcontext import get_logger
 
 log = get_logger(__name__)
 
-WORLD_FORMAT = 3
+WORLD_FORMAT = 4
 NAMESPACE = "rpms"
 BRANCH = "f26"
 BRANCHES = (BRANCH, "master")

@@ -18,10 +18,15 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from ci_pipeline.errors import SchemaViolation, UnknownTopic
-from ci_pipeline.messages.fields import ENVELOPE_SCHEMA, GIT_RECEIVE_SUFFIX, load_schema
+from ci_pipeline.messages.fields import ENVELOPE_SCHEMA, FEDORA_CI_FOLDER, GIT_RECEIVE_SUFFIX, load_schema
 from ci_pipeline.messages.push_topics import PushKind, push_kind
 from ci_pipeline.messages.quoting import quote_value
-from ci_pipeline.messages.topics import GREENWAVE_DECISION_UPDATE, is_greenwave_topic, topic_suffix
+from ci_pipeline.messages.topics import (
+    GREENWAVE_DECISION_UPDATE,
+    fedora_ci_suffix,
+    is_greenwave_topic,
+    topic_suffix,
+)
 
 #: The push forms whose body is the seed's ``{"commit": {...}}`` (Pagure's has a schema of its own).
 _COMMIT_BODY_KINDS = frozenset({PushKind.GIT_RECEIVE, PushKind.PER_REPO})
@@ -49,19 +54,22 @@ def fast_check(name: str) -> Callable[[Any], Any]:
 
 
 def suffix_of(topic: str) -> str:
-    """The schema name of ``topic``: a pipeline suffix under any prefix and env, the gating decision
-    change, or ``git.receive`` for a fedmsg dist-git push topic (Pagure's pushes are read by
-    :mod:`.inbound`)."""
+    """The schema name of ``topic``: a pipeline suffix under any prefix and env, a CI messages 1.x
+    test topic (``fedora-ci/<suffix>``), the gating decision change, or ``git.receive`` for a fedmsg
+    dist-git push topic (Pagure's pushes are read by :mod:`.inbound`)."""
     suffix = topic_suffix(topic)
     if suffix is not None:
         return suffix
+    ci_suffix = fedora_ci_suffix(topic)
+    if ci_suffix is not None:
+        return f"{FEDORA_CI_FOLDER}/{ci_suffix}"
     if is_greenwave_topic(topic):
         return GREENWAVE_DECISION_UPDATE
     if push_kind(topic) in _COMMIT_BODY_KINDS:
         return GIT_RECEIVE_SUFFIX
     raise UnknownTopic(
         f"Topic {quote_value(topic)} is neither a ci-pipeline topic nor a git.receive topic "
-        "(nor a gating decision change)."
+        "(nor a CI messages 1.x test topic, nor a gating decision change)."
     )
 
 

@@ -89,6 +89,30 @@ def topic_suffix(topic: str) -> str | None:
     return match["suffix"]
 
 
+#: The artifacts of the CI messages 1.x format that ci-pipeline announces tests of.
+FEDORA_CI_ARTIFACTS = ("koji-build", "productmd-compose")
+#: The states of a test in the CI messages 1.x format.
+FEDORA_CI_STATES = ("queued", "running", "complete", "error")
+#: Every CI messages 1.x topic suffix (the part after ``ci.``), e.g. ``koji-build.test.complete``.
+FEDORA_CI_SUFFIXES: tuple[str, ...] = tuple(
+    f"{artifact}.test.{state}" for artifact in FEDORA_CI_ARTIFACTS for state in FEDORA_CI_STATES
+)
+_FEDORA_CI_TOPIC = re.compile(r"^[a-z0-9]+(?:\.[a-z0-9]+)*\.(?:prod|stage)\.ci\.(?P<suffix>[a-z0-9.-]+)$")
+
+
+def fedora_ci_topic(prefix: str, environment: str, suffix: str) -> str:
+    """A full CI messages 1.x topic, e.g. ``org.centos.prod.ci.koji-build.test.complete``."""
+    return f"{prefix}.{environment}.ci.{suffix}"
+
+
+def fedora_ci_suffix(topic: str) -> str | None:
+    """The suffix of a CI messages 1.x test topic, or None for any other topic."""
+    match = _FEDORA_CI_TOPIC.match(topic)
+    if match is None or match["suffix"] not in FEDORA_CI_SUFFIXES:
+        return None
+    return match["suffix"]
+
+
 def greenwave_topic(prefix: str, environment: str) -> str:
     """The topic of a gating decision change, ``<prefix>.<env>.greenwave.decision.update``."""
     return f"{prefix}.{environment}.{GREENWAVE_DECISION_UPDATE}"

@@ -1,46 +1,68 @@
-"""The functional test stage: the package's STI playbooks against a fresh root holding the new build.
+"""The functional test stage: the package's STI playbooks and tmt plans against a fresh root holding
+the new build.
 
-The package's dist-git ``tests/tests*.yml`` run with the tag ``classic`` in a root that holds this
-run's build (:func:`~ci_pipeline.stages.sti.subjects.functional_root`) and, when the run option
-``container_subject`` names a container's root filesystem, once more with the tag ``container`` in
-it. When a playbook uses ``standard-test-source``, the lookaside sources are fetched into the
-checkout first, as the build does. Results, artifacts and outcomes are those of
-:mod:`~ci_pipeline.stages.sti.runner`.
+The package's dist-git ``tests/tests*.yml`` run with the tag ``classic``, and its tmt plans (a
+checkout with ``.fmf/version``) with ``tmt run`` (:mod:`~ci_pipeline.stages.tmt.runner`, in the same
+sandbox), in one root that holds this run's build and what both need
+(:func:`~ci_pipeline.stages.sti.subjects.functional_root`); a repository with both runs both. When
+the run option ``container_subject`` names a container's root filesystem, the playbooks run once
+more with the tag ``container`` in it. When a playbook uses ``standard-test-source``, the lookaside
+sources are fetched into the checkout first, as the build does. Results, artifacts and outcomes are
+those of :mod:`~ci_pipeline.stages.sti.runner` and :mod:`~ci_pipeline.stages.tmt.runner`.
 """
 
 from __future__ import annotations
 
-from ci_pipeline.stages.base import StageContext, StageResult
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import validated_change
 from ci_pipeline.stages.git.distgit import distgit_url, fetch_distgit
 from ci_pipeline.stages.git.lookaside import fetch_sources
 from ci_pipeline.stages.sti.playbooks import chroot_subject, prepare_playbooks, required_packages, uses_role
+from ci_pipeline.stages.sti.results import write_junit
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.subjects import container_root, functional_root, remove_tree
+from ci_pipeline.stages.tmt.command import sandbox_provision
+from ci_pipeline.stages.tmt.metadata import TmtMetadata, has_tmt_metadata, read_metadata
+from ci_pipeline.stages.tmt.runner import TMT_ERROR, judge_tmt, run_plans
 from ci_pipeline.stages.tools import Deadline
+
+#: What tmt itself needs in a subject tree: its scripts are bash, its executor locks with flock.
+TMT_SUBJECT_NEEDS = ("/bin/bash", "/usr/bin/flock")
 
 
 def run_functional(ctx: StageContext) -> StageResult:
-    """Run the package's STI playbooks (tag ``classic``) against a root with the new build installed."""
+    """Run the package's STI playbooks (tag ``classic``) and tmt plans against a root with the new build."""
     change = validated_change(ctx.fields)
     deadline = Deadline(ctx.timeout, ctx.stage)
     url = distgit_url(ctx.config.distgit.url, change.namespace, change.repo)
     checkout = fetch_distgit(url, change.rev, ctx.workdir / "distgit", ctx.log_path, deadline)
     playbooks = prepare_playbooks(checkout.path / "tests", ctx.log_path)
-    if not playbooks:
-        return no_tests(ctx, f"{change.repo} has no tests/tests*.yml at {change.rev[:7]}")
+    tmt = read_metadata(checkout.path) if has_tmt_metadata(checkout.path) else TmtMetadata((), ())
+    if not playbooks and not tmt.plans:
+        return no_tests(ctx, f"{change.repo} has no tests/tests*.yml and no tmt plans at {change.rev[:7]}")
     if uses_role(playbooks, "standard-test-source"):
         # The role unpacks the package's sources: they come from the lookaside cache, as for a build.
         fetch_sources(ctx.config.lookaside.url, change.namespace, change.repo, checkout.path)
     root = ctx.workdir / "root"
+    outcomes: list[StageResult | StageFailure] = []
     try:
-        functional_root(ctx, root, required_packages(playbooks))
-        tree = chroot_subject(root)
-        result = run_suite(ctx, playbooks, tree, "classic", f"{change.repo} functional", deadline)
+        install_root(ctx, root, required_packages(playbooks) if playbooks else [], tmt)
+        if playbooks:
+            suite = f"{change.repo} functional"
+            tree = chroot_subject(root)
+            outcomes.append(_outcome(run_suite, ctx, playbooks, tree, "classic", suite, deadline))
+        if tmt.plans:
+            outcomes.append(_outcome(run_tmt_plans, ctx, checkout.path, tmt, root, deadline))
     finally:
         remove_tree(root)
+    result = combine(ctx, f"{change.repo} functional", outcomes)
     subject = ctx.options.get("container_subject")
-    if not subject:
+    if not subject or not playbooks:
         return result
     container = ctx.workdir / "container"
     try:
@@ -59,3 +81,50 @@ def run_functional(ctx: StageContext) -> StageResult:
     return StageResult(
         summary=f"{result.summary} {in_container.summary}", tests=[*result.tests, *in_container.tests]
     )
+
+
+def install_root(ctx: StageContext, root: Path, sti_packages: list[str], tmt: TmtMetadata) -> None:
+    """The fresh root of the build, with what the playbooks and the tmt tests need; the subject has
+    no network, so a tmt requirement that cannot be installed is an ERROR of the plans, not a failure."""
+    if not tmt.plans:
+        functional_root(ctx, root, sti_packages)
+        return
+    try:
+        functional_root(ctx, root, [*sti_packages, *TMT_SUBJECT_NEEDS, *tmt.requirements])
+    except StageFailure as exc:
+        needed = ", ".join([*TMT_SUBJECT_NEEDS, *tmt.requirements])
+        error = TestCaseResult(f"requirements {TMT_ERROR}", "ERROR", log=f"{exc}\nNeeded: {needed}.")
+        raise StageFailure(
+            f"The test subject could not be made with the tmt tests' requirements ({needed}): {exc}",
+            tests=[error],
+        ) from exc
+
+
+def run_tmt_plans(
+    ctx: StageContext, checkout: Path, tmt: TmtMetadata, root: Path, deadline: Deadline
+) -> StageResult:
+    """The checkout's tmt plans in the sandboxed ``root``, judged."""
+    provision = sandbox_provision(root, tmt.requirements)
+    return judge_tmt(run_plans(ctx, checkout, tmt, provision, deadline))
+
+
+def _outcome(run: Callable[..., StageResult], *args: Any) -> StageResult | StageFailure:
+    """What ``run(*args)`` ended with: its result, or the StageFailure it raised (the other suite
+    still runs)."""
+    try:
+        return run(*args)
+    except StageFailure as failure:
+        return failure
+
+
+def combine(ctx: StageContext, suite: str, outcomes: Sequence[StageResult | StageFailure]) -> StageResult:
+    """One stage result from the STI and the tmt runs: it fails when either failed, with both reasons;
+    one JUnit report holds every test."""
+    tests = [test for outcome in outcomes for test in outcome.tests]
+    if len(outcomes) > 1:
+        write_junit(ctx.artifacts_dir, suite, tests)
+    failures = [outcome for outcome in outcomes if isinstance(outcome, StageFailure)]
+    if failures:
+        raise StageFailure(" ".join(str(failure) for failure in failures), tests=tests)
+    summary = " ".join(outcome.summary for outcome in outcomes if isinstance(outcome, StageResult))
+    return StageResult(summary=summary, tests=tests)

@@ -86,7 +86,10 @@ class Decision(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
     forced: Mapped[bool] = mapped_column(default=False)
 
-    __table_args__ = (Index("ix_decisions_change", "repo", "rev", "namespace"),)
+    __table_args__ = (
+        Index("ix_decisions_change", "repo", "rev", "namespace"),
+        Index("ix_decisions_repo_id", "repo", "id"),
+    )
 
 
 class Run(Base):
@@ -131,6 +134,7 @@ class Run(Base):
         Index("ix_runs_state", "state"),
         Index("ix_runs_repo_branch", "repo", "branch"),
         Index("ix_runs_rev", "rev"),
+        Index("ix_runs_repo_id", "repo", "id"),
     )
 
 
@@ -161,6 +165,8 @@ class StageRun(Base):
     __table_args__ = (
         Index("ux_stage_runs_run_stage", "run_id", "stage", unique=True),
         Index("ix_stage_runs_state", "state"),
+        Index("ix_stage_runs_finished", "finished_at"),
+        Index("ix_stage_runs_stage_finished", "stage", "status", "finished_at"),
     )
 
 
@@ -253,6 +259,7 @@ class Result(Base):
         Index("ix_results_submit_time", "submit_time"),
         Index("ix_results_group", "group_uuid"),
         Index("ix_results_stage_run", "stage_run_id", "attempt"),
+        Index("ix_results_run", "run_id", "source"),
     )
 
 

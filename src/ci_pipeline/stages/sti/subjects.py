@@ -38,7 +38,7 @@ COMMIT_FILES = ("run/ci-pipeline/commit", "usr/lib/ci-pipeline/commit")
 
 
 def build_repo_source(ctx: StageContext) -> tuple[str, Path | None]:
-    """This run's build as a yum repo URL for dnf, and its local directory when it is under the artifacts.
+    """This run's build as a yum repo URL for dnf, and its local directory when it is on this host.
 
     The build's own repository (``build_repo_url``) is taken when the run has one: ``package_url``
     is the package's shared repository of the branch, which a newer build may replace meanwhile.
@@ -56,6 +56,12 @@ def build_repo_source(ctx: StageContext) -> tuple[str, Path | None]:
         return local.as_uri(), local
     if not re.fullmatch(r"(https?|file)://[^\s,]+", url):
         raise StageFailure(f"The run's {field} {url!r} is not a yum repo URL.")
+    if url.startswith("file://"):
+        # An existing build's own repository on this host (``[fedora_ci] build_repo_url``): all its RPMs
+        # are the build's.
+        local = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+        if ".." not in local.parts and (local / "repodata" / "repomd.xml").is_file():
+            return local.as_uri(), local
     return url, None
 
 

@@ -40,7 +40,8 @@ function strip_comment(text,    at) {
     return trim(text)
 }
 
-# A flow collection's text without its comment: " #" outside quoted scalars starts one.
+# A flow collection's text without its comment: " #" outside quoted scalars starts one. Sets
+# flow_in_quote when the text ends inside a quoted scalar (which then goes on on the next line).
 function flow_text(text,    i, c, quote, before) {
     quote = ""; before = "["
     for (i = 1; i <= length(text); i++) {
@@ -51,11 +52,19 @@ function flow_text(text,    i, c, quote, before) {
         } else if ((c == "\"" || c == "'") && index("[{,:", before) > 0) {
             quote = c
         } else if (c == "#" && i > 1 && substr(text, i - 1, 1) ~ /[ \t]/) {
+            flow_in_quote = 0
             return trim(substr(text, 1, i - 1))
         }
         if (c !~ /[ \t]/) before = c
     }
+    flow_in_quote = quote != ""
     return trim(text)
+}
+
+# Whether a flow collection opened with opener is complete in text.
+function flow_closed(text, opener,    body) {
+    body = flow_text(text)
+    return !flow_in_quote && substr(body, length(body), 1) == (opener == "[" ? "]" : "}")
 }
 
 # Index of the quote that closes a quoted scalar in text (which starts after the opening quote), or 0.
@@ -164,7 +173,7 @@ function value(path, text, indent,    quote, closing, inside, count, i, len) {
     quote = substr(text, 1, 1)
     if (quote == "[" || quote == "{") {
         inside = substr(flow_text(text), 2)
-        if (substr(inside, length(inside), 1) != (quote == "[" ? "]" : "}")) {
+        if (!flow_closed(text, quote)) {
             # Goes on over the next lines: gather them until the collection closes.
             pending = "flow"
             pending_path = path
@@ -265,8 +274,7 @@ pending == "\"" || pending == "'" {
 # The rest of a flow collection that goes on over several lines.
 pending == "flow" {
     pending_value = pending_value " " trim(text)
-    closer = substr(pending_value, 1, 1) == "[" ? "]" : "}"
-    if (substr(flow_text(pending_value), length(flow_text(pending_value)), 1) == closer) {
+    if (flow_closed(pending_value, substr(pending_value, 1, 1))) {
         pending = ""
         value(pending_path, pending_value, pending_indent)
     } else if (indent <= pending_indent && text !~ /^[]}]/) {
@@ -296,8 +304,8 @@ text ~ /^\t/ {
     next
 }
 
-# A plain scalar folded onto a more indented line that is not an entry of its own.
-pending == "plain" && indent > pending_indent && text !~ /^-( |$)/ && key_length(text) == 0 {
+# A plain scalar folded onto a more indented line (after a value, nothing else may be nested there).
+pending == "plain" && indent > pending_indent {
     pending_value = pending_value " " strip_comment(text)
     next
 }

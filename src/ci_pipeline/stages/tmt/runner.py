@@ -1,0 +1,126 @@
+"""Running a checkout's tmt plans against one subject with ``tmt run``, and judging what they report.
+
+The functional stage gives a sandboxed tree (:func:`~.command.sandbox_provision`); a stage with a
+booted machine gives its SSH target (:func:`~.command.connect_provision`): everything else is the
+same. tmt's run directory (each plan's ``results.yaml``, test outputs, ``log.txt``) is kept among the
+stage's artifacts under ``tmt/``.
+
+tmt's exit status says how the run went: 0 all passed, 1 a test failed or warned, 2 an error, 3 no
+results, 4 all skipped. A plan tmt could not run to its tests (an invalid plan, a requirement the
+subject lacks, a subject it cannot reach) is an ERROR result named ``<plan> (tmt error)`` whose log
+is tmt's reason: the stage fails as one whose tests could not run, never as a failing test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_pipeline.errors import InfrastructureError, StageFailure
+from ci_pipeline.executors.process import kill_group
+from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
+from ci_pipeline.stages.sti.results import MAX_LOG_CHARS
+from ci_pipeline.stages.sti.runner import NO_TESTS, judge
+from ci_pipeline.stages.tmt.command import PLUGINS_DIR, run_command, tmt_program
+from ci_pipeline.stages.tmt.metadata import TmtMetadata
+from ci_pipeline.stages.tmt.results import TmtResultsError, plan_results
+from ci_pipeline.stages.tools import Deadline
+
+#: Exit statuses of ``tmt run`` that mean the tests ran (whatever they reported).
+RAN = {0: "all tests passed", 1: "a test failed or warned", 2: "an error occurred", 3: "no results",
+       4: "all tests were skipped"}
+TMT_ERROR = "(tmt error)"
+ARTIFACTS_SUBDIR = "tmt"
+
+
+@dataclass(frozen=True)
+class TmtRun:
+    """One ``tmt run``: its exit status and what it printed."""
+
+    returncode: int
+    output: str
+
+
+def run_plans(
+    ctx: StageContext, tree: Path, metadata: TmtMetadata, provision: Sequence[str], deadline: Deadline
+) -> list[TestCaseResult]:
+    """Run every plan of ``tree`` on the subject ``provision`` names; the results of each test, and an
+    ERROR result for each plan tmt could not run."""
+    workdir = ctx.workdir / "tmt-run"
+    try:
+        run = run_tmt(run_command(tmt_program(), tree, workdir, provision), ctx, deadline)
+        results: list[TestCaseResult] = []
+        for plan in metadata.plans:
+            execute_dir = workdir / plan.strip("/") / "execute"
+            try:
+                found = plan_results(plan, execute_dir)
+            except TmtResultsError as exc:
+                results.append(TestCaseResult(f"{plan} {TMT_ERROR}", "ERROR", log=str(exc)))
+                continue
+            results += found.tests
+            if not found.complete or run.returncode not in RAN:
+                # tmt stopped before the plan's tests ran, or failed as a program: its reason is the result.
+                results.append(plan_error(plan, run))
+        return results
+    finally:
+        if workdir.is_dir():
+            shutil.copytree(workdir, ctx.artifacts_dir / ARTIFACTS_SUBDIR, dirs_exist_ok=True, symlinks=True)
+
+
+def run_tmt(argv: list[str], ctx: StageContext, deadline: Deadline) -> TmtRun:
+    """Run tmt with ci-pipeline's plugins; its output goes to the stage log too."""
+    env = {**os.environ, "TMT_PLUGINS": str(PLUGINS_DIR), "NO_COLOR": "1", "TMT_NO_COLOR": "1"}
+    timeout = deadline.remaining()
+    try:
+        process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=ctx.workdir,
+        )
+    except FileNotFoundError as exc:
+        raise InfrastructureError(f"tmt ({argv[0]}) is not installed.") from exc
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        kill_group(process.pid)
+        process.communicate()
+        raise StageFailure(f"tmt did not finish within {timeout:g} s.") from exc
+    except BaseException:
+        kill_group(process.pid)
+        process.wait()
+        raise
+    text = output.decode("utf-8", "replace")
+    with ctx.log_path.open("a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(argv)}\n{text}")
+    return TmtRun(process.returncode, text)
+
+
+def plan_error(plan: str, run: TmtRun) -> TestCaseResult:
+    """An ERROR result standing for a plan tmt could not run to its tests, with tmt's reason."""
+    return TestCaseResult(name=f"{plan} {TMT_ERROR}", outcome="ERROR", log=tmt_reason(run))
+
+
+def tmt_reason(run: TmtRun) -> str:
+    """What tmt said went wrong: its ``fail:`` lines and the causes it ends with, else its tail."""
+    lines = [line.strip() for line in run.output.splitlines() if line.strip()]
+    failures = [line.removeprefix("fail:").strip() for line in lines if line.startswith("fail:")]
+    if not failures:
+        causes = [lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("Cause number")]
+        failures = [cause for cause in causes if not cause.startswith("The exception was caused")]
+    text = "\n".join(failures or lines[-5:]) or f"tmt exited with status {run.returncode}."
+    return f"tmt could not run the plan: {text}"[:MAX_LOG_CHARS]
+
+
+def judge_tmt(results: list[TestCaseResult]) -> StageResult:
+    """The stage's outcome from tmt's results: a warning needs a person, otherwise as STI judges."""
+    if all(test.outcome == "SKIPPED" for test in results):
+        none = TestCaseResult(name=NO_TESTS, outcome="SKIPPED", log="The tmt plans ran no test.")
+        return StageResult(summary=NO_TESTS, tests=[*results, none])
+    warned = [test.name for test in results if test.outcome == "NEEDS_INSPECTION"]
+    if warned and not any(test.outcome in ("FAILED", "ERROR") for test in results):
+        names = ", ".join(warned)
+        raise StageFailure(f"{len(warned)} of {len(results)} tests warned: {names}.", tests=results)
+    return judge(results, [], "tmt")

@@ -1,0 +1,66 @@
+"""Judging tmt's results and telling tmt's own errors apart from failing tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from ci_pipeline import stage_contract as contract
+from ci_pipeline.errors import StageFailure
+from ci_pipeline.stages.tmt.runner import TmtRun, judge_tmt, plan_error, tmt_reason
+
+OUTPUT = """\
+/plans/all
+    discover
+        summary: 2 tests selected
+    execute
+        how: no-such-executor
+        fail: Unsupported execute method 'no-such-executor' in the '/plans/all' plan.
+
+plan failed.
+
+The exception was caused by 1 earlier exceptions
+
+Cause number 1:
+
+    execute step failed
+"""
+
+
+def _tests(*outcomes: str) -> list[contract.TestCaseResult]:
+    return [contract.TestCaseResult(f"/plans/p /t{n}", outcome) for n, outcome in enumerate(outcomes)]
+
+
+def test_tmts_reason_is_its_fail_lines_else_its_causes_else_its_tail() -> None:
+    assert tmt_reason(TmtRun(2, OUTPUT)) == (
+        "tmt could not run the plan: Unsupported execute method 'no-such-executor' in the '/plans/all' plan."
+    )
+    causes = "plan failed.\nCause number 1:\n    Guest cannot be reached\n"
+    assert tmt_reason(TmtRun(2, causes)).endswith("Guest cannot be reached")
+    assert tmt_reason(TmtRun(127, "")) == "tmt could not run the plan: tmt exited with status 127."
+    error = plan_error("/plans/all", TmtRun(2, OUTPUT))
+    assert (error.name, error.outcome) == ("/plans/all (tmt error)", "ERROR")
+
+
+def test_passing_and_informing_tests_pass_the_stage() -> None:
+    assert judge_tmt(_tests("PASSED", "INFO", "SKIPPED")).summary == "2 tests passed (tmt)."
+
+
+def test_no_test_run_is_success_with_a_visible_no_tests() -> None:
+    result = judge_tmt(_tests("SKIPPED"))
+    assert result.summary == "no tests" and result.tests[-1].log == "The tmt plans ran no test."
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "message"),
+    [
+        (("PASSED", "FAILED"), r"^1 of 2 tests failed: /plans/p /t1\.$"),
+        (("PASSED", "NEEDS_INSPECTION"), r"^1 of 2 tests warned: /plans/p /t1\.$"),
+        (("PASSED", "ERROR"), r"^1 of 2 tests could not run \(an error, not a failing test\)"),
+    ],
+)
+def test_failures_warnings_and_errors_fail_the_stage_told_apart(
+    outcomes: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(StageFailure, match=message) as caught:
+        judge_tmt(_tests(*outcomes))
+    assert len(caught.value.tests) == len(outcomes)
