@@ -46,3 +46,15 @@ def test_program_command_finds_the_program_on_path_not_a_builtin() -> None:
     assert done.stdout == "a b-"
     missing = subprocess.run(["sh", "-c", program_command("no-such-program")], capture_output=True, text=True)
     assert missing.returncode == 127 and "not installed" in missing.stderr
+
+
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20),
+        max_size=5,
+    )
+)
+def test_program_command_hands_every_argument_over_unchanged(args: list[str]) -> None:
+    command = program_command("printf", "%s\\0", *args)
+    done = subprocess.run(["sh", "-c", command], capture_output=True, check=True)
+    assert done.stdout.decode().split("\0")[:-1] == (args or [""])
