@@ -22,7 +22,6 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines import cluster
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
 from ci_pipeline.machines.qemu import free_port
-from ci_pipeline.machines.ssh import ansible_ssh_args
 from ci_pipeline.stages import e2e, smoke
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.qemu.bootdisk import LATEST, boot_dir, image_name
@@ -266,7 +265,7 @@ def test_a_test_of_a_running_service_passes_on_the_booted_host(guest: Path, tmp_
         deadline=deadline_in(120),
     ) as (machine,):
         target = machine.ssh
-        subject = ssh_subject(guest, target.host, target.port, target.key, ansible_ssh_args())
+        subject = ssh_subject(guest, target)
         result = run_suite(ctx, playbooks, subject, "atomic", "services", Deadline(300))
     assert [(t.name, t.outcome) for t in result.tests] == [("sshd-is-listening", "PASSED")]
 

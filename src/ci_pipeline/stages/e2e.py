@@ -31,7 +31,7 @@ from pathlib import Path
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.machines.cluster import MAX_MACHINES, Machine, booted_machines, deadline_in
-from ci_pipeline.machines.ssh import CLIENT_OPTIONS, ansible_ssh_args
+from ci_pipeline.machines.ssh import CLIENT_OPTIONS
 from ci_pipeline.stages import base
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
@@ -115,7 +115,7 @@ def write_inventory(path: Path, image: Path, machines: Sequence[Machine]) -> Pat
     """The installer's inventory: every machine in group ``nodes``, with its ``lan_address``."""
     hosts = {}
     for machine in machines:
-        subject = ssh_subject(image, machine.ssh.host, machine.ssh.port, machine.ssh.key, ansible_ssh_args())
+        subject = ssh_subject(image, machine.ssh)
         hosts[machine.name] = {**subject.host_vars, "lan_address": machine.plan.lan_address}
     return write_group_inventory(path, GROUP, hosts)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
-from ci_pipeline.machines.ssh import ansible_ssh_args
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
@@ -55,8 +54,7 @@ def run_integration(ctx: StageContext) -> StageResult:
         accel=ctx.options.get("integration_accel", ""),
         deadline=deadline_in(deadline.remaining() or timeout),
     ) as (machine,):
-        target = machine.ssh
-        subject = ssh_subject(image, target.host, target.port, target.key, ansible_ssh_args())
+        subject = ssh_subject(image, machine.ssh)
         return run_suite(ctx, playbooks, subject, "atomic", "compose integration", deadline)
 
 

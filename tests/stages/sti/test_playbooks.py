@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.machines.ssh import SshTarget
 from ci_pipeline.stages.sti.playbooks import (
     ROLES_DIR,
     PlaybookRun,
@@ -16,6 +17,7 @@ from ci_pipeline.stages.sti.playbooks import (
     find_playbooks,
     required_packages,
     run_playbook,
+    ssh_subject,
     uses_role,
     write_inventory,
 )
@@ -82,3 +84,13 @@ def test_uses_role_finds_roles_by_name_or_mapping(tmp_path: Path) -> None:
     playbooks = find_playbooks(tmp_path)
     assert uses_role(playbooks, "standard-test-source") and uses_role(playbooks, "standard-test-basic")
     assert not uses_role(playbooks, "standard-test-beakerlib")
+
+
+def test_a_booted_machine_is_reached_over_ssh_with_piped_files(tmp_path: Path) -> None:
+    target = SshTarget(host="127.0.0.1", port=2222, user="root", key=tmp_path / "id_ed25519")
+    written = write_inventory(tmp_path / "inv.json", ssh_subject(tmp_path / "disk.qcow2", target))
+    host = json.loads(written.read_text())["localhost"]["hosts"]["subject"]
+    assert host["ansible_connection"] == "ssh" and host["ansible_ssh_transfer_method"] == "piped"
+    assert (host["ansible_host"], host["ansible_port"], host["ansible_user"]) == ("127.0.0.1", "2222", "root")
+    assert host["ansible_ssh_private_key_file"] == str(tmp_path / "id_ed25519")
+    assert "StrictHostKeyChecking=no" in host["ansible_ssh_common_args"]

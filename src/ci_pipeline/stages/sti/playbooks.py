@@ -26,6 +26,7 @@ import yaml
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.executors.process import kill_group
+from ci_pipeline.machines.ssh import SshTarget, ansible_ssh_args
 from ci_pipeline.stages.sti.normalize import normalize_playbooks
 
 ROLES_DIR = Path(__file__).parents[1] / "roles"
@@ -131,17 +132,17 @@ def chroot_subject(root: Path) -> Subject:
     return Subject(str(root), {"ansible_connection": "sti_chroot", "ansible_host": str(root)})
 
 
-def ssh_subject(image: Path, host: str, port: int, key: Path, ssh_args: str) -> Subject:
+def ssh_subject(image: Path, target: SshTarget) -> Subject:
     """A machine booted from ``image``, reached over SSH as root (files piped: guests may lack sftp)."""
     return Subject(
         str(image),
         {
             "ansible_connection": "ssh",
-            "ansible_host": host,
-            "ansible_port": str(port),
-            "ansible_user": "root",
-            "ansible_ssh_private_key_file": str(key),
-            "ansible_ssh_common_args": ssh_args,
+            "ansible_host": target.host,
+            "ansible_port": str(target.port),
+            "ansible_user": target.user,
+            "ansible_ssh_private_key_file": str(target.key),
+            "ansible_ssh_common_args": ansible_ssh_args(),
             # One connection per command: no control master left running after the playbook.
             "ansible_ssh_args": "-o ControlMaster=no",
             "ansible_ssh_transfer_method": "piped",
