@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,15 @@ from hypothesis import strategies as st
 
 from ci_pipeline.errors import InfrastructureError
 from ci_pipeline.stages.qemu import firmware
-from ci_pipeline.stages.qemu.disklayout import MIB, SECTOR, Partition, directory_size, esp_tree, round_up
+from ci_pipeline.stages.qemu.disklayout import (
+    MIB,
+    SECTOR,
+    Partition,
+    directory_size,
+    esp_tree,
+    own_proc_for_pid_namespace,
+    round_up,
+)
 from ci_pipeline.stages.qemu.firmware import Firmware, qemu_firmware_args
 
 
@@ -78,3 +88,15 @@ def test_missing_firmware_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp
         firmware.ovmf_firmware()
     with pytest.raises(InfrastructureError, match="syslinux-common"):
         firmware.required_file(tmp_path / "gptmbr.bin", "syslinux-common")
+
+
+def test_a_tool_gets_its_own_proc_only_inside_a_foreign_pid_namespace() -> None:
+    assert own_proc_for_pid_namespace() == []
+    code = "from ci_pipeline.stages.qemu.disklayout import own_proc_for_pid_namespace as p; print(p())"
+    inside = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--pid", "--fork", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert inside.stdout.strip() == "['unshare', '--pid', '--fork', '--mount-proc']"

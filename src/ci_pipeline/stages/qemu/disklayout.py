@@ -196,8 +196,9 @@ def _write_esp(raw: Path, esp: Partition, files: Path, log_path: Path) -> None:
         timeout=TOOL_TIMEOUT,
         failure="mcopy could not copy the boot files into the EFI System Partition",
     )
+    syslinux = ["syslinux", "--install", f"--offset={esp.start}", f"--directory={SYSLINUX_DIRECTORY}"]
     base.run_tool(
-        ["syslinux", "--install", f"--offset={esp.start}", f"--directory={SYSLINUX_DIRECTORY}", str(raw)],
+        [*own_proc_for_pid_namespace(), *syslinux, str(raw)],
         log_path,
         env=env,
         failure="syslinux could not be installed into the EFI System Partition",
@@ -205,3 +206,16 @@ def _write_esp(raw: Path, esp: Partition, files: Path, log_path: Path) -> None:
     mbr = required_file(SYSLINUX_GPT_MBR, "syslinux-common").read_bytes()[:MBR_CODE_SIZE]
     with raw.open("r+b") as disk:
         disk.write(mbr)
+
+
+def own_proc_for_pid_namespace() -> list[str]:
+    """A prefix that gives a tool a ``/proc`` of its own PID namespace, where ours is not (else none).
+
+    syslinux hands mtools ``/proc/<its pid>/fd/<n>``; inside a stage attempt's PID namespace that pid
+    names another process in the host's ``/proc`` (:mod:`ci_pipeline.executors.containment`).
+    """
+    try:
+        proc_pid = int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return []
+    return [] if proc_pid == os.getpid() else ["unshare", "--pid", "--fork", "--mount-proc"]
