@@ -20,12 +20,15 @@ from ci_pipeline.stages import base
 
 CONNECT_TIMEOUT = 5
 COMMAND_TIMEOUT = 120.0
-#: How long one "is SSH up yet?" attempt may take, and the pause between attempts.
+#: How long one "is SSH up yet?" attempt may take, how long it waits for the server's greeting (a
+#: guest whose network is not up yet never sends one: qemu's forwarded port accepts regardless), and
+#: the pause between attempts.
 PROBE_TIMEOUT = 8.0
+PROBE_CONNECT_TIMEOUT = 2
 PROBE_PAUSE = 0.2
 #: How often a waiting attempt asks whether the machine still runs.
 WATCH_INTERVAL = 0.1
-#: The client options of every connection (also handed to Ansible).
+#: The client options of every connection (also handed to Ansible), beside ``ConnectTimeout``.
 CLIENT_OPTIONS = (
     "-o",
     "BatchMode=yes",
@@ -35,8 +38,6 @@ CLIENT_OPTIONS = (
     "UserKnownHostsFile=/dev/null",
     "-o",
     "LogLevel=ERROR",
-    "-o",
-    f"ConnectTimeout={CONNECT_TIMEOUT}",
     "-o",
     "ServerAliveInterval=5",
     "-o",
@@ -87,11 +88,16 @@ def new_key_pair(directory: Path, log_path: Path) -> KeyPair:
     return KeyPair(private=private, public=public)
 
 
-def ssh_argv(target: SshTarget, command: str) -> list[str]:
+def client_options(connect_timeout: int = CONNECT_TIMEOUT) -> list[str]:
+    """The ssh options of every connection, giving up on a silent server after ``connect_timeout`` s."""
+    return [*CLIENT_OPTIONS, "-o", f"ConnectTimeout={connect_timeout}"]
+
+
+def ssh_argv(target: SshTarget, command: str, connect_timeout: int = CONNECT_TIMEOUT) -> list[str]:
     """The ssh command line that runs the shell ``command`` on ``target``."""
     return [
         "ssh",
-        *CLIENT_OPTIONS,
+        *client_options(connect_timeout),
         "-o",
         "IdentitiesOnly=yes",
         "-i",
@@ -181,7 +187,7 @@ def _probe(target: SshTarget, until: float, still_booting: Callable[[], str]) ->
     """One ``ssh ... true`` attempt, given up at ``until``; its exit status and error output."""
     try:
         process = subprocess.Popen(
-            ssh_argv(target, "true"),
+            ssh_argv(target, "true", PROBE_CONNECT_TIMEOUT),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -203,4 +209,4 @@ def _probe(target: SshTarget, until: float, still_booting: Callable[[], str]) ->
 
 def ansible_ssh_args() -> str:
     """The client options as one string, for ``ansible_ssh_common_args``."""
-    return " ".join(shlex.quote(word) for word in CLIENT_OPTIONS)
+    return " ".join(shlex.quote(word) for word in client_options())

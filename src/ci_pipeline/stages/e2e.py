@@ -31,7 +31,7 @@ from pathlib import Path
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.machines.cluster import MAX_MACHINES, Machine, booted_machines, deadline_in
-from ci_pipeline.machines.ssh import CLIENT_OPTIONS
+from ci_pipeline.machines.ssh import client_options
 from ci_pipeline.stages import base
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
@@ -152,7 +152,7 @@ def conformance(
         "".join(f"{m.name} {m.ssh.port} {m.plan.lan_address}\n" for m in machines), encoding="utf-8"
     )
     key = machines[0].ssh.key
-    ssh_command = " ".join(shlex.quote(w) for w in ["ssh", *CLIENT_OPTIONS, "-i", str(key), "-l", "root"])
+    ssh_command = " ".join(shlex.quote(w) for w in ["ssh", *client_options(), "-i", str(key), "-l", "root"])
     env = {
         **ansible_environment(
             settings["E2E_IMAGE"], ctx.workdir / "conformance", inventory, ctx.workdir / "ansible-home"
