@@ -1,0 +1,175 @@
+"""Machine leases: which stage attempt holds which provisioned machine, and until when.
+
+A lease is taken all or nothing for the machines of one request, renewed by its holder while it
+works, and deleted when the holder gives the machines back. The unique (provisioner, machine) index
+makes two holders of one machine impossible on either store. A lease whose holder died (a process
+of this host that is gone) or whose ``until`` passed is *taken for reclaim*: it changes to the
+reclaiming state under the reclaimer's name, so two schedulers never tear one machine down twice,
+and is dropped once the machine is torn down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ci_pipeline.store.clock import utcnow
+from ci_pipeline.store.models import MachineLease
+from ci_pipeline.store.runs import owner_is_dead_here
+from ci_pipeline.store.states import LeaseState
+
+#: How often :func:`acquire` tries again when another holder took a free machine under it.
+ACQUIRE_TRIES = 3
+
+
+def acquire(
+    session: Session,
+    provisioner: str,
+    candidates: Sequence[str],
+    count: int,
+    *,
+    run_id: int,
+    stage: str,
+    attempt: int,
+    holder: str,
+    until: datetime,
+    details: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[str]:
+    """Lease ``count`` of ``candidates`` that nobody holds, in their order: all of them, or [] and none."""
+    details = details or {}
+    acquired_at = utcnow()
+    insert_fn = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for _ in range(ACQUIRE_TRIES):
+        held = set(
+            session.execute(
+                select(MachineLease.machine).where(
+                    MachineLease.provisioner == provisioner, MachineLease.machine.in_(candidates)
+                )
+            ).scalars()
+        )
+        free = [machine for machine in candidates if machine not in held][:count]
+        if len(free) < count:
+            return []
+        rows = [
+            {
+                "provisioner": provisioner,
+                "machine": machine,
+                "run_id": run_id,
+                "stage": stage,
+                "attempt": attempt,
+                "holder": holder,
+                "state": LeaseState.HELD,
+                "acquired_at": acquired_at,
+                "until": until,
+                "detail": dict(details.get(machine, {})),
+            }
+            for machine in free
+        ]
+        statement = (
+            insert_fn(MachineLease)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(MachineLease.id, MachineLease.machine)
+        )
+        taken = session.execute(statement).all()
+        if len(taken) == count:
+            return free
+        # Another holder took one of them between the read and the insert: give back, read again.
+        session.execute(delete(MachineLease).where(MachineLease.id.in_([row[0] for row in taken])))
+    return []
+
+
+def holders(session: Session, provisioner: str, machines: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Who holds each of ``machines`` now: machine -> (run id, stage)."""
+    query = select(MachineLease.machine, MachineLease.run_id, MachineLease.stage).where(
+        MachineLease.provisioner == provisioner, MachineLease.machine.in_(machines)
+    )
+    return {machine: (run_id, stage) for machine, run_id, stage in session.execute(query)}
+
+
+def set_detail(
+    session: Session, provisioner: str, holder: str, details: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Record what tearing each of ``holder``'s machines down needs (known once they are made)."""
+    for machine, detail in details.items():
+        session.execute(
+            update(MachineLease)
+            .where(
+                MachineLease.provisioner == provisioner,
+                MachineLease.machine == machine,
+                MachineLease.holder == holder,
+            )
+            .values(detail=dict(detail))
+        )
+
+
+def renew(session: Session, holder: str, until: datetime) -> int:
+    """Extend every lease ``holder`` holds to ``until``; return how many it still holds."""
+    result = session.execute(
+        update(MachineLease)
+        .where(MachineLease.holder == holder, MachineLease.state == LeaseState.HELD)
+        .values(until=until)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release(session: Session, holder: str, provisioner: str, machines: Sequence[str]) -> int:
+    """Give back ``holder``'s leases of ``machines``; return how many it held."""
+    result = session.execute(
+        delete(MachineLease).where(
+            MachineLease.holder == holder,
+            MachineLease.provisioner == provisioner,
+            MachineLease.machine.in_(machines),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def current(session: Session) -> list[MachineLease]:
+    """Every lease held now (or being reclaimed), by run, stage and machine."""
+    query = select(MachineLease).order_by(MachineLease.run_id, MachineLease.stage, MachineLease.machine)
+    return list(session.execute(query).scalars())
+
+
+def take_for_reclaim(
+    session: Session,
+    reclaimer: str,
+    now: datetime,
+    until: datetime,
+    *,
+    run_id: int | None = None,
+    stage: str | None = None,
+) -> list[MachineLease]:
+    """Take the leases to reclaim under ``reclaimer``'s name until ``until``; return them.
+
+    With ``run_id`` and ``stage``: every lease of that run's stage (a scheduler that takes the run
+    over will not resume the attempt holding them). Without: every lease whose holder died on this
+    host or whose ``until`` is before ``now`` (a reclaim that died or failed is taken again so).
+    """
+    query = select(MachineLease)
+    if run_id is not None:
+        query = query.where(
+            MachineLease.run_id == run_id, MachineLease.stage == stage, MachineLease.holder != reclaimer
+        )
+    else:
+        owners = session.execute(select(MachineLease.holder).distinct()).scalars()
+        dead = [owner for owner in owners if owner != reclaimer and owner_is_dead_here(owner)]
+        query = query.where((MachineLease.until < now) | MachineLease.holder.in_(dead))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    leases = list(session.execute(query).scalars())
+    for lease in leases:
+        lease.holder, lease.state, lease.until = reclaimer, LeaseState.RECLAIMING, until
+    session.flush()
+    return leases
+
+
+def drop(session: Session, lease_ids: Sequence[int]) -> None:
+    """Delete the leases ``lease_ids`` (their machines are torn down)."""
+    if lease_ids:
+        session.execute(delete(MachineLease).where(MachineLease.id.in_(list(lease_ids))))
