@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The boot disk: gdisk (sgdisk), dosfstools and mtools (the ESP, unmounted), syslinux (BIOS),
+# systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with.
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
-                 linux-image-cloud-amd64 chromium openssh-client dropbear-bin)
+                 linux-image-cloud-amd64 chromium gdisk dosfstools mtools syslinux syslinux-common
+                 systemd-boot-efi ovmf openssh-client dropbear-bin)
 
 missing_packages() {
     local pkg

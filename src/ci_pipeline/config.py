@@ -115,6 +115,10 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     resource = {}                              # more keys of the resource definition (image_src, flavor...)
     host_vars = {}                             # variables of every host in the inventory layout
                                                # (ansible_host, ansible_port, ansible_user, private_address)
+    [e2e]                                      # the e2e stage, in the integration test repository:
+    installer = "e2e/install.yml"              # playbook run over SSH against all machines (group nodes)
+    conformance = "sh e2e/conformance.sh"      # command run on this host; writes JUnit XML to $E2E_JUNIT
+    machines = 3                               # machines booted (the run option e2e_machines overrides)
 """
 
 from __future__ import annotations
@@ -380,6 +384,14 @@ class ProvisionConfig(_Section):
         return self
 
 
+class E2EConfig(_Section):
+    """The e2e stage: its installer playbook, its conformance command, how many machines."""
+
+    installer: str = "e2e/install.yml"
+    conformance: str = "sh e2e/conformance.sh"
+    machines: int = Field(default=3, ge=1, le=16)
+
+
 class Config(_Section):
     """The whole configuration, typed; pass the sections into constructors."""
 
@@ -395,6 +407,7 @@ class Config(_Section):
     distgit: DistGitConfig = Field(default_factory=DistGitConfig)
     lookaside: LookasideConfig = Field(default_factory=LookasideConfig)
     provision: ProvisionConfig = Field(default_factory=ProvisionConfig)
+    e2e: E2EConfig = Field(default_factory=E2EConfig)
 
     @property
     def state_path(self) -> Path:

@@ -165,7 +165,7 @@ def test_image_boots_and_passes_the_smoke_test(pipeline: Pipeline, composes: Com
     smoke_ctx = pipeline.context("smoke", {**fields, **built.outputs}, timeout=120.0)
     result = smoke.run(smoke_ctx)
     assert [case.outcome for case in result.tests] == ["PASSED", "PASSED", "PASSED"]
-    assert f"CI-PIPELINE-OSTREE-COMMIT {rev}" in (smoke_ctx.artifacts_dir / "console.log").read_text()
+    assert (smoke_ctx.artifacts_dir / "smoke.console.log").is_file()
     latest = pipeline.artifacts_root / "f26" / "images" / "latest-atomic.qcow2"
     assert latest.is_symlink() and latest.resolve().name == built.outputs["image_name"]
 
@@ -194,10 +194,10 @@ def test_silent_image_fails_within_timeout_and_leaves_no_qemu(pipeline: Pipeline
     fields.update(image.run(pipeline.context("image", fields)).outputs)
     smoke_ctx = pipeline.context("smoke", fields, timeout=15.0)
     started = time.monotonic()
-    with pytest.raises(StageFailure, match="did not boot and power off") as failure:
+    with pytest.raises(StageFailure, match="Smoke step boot failed") as failure:
         smoke.run(smoke_ctx)
     assert time.monotonic() - started < 30
-    assert "CI-PIPELINE-BOOT-DONE" not in str(failure.value)
+    assert [case.outcome for case in failure.value.tests] == ["FAILED"]
     assert _qemu_processes_for(pipeline.artifacts_root / "f27") == []
     assert not (pipeline.artifacts_root / "f27" / "images" / "latest-atomic.qcow2").exists()
     assert not list(pipeline.root.glob("runs/*-image/work/sysroot")), "image work directories are cleaned"

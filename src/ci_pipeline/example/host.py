@@ -2,8 +2,10 @@
 
 busybox is Debian's statically linked ``/bin/busybox`` (package busybox-static). The kernel is the
 newest ``/boot/vmlinuz-<release>`` (Debian's linux-image-cloud-amd64) together with the modules the
-initramfs needs to reach a virtio disk and a virtio network card (when the kernel has its driver),
-found through ``/lib/modules/<release>/modules.dep`` (modules built into the kernel need nothing).
+initramfs loads, found through ``/lib/modules/<release>/modules.dep`` (modules built into the kernel
+need nothing): the virtio disk drivers it boots from, and those the running guest needs later, since
+modules loaded in the initramfs stay loaded after ``switch_root``: the virtio network card, FAT and
+ISO 9660 with their code pages (a cloud-init seed volume is either), and ``af_packet`` (DHCP).
 """
 
 from __future__ import annotations
@@ -19,8 +21,19 @@ BOOT = Path("/boot")
 MODULES = Path("/lib/modules")
 # What the initramfs loads to see a virtio disk (ext4 is built into Debian's kernels).
 DISK_MODULES = ("virtio_pci", "virtio_blk")
-#: The network card of the e2e stage's machines, loaded as well when the kernel has it.
-NETWORK_MODULES = ("virtio_net",)
+#: Loaded as well when the kernel has them: an NVMe disk, the machines' network card, the
+#: filesystems of a seed volume (vfat reads names with code page 437 and the ``ascii`` or
+#: ``iso8859-1`` character set), and packet sockets for a DHCP client.
+GUEST_MODULES = (
+    "nvme",
+    "virtio_net",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+    "nls_iso8859_1",
+    "isofs",
+    "af_packet",
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ def find_busybox(path: Path = BUSYBOX) -> Path:
 
 
 def find_kernel(boot: Path = BOOT, modules: Path = MODULES) -> HostKernel:
-    """The newest kernel in ``boot`` with the virtio disk modules from ``modules``."""
+    """The newest kernel in ``boot`` with the modules its initramfs loads, from ``modules``."""
     images = sorted(boot.glob("vmlinuz-*"), key=lambda image: _version_key(image.name[len("vmlinuz-") :]))
     if not images:
         raise InfrastructureError(
@@ -49,7 +62,7 @@ def find_kernel(boot: Path = BOOT, modules: Path = MODULES) -> HostKernel:
     image = images[-1]
     release = image.name[len("vmlinuz-") :]
     module_dir = modules / release
-    wanted = DISK_MODULES + available(module_dir, NETWORK_MODULES)
+    wanted = DISK_MODULES + available(module_dir, GUEST_MODULES)
     return HostKernel(release, image, disk_modules(module_dir, wanted))
 
 

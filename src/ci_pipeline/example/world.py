@@ -74,7 +74,7 @@ from ci_pipeline.logcontext import get_logger
 
 log = get_logger(__name__)
 
-WORLD_FORMAT = 2
+WORLD_FORMAT = 3
 NAMESPACE = "rpms"
 BRANCH = "f26"
 BRANCHES = (BRANCH, "master")

@@ -1,102 +1,189 @@
-"""The e2e stage: boot a small cluster of machines from the new image and run the e2e suite on them.
+"""The e2e stage: boot a small cluster from the new image, install it over SSH, run a conformance suite.
 
-The suite is the ``e2e/`` folder of the integration test repository, at the same URL and ref as the
-integration suite (:mod:`~ci_pipeline.stages.sti.suite`); its tests are described in
-:mod:`~ci_pipeline.stages.qemu.e2e_suite`. The stage packs it into an ext4 disk, boots ``e2e_machines``
-machines (run option, default 2) from the image on a private LAN (:mod:`~ci_pipeline.stages.qemu.machines`)
-and reads what each machine's init printed (:mod:`~ci_pipeline.stages.qemu.console`). Tests see
-``E2E_MACHINE``, ``E2E_ADDRESS``, ``E2E_PEERS`` (the other machines' addresses), ``E2E_MACHINES``,
-``E2E_COMPOSE_REV``, ``E2E_IMAGE`` and, when the run has one, ``E2E_NVR``.
+The suite comes from the integration test repository, at the same URL and ref as the integration
+suite (:mod:`~ci_pipeline.stages.sti.suite`). The stage boots ``e2e_machines`` machines (run option,
+else ``[e2e] machines``, default 3) named ``node1``... on a private LAN (:mod:`ci_pipeline.machines`),
+runs the installer playbook (``[e2e] installer``, a path in the repository) with ansible-playbook
+over SSH against all of them (inventory group ``nodes``; each host has ``lan_address``), then runs
+the conformance command (``[e2e] conformance``, a shell command run on this host in the repository)
+with:
 
-Outcomes: every test passing on every machine is SUCCESS; a failing test is a StageFailure naming the
-tests and machines; a machine that does not boot, or does not finish the suite within the stage's
-timeout (default 300 s), is a StageFailure with its console's tail; no suite or no ``e2e/`` tests is
-SUCCESS with the summary "no e2e tests". Artifacts: ``machine<N>.console.log`` and ``results.xml``.
+    E2E_JUNIT          where it writes its JUnit XML report
+    E2E_MACHINES_FILE  one line per machine: name, SSH port on 127.0.0.1, LAN address
+    E2E_SSH            the ssh command that logs in as root (add ``-p PORT 127.0.0.1 COMMAND``)
+    E2E_INVENTORY      the installer's inventory
+    E2E_COMPOSE_REV, E2E_IMAGE, E2E_NVR (for a package build)
+
+Each ``<testcase>`` of the report is one result. Outcomes: every case passing is SUCCESS; a failing
+case is a StageFailure naming the cases; a machine that does not answer, an installer that fails or a
+conformance command that writes no report is a StageFailure saying so; a repository without the
+installer is SUCCESS with the summary "no e2e tests". Artifacts: ``node<N>.console.log``,
+``installer.log`` and ``results.xml``.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
-from ci_pipeline.logtail import log_tail
+from ci_pipeline.machines.cluster import MAX_MACHINES, Machine, booted_machines, deadline_in
+from ci_pipeline.machines.ssh import CLIENT_OPTIONS, ansible_ssh_args
+from ci_pipeline.stages import base
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import checked_checksum
-from ci_pipeline.stages.qemu.boot import kvm_usable
 from ci_pipeline.stages.qemu.bootdisk import run_image
-from ci_pipeline.stages.qemu.console import E2EReport, console_tail, parse_e2e_console
-from ci_pipeline.stages.qemu.e2e_suite import SUITE_DIR, find_tests, pack_suite
-from ci_pipeline.stages.qemu.machines import (
-    MAX_MACHINES,
-    Machine,
-    machine_command,
-    plan_machines,
-    private_lan,
-    run_machines,
+from ci_pipeline.stages.sti.playbooks import (
+    ansible_environment,
+    ansible_playbook_program,
+    ssh_subject,
+    write_group_inventory,
 )
-from ci_pipeline.stages.sti.results import write_junit
+from ci_pipeline.stages.sti.results import JUnitError, parse_junit, write_junit
 from ci_pipeline.stages.sti.suite import fetch_suite, suite_source
 from ci_pipeline.stages.tools import Deadline
 
 logger = get_logger(__name__)
 
-DEFAULT_TIMEOUT = 300.0
-DEFAULT_MACHINES = 2
+DEFAULT_TIMEOUT = 900.0
 NO_E2E_TESTS = "no e2e tests"
 SUITE_NAME = "e2e"
+GROUP = "nodes"
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Run the e2e suite on machines booted from the run's image; see the module docstring."""
+    """Install machines booted from the run's image, run the conformance suite; see the module docstring."""
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     rev = checked_checksum(ctx.fields)
     image = run_image(artifacts, ctx.fields)
-    count = machine_count(ctx.options)
-    deadline = Deadline(ctx.timeout or DEFAULT_TIMEOUT, ctx.stage)
+    count = machine_count(ctx.options, ctx.config.e2e.machines)
+    timeout = ctx.timeout or DEFAULT_TIMEOUT
+    deadline = Deadline(timeout, ctx.stage)
     if not (ctx.config.distgit.url or _suite_option(ctx)):
         return no_e2e_tests(
             ctx, "No integration test suite is configured (distgit.url or integration_tests_url)."
         )
     url, refs = suite_source(ctx.config.distgit.url, artifacts.branch, ctx.options, ctx.fields)
-    suite_commit = fetch_suite(url, refs, ctx.workdir / "suite", ctx.log_path, deadline)
-    suite = ctx.workdir / "suite" / SUITE_DIR
-    tests = find_tests(suite)
-    if not tests:
-        return no_e2e_tests(
-            ctx, f"The suite {url} at {suite_commit[:7]} has no executable {SUITE_DIR}/ tests."
-        )
-    settings = {"E2E_COMPOSE_REV": rev, "E2E_IMAGE": image.name, "E2E_MACHINES": str(count)}
-    if ctx.fields.get("nvr"):
-        settings["E2E_NVR"] = ctx.fields["nvr"]
-    disk = pack_suite(suite, settings, ctx.workdir, ctx.log_path)
-    accel = ctx.options.get("e2e_accel") or ("kvm" if kvm_usable(ctx.log_path) else "tcg")
-    ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
-    machines = plan_machines(count, ctx.artifacts_dir)
-    lan = private_lan()
-    commands = {m.name: machine_command(image, disk, m, machines, lan, accel) for m in machines}
-    timeout = deadline.remaining() or DEFAULT_TIMEOUT
+    suite = ctx.workdir / "suite"
+    suite_commit = fetch_suite(url, refs, suite, ctx.log_path, deadline)
+    installer = suite_file(suite, ctx.config.e2e.installer)
+    if not installer.is_file():
+        return no_e2e_tests(ctx, f"The suite {url} at {suite_commit[:7]} has no {ctx.config.e2e.installer}.")
+    names = [f"node{index}" for index in range(1, count + 1)]
     started = time.monotonic()
-    statuses = run_machines(commands, ctx.log_path, timeout)
-    elapsed = time.monotonic() - started
-    logger.info("%d machines ran the e2e suite in %.1f s (%s)", count, elapsed, accel)
-    reports = {m.name: _read_report(m) for m in machines}
-    results = collect_results(machines, reports, tests)
+    with booted_machines(
+        image,
+        names,
+        ctx.workdir / "machines",
+        ctx.artifacts_dir,
+        ctx.log_path,
+        accel=ctx.options.get("e2e_accel", ""),
+        deadline=deadline_in(deadline.remaining() or timeout),
+    ) as machines:
+        inventory = write_inventory(ctx.workdir / "inventory.json", image, machines)
+        install(ctx, installer, image, inventory, deadline)
+        settings = {"E2E_COMPOSE_REV": rev, "E2E_IMAGE": image.name, "E2E_NVR": ctx.fields.get("nvr", "")}
+        results = conformance(ctx, suite, machines, inventory, settings, deadline)
+        accel = machines[0].accel
     write_junit(ctx.artifacts_dir, SUITE_NAME, results)
-    judge_machines(ctx, machines, statuses, reports, timeout)
-    return judge_tests(results, count, accel, elapsed)
+    return judge_tests(results, count, accel, time.monotonic() - started)
 
 
-def machine_count(options: Mapping[str, str]) -> int:
-    """The ``e2e_machines`` option (default 2), refused unless it is a whole number 1-16."""
-    value = options.get("e2e_machines") or str(DEFAULT_MACHINES)
+def machine_count(options: Mapping[str, str], default: int) -> int:
+    """The ``e2e_machines`` option (else ``default``), refused unless it is a whole number 1-16."""
+    value = options.get("e2e_machines") or str(default)
     if not value.isdigit() or not 1 <= int(value) <= MAX_MACHINES:
         raise StageFailure(
             f"The e2e_machines option {value!r} is not a number of machines from 1 to {MAX_MACHINES}."
         )
     return int(value)
+
+
+def suite_file(suite: Path, relative: str) -> Path:
+    """``relative`` inside the suite checkout; StageFailure for a path that leaves it."""
+    path = (suite / relative).resolve()
+    if not relative or not path.is_relative_to(suite.resolve()):
+        raise StageFailure(f"The e2e path {relative!r} is not inside the test repository.")
+    return path
+
+
+def write_inventory(path: Path, image: Path, machines: Sequence[Machine]) -> Path:
+    """The installer's inventory: every machine in group ``nodes``, with its ``lan_address``."""
+    hosts = {}
+    for machine in machines:
+        subject = ssh_subject(image, machine.ssh.host, machine.ssh.port, machine.ssh.key, ansible_ssh_args())
+        hosts[machine.name] = {**subject.host_vars, "lan_address": machine.plan.lan_address}
+    return write_group_inventory(path, GROUP, hosts)
+
+
+def install(ctx: StageContext, installer: Path, image: Path, inventory: Path, deadline: Deadline) -> None:
+    """Run the installer playbook against every machine; StageFailure with its log's tail when it fails."""
+    env = ansible_environment(str(image), ctx.workdir / "installer", inventory, ctx.workdir / "ansible-home")
+    log = ctx.artifacts_dir / "installer.log"
+    try:
+        base.run_tool(
+            [ansible_playbook_program(), installer.name],
+            log,
+            cwd=installer.parent,
+            env=env,
+            timeout=deadline.remaining(),
+            failure=f"The e2e installer {installer.name}",
+        )
+    except StageFailure as exc:
+        raise StageFailure(f"The e2e installer failed, so no conformance test ran. {exc}") from exc
+
+
+def conformance(
+    ctx: StageContext,
+    suite: Path,
+    machines: Sequence[Machine],
+    inventory: Path,
+    settings: Mapping[str, str],
+    deadline: Deadline,
+) -> list[TestCaseResult]:
+    """Run the conformance command and read its JUnit report."""
+    junit = ctx.workdir / "conformance.xml"
+    listing = ctx.workdir / "machines.txt"
+    listing.write_text(
+        "".join(f"{m.name} {m.ssh.port} {m.plan.lan_address}\n" for m in machines), encoding="utf-8"
+    )
+    key = machines[0].ssh.key
+    ssh_command = " ".join(shlex.quote(w) for w in ["ssh", *CLIENT_OPTIONS, "-i", str(key), "-l", "root"])
+    env = {
+        **ansible_environment(
+            settings["E2E_IMAGE"], ctx.workdir / "conformance", inventory, ctx.workdir / "ansible-home"
+        ),
+        **{name: value for name, value in settings.items() if value},
+        "E2E_JUNIT": str(junit),
+        "E2E_MACHINES_FILE": str(listing),
+        "E2E_SSH": ssh_command,
+        "E2E_INVENTORY": str(inventory),
+    }
+    try:
+        base.run_tool(
+            ["sh", "-c", ctx.config.e2e.conformance],
+            ctx.log_path,
+            cwd=suite,
+            env=env,
+            timeout=deadline.remaining(),
+            failure="The conformance command",
+        )
+    except StageFailure:
+        if not junit.is_file():
+            raise
+    if not junit.is_file():
+        raise StageFailure(f"The conformance command wrote no JUnit report to {junit.name}.")
+    try:
+        results = parse_junit(junit.read_bytes())
+    except JUnitError as exc:
+        raise StageFailure(f"The conformance report cannot be read: {exc}") from exc
+    if not results:
+        raise StageFailure("The conformance report has no test case.")
+    return results
 
 
 def no_e2e_tests(ctx: StageContext, why: str) -> StageResult:
@@ -106,51 +193,9 @@ def no_e2e_tests(ctx: StageContext, why: str) -> StageResult:
     return StageResult(summary=NO_E2E_TESTS, tests=skipped)
 
 
-def collect_results(
-    machines: Sequence[Machine], reports: Mapping[str, E2EReport], tests: Sequence[str]
-) -> list[TestCaseResult]:
-    """One result per machine and test (``<machine>/<test>``); a test a machine never reported is an ERROR."""
-    results = []
-    for machine in machines:
-        seen = {test.name: test for test in reports[machine.name].tests}
-        for name in tests:
-            test = seen.get(name)
-            if test is None:
-                log = f"{machine.name} did not report a result for {name}."
-                results.append(TestCaseResult(name=f"{machine.name}/{name}", outcome="ERROR", log=log))
-            else:
-                results.append(
-                    TestCaseResult(name=f"{machine.name}/{name}", outcome=test.outcome, log=test.output)
-                )
-    return results
-
-
-def judge_machines(
-    ctx: StageContext,
-    machines: Sequence[Machine],
-    statuses: Mapping[str, int | None],
-    reports: Mapping[str, E2EReport],
-    timeout: float,
-) -> None:
-    """StageFailure, with the console's tail, for the first machine that did not boot or finish the suite."""
-    for machine in machines:
-        report = reports[machine.name]
-        if statuses[machine.name] is None:
-            problem = f"did not finish the e2e suite within {timeout:.0f} s"
-        elif not report.boot.booted:
-            problem = f"did not boot (qemu exit status {statuses[machine.name]})"
-        elif not report.done:
-            problem = "powered off before finishing the e2e suite"
-        else:
-            continue
-        errors = "".join(f" {error}." for error in report.errors)
-        tail = console_tail(machine.console) or log_tail(ctx.log_path)
-        raise StageFailure(f"{machine.name} {problem}.{errors}\n{tail}")
-
-
 def judge_tests(results: Sequence[TestCaseResult], count: int, accel: str, elapsed: float) -> StageResult:
-    """SUCCESS when every result passed, else StageFailure naming the failed tests."""
-    failed = [result for result in results if result.outcome != "PASSED"]
+    """SUCCESS when every result passed (or was skipped), else StageFailure naming the failed tests."""
+    failed = [result for result in results if result.outcome in ("FAILED", "ERROR")]
     if failed:
         names = ", ".join(result.name for result in failed)
         raise StageFailure(
@@ -159,11 +204,6 @@ def judge_tests(results: Sequence[TestCaseResult], count: int, accel: str, elaps
         )
     summary = f"{len(results)} e2e tests passed on {count} machines ({accel}, {elapsed:.0f} s)."
     return StageResult(summary=summary, tests=results)
-
-
-def _read_report(machine: Machine) -> E2EReport:
-    text = machine.console.read_text(encoding="utf-8", errors="replace") if machine.console.is_file() else ""
-    return parse_e2e_console(text)
 
 
 def _suite_option(ctx: StageContext) -> str:

@@ -14,7 +14,7 @@ from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import validated_change
 from ci_pipeline.stages.git.distgit import distgit_url, fetch_distgit
 from ci_pipeline.stages.git.lookaside import fetch_sources
-from ci_pipeline.stages.sti.playbooks import prepare_playbooks, required_packages, uses_role
+from ci_pipeline.stages.sti.playbooks import chroot_subject, prepare_playbooks, required_packages, uses_role
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.subjects import container_root, functional_root, remove_tree
 from ci_pipeline.stages.tools import Deadline
@@ -35,7 +35,8 @@ def run_functional(ctx: StageContext) -> StageResult:
     root = ctx.workdir / "root"
     try:
         functional_root(ctx, root, required_packages(playbooks))
-        result = run_suite(ctx, playbooks, root, "classic", f"{change.repo} functional", deadline)
+        tree = chroot_subject(root)
+        result = run_suite(ctx, playbooks, tree, "classic", f"{change.repo} functional", deadline)
     finally:
         remove_tree(root)
     subject = ctx.options.get("container_subject")
@@ -45,7 +46,13 @@ def run_functional(ctx: StageContext) -> StageResult:
     try:
         container_root(ctx, subject, container, deadline)
         in_container = run_suite(
-            ctx, playbooks, container, "container", f"{change.repo} container", deadline, "container"
+            ctx,
+            playbooks,
+            chroot_subject(container),
+            "container",
+            f"{change.repo} container",
+            deadline,
+            "container",
         )
     finally:
         remove_tree(container)

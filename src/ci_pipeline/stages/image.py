@@ -1,11 +1,12 @@
-"""The image stage: a qcow2 disk holding the compose deployed as an OSTree sysroot.
+"""The image stage: a bootable qcow2 disk holding the compose deployed as an OSTree sysroot.
 
 The engine calls it when the branch's image interval has passed or ``force_image`` is set; it
 always builds. The image is ``<artifacts.root>/<branch>/images/fedora-atomic-<version>-<rev15>.qcow2``
 where ``<version>`` is the commit's ``version`` (``26.<n>``, ``n`` counting the branch's composes,
-set by the compose stage) and ``<rev15>`` the first 15 digits of ``compose_rev``. Beside it,
-``<stem>.boot/`` keeps ``vmlinuz``, ``initramfs.img`` and ``cmdline`` for direct kernel boot (see
-:mod:`.qemu.bootdisk`). Only the newest :data:`KEEP_IMAGES` images are kept.
+set by the compose stage) and ``<rev15>`` the first 15 digits of ``compose_rev``. BIOS and UEFI
+firmware boot it with the boot loader entries ostree wrote (:mod:`.qemu.bootdisk`,
+:mod:`.qemu.disklayout`). Beside it, ``<stem>.boot/`` keeps ``vmlinuz``, ``initramfs.img`` and
+``cmdline`` for direct kernel boot. Only the newest :data:`KEEP_IMAGES` images are kept.
 Outputs: ``image_name``, ``image_url``, ``type`` (``qcow2``).
 """
 
@@ -62,16 +63,14 @@ def commit_version(repo: Path, rev: str, workdir: Path, log_path: Path) -> str:
 
 
 def build_image(ctx: StageContext, artifacts: BranchArtifacts, rev: str, osname: str) -> str:
-    """Deploy ``rev`` into a sysroot, write it as qcow2 under the images directory; return its name."""
+    """Write the bootable disk of ``rev`` and its boot files under the images directory; return its name."""
     repo = artifacts.ostree_repo
     name = image_name(commit_version(repo, rev, ctx.workdir, ctx.log_path), rev)
-    sysroot = ctx.workdir / "sysroot"
-    bootdisk.deploy_sysroot(repo, rev, osname, sysroot, ctx.log_path)
-    entry = bootdisk.boot_entry(sysroot)
     staging = ctx.workdir / "image"
     staging.mkdir()
-    bootdisk.keep_boot_files(entry, staging / "boot")
-    bootdisk.make_disk(sysroot, ctx.workdir / "disk.raw", staging / name, ctx.log_path)
+    bootdisk.build_disk(
+        repo, rev, osname, staging / name, ctx.workdir, ctx.log_path, boot_files=staging / "boot"
+    )
     images = artifacts.images_dir
     images.mkdir(parents=True, exist_ok=True)
     target = images / name
@@ -79,8 +78,6 @@ def build_image(ctx: StageContext, artifacts: BranchArtifacts, rev: str, osname:
     shutil.rmtree(boot_dir(target), ignore_errors=True)
     shutil.move(staging / "boot", boot_dir(target))
     os.replace(staging / name, target)
-    shutil.rmtree(sysroot, ignore_errors=True)
-    (ctx.workdir / "disk.raw").unlink(missing_ok=True)
     logger.info("image %s of %s", name, rev)
     return name
 

@@ -1,39 +1,70 @@
-"""The integration test stage: the integration suite's STI playbooks against the compose's commit.
+"""The integration test stage: the integration suite's STI playbooks against a booted compose.
 
-The suite (:mod:`~ci_pipeline.stages.sti.suite`) runs with the tag ``atomic`` in a checkout of
-``compose_rev`` made to look deployed (:func:`~ci_pipeline.stages.sti.subjects.compose_root`).
-Results, artifacts and outcomes are those of :mod:`~ci_pipeline.stages.sti.runner`.
+The stage builds a scratch disk image of ``compose_rev`` in its own work directory (the image
+stage's way, :mod:`~ci_pipeline.stages.qemu.bootdisk`; never published, not counted by the image
+interval), boots one machine from it (:mod:`ci_pipeline.machines`) and runs the suite
+(:mod:`~ci_pipeline.stages.sti.suite`) with the tag ``atomic`` against that machine over SSH:
+``TEST_SUBJECTS`` is the image, the inventory reaches the machine as root with the run's key. So
+tests can check services, networking and the init, as on a real Atomic Host. Results, artifacts
+and outcomes are those of :mod:`~ci_pipeline.stages.sti.runner`; a machine that does not answer
+is a StageFailure with its console's tail (kept as ``subject.console.log``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ci_pipeline.logcontext import get_logger
+from ci_pipeline.machines.cluster import booted_machines, deadline_in
+from ci_pipeline.machines.ssh import ansible_ssh_args
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
-from ci_pipeline.stages.sti.playbooks import prepare_playbooks
+from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, run_treefile
+from ci_pipeline.stages.qemu import bootdisk
+from ci_pipeline.stages.sti.playbooks import prepare_playbooks, ssh_subject
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
-from ci_pipeline.stages.sti.subjects import compose_root, remove_tree
 from ci_pipeline.stages.sti.suite import fetch_suite, suite_source
 from ci_pipeline.stages.tools import Deadline
 
 logger = get_logger(__name__)
 
+DEFAULT_TIMEOUT = 1800.0
+SUBJECT = "subject"
+
 
 def run_integration(ctx: StageContext) -> StageResult:
-    """Run the integration suite (tag ``atomic``) against a checkout of the compose's commit."""
+    """Run the integration suite (tag ``atomic``) against a machine booted from the compose's commit."""
     commit = checked_checksum(ctx.fields)
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
-    deadline = Deadline(ctx.timeout, ctx.stage)
+    timeout = ctx.timeout or DEFAULT_TIMEOUT
+    deadline = Deadline(timeout, ctx.stage)
     url, refs = suite_source(ctx.config.distgit.url, artifacts.branch, ctx.options, ctx.fields)
     suite_commit = fetch_suite(url, refs, ctx.workdir / "suite", ctx.log_path, deadline)
     logger.info("Integration suite %s at %s", url, suite_commit)
     playbooks = prepare_playbooks(ctx.workdir / "suite" / "tests", ctx.log_path)
     if not playbooks:
         return no_tests(ctx, f"the integration suite {url} has no tests/tests*.yml")
-    root = ctx.workdir / "root"
-    try:
-        compose_root(ctx, artifacts.ostree_repo, commit, root)
-        return run_suite(ctx, playbooks, root, "atomic", "compose integration", deadline)
-    finally:
-        remove_tree(root)
+    image = scratch_image(ctx, artifacts, commit)
+    with booted_machines(
+        image,
+        [SUBJECT],
+        ctx.workdir / "machines",
+        ctx.artifacts_dir,
+        ctx.log_path,
+        accel=ctx.options.get("integration_accel", ""),
+        deadline=deadline_in(deadline.remaining() or timeout),
+    ) as (machine,):
+        target = machine.ssh
+        subject = ssh_subject(image, target.host, target.port, target.key, ansible_ssh_args())
+        return run_suite(ctx, playbooks, subject, "atomic", "compose integration", deadline)
+
+
+def scratch_image(ctx: StageContext, artifacts: BranchArtifacts, commit: str) -> Path:
+    """A disk image of ``commit`` in the work directory, for this stage only."""
+    osname = run_treefile(ctx).osname if ctx.config.trigger.treefile else None
+    image = ctx.workdir / "scratch.qcow2"
+    scratch = ctx.workdir / "scratch"
+    scratch.mkdir()
+    bootdisk.build_disk(artifacts.ostree_repo, commit, osname or DEFAULT_OSNAME, image, scratch, ctx.log_path)
+    return image

@@ -12,6 +12,7 @@ from ci_pipeline.stages.sti.playbooks import (
     ROLES_DIR,
     PlaybookRun,
     ansible_environment,
+    chroot_subject,
     find_playbooks,
     required_packages,
     run_playbook,
@@ -39,7 +40,8 @@ def test_required_packages_come_from_roles_and_play_vars(tmp_path: Path) -> None
 
 
 def test_inventory_makes_the_subject_the_localhost_group(tmp_path: Path) -> None:
-    inventory = json.loads(write_inventory(tmp_path / "inv.json", tmp_path / "root").read_text())
+    written = write_inventory(tmp_path / "inv.json", chroot_subject(tmp_path / "root"))
+    inventory = json.loads(written.read_text())
     assert inventory == {
         "localhost": {
             "hosts": {"subject": {"ansible_connection": "sti_chroot", "ansible_host": str(tmp_path / "root")}}

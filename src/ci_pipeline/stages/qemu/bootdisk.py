@@ -1,14 +1,19 @@
 """Make a bootable disk from an OSTree commit, without mounting anything.
 
 An OSTree sysroot is built in a directory with ``ostree admin`` (``init-fs``, ``os-init``, a
-``pull-local`` of the commit, ``deploy``), exactly as on a real disk; ``mkfs.ext4 -d`` turns the
-directory into a filesystem image labelled :data:`ROOT_LABEL`, and ``qemu-img`` into qcow2. The
-deployment's boot loader entry (``/boot/loader/entries/*.conf``) names the kernel, the initramfs
-and the kernel arguments (``ostree=`` among them); they are kept beside the image for direct
-kernel boot, since the disk itself carries no boot loader.
+``pull-local`` of the commit, ``deploy``), exactly as on a real disk. Before the deploy the sysroot
+gets what a syslinux installation leaves in ``/boot`` (``syslinux/syslinux.cfg`` linked to
+``../loader/syslinux.cfg`` and a first ``loader.0/syslinux.cfg`` with the loader's global settings),
+so ``ostree admin deploy`` writes the syslinux configuration alongside its BLS entries
+(``/boot/loader/entries/*.conf``): both are ostree's own, never edited here.
+:mod:`.disklayout` lays the sysroot out as a GPT disk with an EFI System Partition that BIOS
+(syslinux) and UEFI (systemd-boot) firmware both boot; ``qemu-img`` turns it into qcow2
+(:func:`build_disk`).
 
-Images are named as the seed names them (:func:`image_name`), their boot files sit in
-:func:`boot_dir` beside them, and :data:`LATEST` links to the newest image that booted in the smoke test.
+The deployment's kernel, initramfs and kernel arguments can also be kept beside the image for
+direct kernel boot (:func:`keep_boot_files`). Images are named as the seed names them
+(:func:`image_name`), their boot files sit in :func:`boot_dir` beside them, and :data:`LATEST`
+links to the newest image that booted in the smoke test.
 """
 
 from __future__ import annotations
@@ -23,16 +28,21 @@ from pathlib import Path
 from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.stages import base
 from ci_pipeline.stages.artifacts import BranchArtifacts
+from ci_pipeline.stages.ostree import repo as ostree
+from ci_pipeline.stages.qemu.disklayout import ROOT_LABEL, TOOL_TIMEOUT, write_disk
 
-ROOT_LABEL = "ci-sysroot"
 #: Kernel arguments of the deployment: the root disk by label and the serial console.
 KERNEL_ARGS = (f"root=LABEL={ROOT_LABEL}", "console=ttyS0", "rw")
-#: Free room on the filesystem beyond the deployed files, for /var and the journal.
-FREE_SPACE = 96 * 1024 * 1024
-TOOL_TIMEOUT = 900.0
+#: syslinux's global settings, kept by ostree above the entries it writes: a console on COM1 too.
+SYSLINUX_SETTINGS = "SERIAL 0 115200\n"
 LATEST = "latest-atomic.qcow2"
 IMAGE_PREFIX = "fedora-atomic-"
 _IMAGE_NAME = re.compile(rf"{IMAGE_PREFIX}[0-9]+\.[0-9]+-[0-9a-f]{{15}}\.qcow2")
+#: Where ``ostree admin deploy`` looks for a commit's kernel, as ``ostree ls -R`` prints it.
+_KERNEL_PATH = re.compile(
+    r" (/usr/lib/modules/[^/\s]+/vmlinuz|/usr/lib/ostree-boot/vmlinuz-\S+|/boot/vmlinuz-\S+)$", re.MULTILINE
+)
+_KERNEL_DIRECTORIES = ("/usr/lib/modules", "/usr/lib/ostree-boot", "/boot")
 
 
 @dataclass(frozen=True)
@@ -49,12 +59,18 @@ def deploy_sysroot(compose_repo: Path, rev: str, osname: str, sysroot: Path, log
     sysroot.mkdir(parents=True)
     base.run_tool(["ostree", "admin", "init-fs", str(sysroot)], log_path)
     base.run_tool(["ostree", "admin", "os-init", f"--sysroot={sysroot}", osname], log_path)
+    prepare_syslinux(sysroot / "boot")
     base.run_tool(
         ["ostree", f"--repo={sysroot / 'ostree/repo'}", "pull-local", str(compose_repo), rev],
         log_path,
         timeout=TOOL_TIMEOUT,
         failure=f"The commit {rev} could not be copied from {compose_repo}",
     )
+    if not commit_has_kernel(sysroot / "ostree/repo", rev, sysroot.parent, log_path):
+        raise StageFailure(
+            f"The commit {rev} has no kernel (/usr/lib/modules/<version>/vmlinuz);"
+            " the compose must install one."
+        )
     deploy = ["ostree", "admin", "deploy", f"--sysroot={sysroot}", f"--os={osname}"]
     deploy += [f"--karg={arg}" for arg in KERNEL_ARGS]
     # A mutable deployment: the immutable bit ostree sets would keep the work directory from being
@@ -89,33 +105,65 @@ def boot_entry(sysroot: Path) -> BootEntry:
     )
 
 
-def directory_size(path: Path) -> int:
-    """Bytes used by the files under ``path`` (hardlinks counted once)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for item in [path, *path.rglob("*")]:
-        info = item.lstat()
-        if (info.st_dev, info.st_ino) not in seen:
-            seen.add((info.st_dev, info.st_ino))
-            total += info.st_blocks * 512
-    return total
+def prepare_syslinux(boot: Path) -> None:
+    """Leave in ``boot`` what a syslinux installation leaves, so ostree's syslinux backend writes its config.
+
+    ostree picks the backend whose configuration it finds (``boot/syslinux/syslinux.cfg``) and
+    rewrites that file's entries at each deploy into ``loader.<N>/syslinux.cfg``, keeping the
+    global settings above them (:data:`SYSLINUX_SETTINGS`).
+    """
+    (boot / "loader.0").mkdir(parents=True)
+    (boot / "loader.0" / "syslinux.cfg").write_text(SYSLINUX_SETTINGS, encoding="utf-8")
+    (boot / "loader").symlink_to("loader.0")
+    (boot / "syslinux").mkdir()
+    (boot / "syslinux" / "syslinux.cfg").symlink_to("../loader/syslinux.cfg")
 
 
-def make_disk(sysroot: Path, raw: Path, qcow2: Path, log_path: Path) -> None:
-    """Write ``sysroot`` into an ext4 filesystem image and convert it to the qcow2 file ``qcow2``."""
-    size_kib = (directory_size(sysroot) * 5 // 4 + FREE_SPACE) // 1024
-    base.run_tool(
-        ["mkfs.ext4", "-q", "-F", "-L", ROOT_LABEL, "-d", str(sysroot), str(raw), f"{size_kib}k"],
-        log_path,
-        timeout=TOOL_TIMEOUT,
-        failure="mkfs.ext4 could not build the root filesystem",
-    )
-    base.run_tool(
-        ["qemu-img", "convert", "-O", "qcow2", str(raw), str(qcow2)],
-        log_path,
-        timeout=TOOL_TIMEOUT,
-        failure="qemu-img could not write the qcow2 image",
-    )
+def commit_has_kernel(repo: Path, rev: str, workdir: Path, log_path: Path) -> bool:
+    """Whether ``rev`` has a kernel where ``ostree admin deploy`` looks for one."""
+    for directory in _KERNEL_DIRECTORIES:
+        try:
+            listing = ostree.run_to_file(
+                ["ostree", f"--repo={repo}", "ls", "-R", rev, directory], workdir / "kernel-ls.txt", log_path
+            )
+        except StageFailure:  # the directory does not exist in the commit
+            continue
+        if _KERNEL_PATH.search(listing):
+            return True
+    return False
+
+
+def build_disk(
+    compose_repo: Path,
+    rev: str,
+    osname: str,
+    qcow2: Path,
+    workdir: Path,
+    log_path: Path,
+    *,
+    boot_files: Path | None = None,
+) -> None:
+    """Write ``rev`` of ``compose_repo`` deployed as ``osname`` into the bootable qcow2 disk ``qcow2``.
+
+    ``workdir`` holds the sysroot and the raw disk while they are made (and nothing after). With
+    ``boot_files`` the kernel, initramfs and kernel arguments are also kept there (:func:`keep_boot_files`).
+    """
+    sysroot, raw = workdir / "sysroot", workdir / "disk.raw"
+    try:
+        deploy_sysroot(compose_repo, rev, osname, sysroot, log_path)
+        entry = boot_entry(sysroot)
+        if boot_files is not None:
+            keep_boot_files(entry, boot_files)
+        write_disk(sysroot, raw, workdir, log_path)
+        base.run_tool(
+            ["qemu-img", "convert", "-O", "qcow2", str(raw), str(qcow2)],
+            log_path,
+            timeout=TOOL_TIMEOUT,
+            failure="qemu-img could not write the qcow2 image",
+        )
+    finally:
+        shutil.rmtree(sysroot, ignore_errors=True)
+        raw.unlink(missing_ok=True)
 
 
 def keep_boot_files(entry: BootEntry, target: Path) -> None:

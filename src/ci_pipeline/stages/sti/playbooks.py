@@ -3,7 +3,8 @@
 Each playbook runs once, with the tag of the subject (``classic``, ``atomic``, ``container``) and
 the environment the STI defines: ``TEST_SUBJECTS``, ``TEST_ARTIFACTS`` and ``ANSIBLE_INVENTORY``
 (the repository's ``tests/inventory`` if it has one, else an inventory whose group ``localhost``
-is the subject, reached with the ``sti_chroot`` connection). The roles path holds the shipped
+is the subject: a tree reached with the ``sti_chroot`` connection, or a booted machine reached
+over SSH, :class:`Subject`). The roles path holds the shipped
 ``standard-test-{basic,scripts,source,beakerlib,rhts,avocado}`` roles. Playbooks written for older
 Ansible are rewritten first (:mod:`~ci_pipeline.stages.sti.normalize`). Facts are not gathered unless a
 play asks: the subjects have no Python.
@@ -117,13 +118,46 @@ def _role_values(plays: Any, key: str) -> Iterable[Any]:
             yield play["vars"][key]
 
 
-def write_inventory(path: Path, subject_root: Path) -> Path:
-    """An inventory whose group ``localhost`` (what STI playbooks target) is the chrooted subject."""
-    inventory = {
-        "localhost": {
-            "hosts": {"subject": {"ansible_connection": "sti_chroot", "ansible_host": str(subject_root)}}
-        }
-    }
+@dataclass(frozen=True)
+class Subject:
+    """What the tests run against: ``TEST_SUBJECTS`` and the inventory variables that reach it."""
+
+    test_subjects: str
+    host_vars: Mapping[str, str]
+
+
+def chroot_subject(root: Path) -> Subject:
+    """A directory tree, reached with the ``sti_chroot`` connection."""
+    return Subject(str(root), {"ansible_connection": "sti_chroot", "ansible_host": str(root)})
+
+
+def ssh_subject(image: Path, host: str, port: int, key: Path, ssh_args: str) -> Subject:
+    """A machine booted from ``image``, reached over SSH as root (files piped: guests may lack sftp)."""
+    return Subject(
+        str(image),
+        {
+            "ansible_connection": "ssh",
+            "ansible_host": host,
+            "ansible_port": str(port),
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(key),
+            "ansible_ssh_common_args": ssh_args,
+            # One connection per command: no control master left running after the playbook.
+            "ansible_ssh_args": "-o ControlMaster=no",
+            "ansible_ssh_transfer_method": "piped",
+            "ansible_shell_executable": "/bin/sh",
+        },
+    )
+
+
+def write_inventory(path: Path, subject: Subject) -> Path:
+    """An inventory whose group ``localhost`` (what STI playbooks target) is the subject."""
+    return write_group_inventory(path, "localhost", {"subject": subject.host_vars})
+
+
+def write_group_inventory(path: Path, group: str, hosts: Mapping[str, Mapping[str, str]]) -> Path:
+    """A JSON inventory with one group of ``hosts`` (name -> host variables)."""
+    inventory = {group: {"hosts": {name: dict(variables) for name, variables in hosts.items()}}}
     path.write_text(json.dumps(inventory, indent=2) + "\n", encoding="utf-8")
     return path
 

@@ -24,6 +24,7 @@ from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.sti.playbooks import (
     EXIT_REASONS,
     PlaybookRun,
+    Subject,
     ansible_environment,
     run_playbook,
     write_inventory,
@@ -53,13 +54,13 @@ def no_tests(ctx: StageContext, why: str) -> StageResult:
 def run_suite(
     ctx: StageContext,
     playbooks: Sequence[Path],
-    root: Path,
+    subject: Subject,
     tag: str,
     suite: str,
     deadline: Deadline,
     artifacts_subdir: str = "",
 ) -> StageResult:
-    """Run each playbook against the subject ``root``; gather, keep and judge the results.
+    """Run each playbook against ``subject``; gather, keep and judge the results.
 
     The results are kept in the stage's artifacts, under ``artifacts_subdir`` when one is given.
     """
@@ -70,8 +71,8 @@ def run_suite(
     if own_inventory.is_file():
         inventory = own_inventory
     else:
-        inventory = write_inventory(ctx.workdir / "inventory.json", root)
-    env = ansible_environment(str(root), test_artifacts, inventory, ctx.workdir / "ansible-home")
+        inventory = write_inventory(ctx.workdir / "inventory.json", subject)
+    env = ansible_environment(subject.test_subjects, test_artifacts, inventory, ctx.workdir / "ansible-home")
     results: list[TestCaseResult] = []
     broken: list[PlaybookRun] = []
     reported = Reported(test_artifacts)

@@ -1,9 +1,9 @@
-"""Booting an image under qemu: the accelerator that really runs a guest here, and the command line.
+"""The accelerator that really runs a guest here: KVM where ``/dev/kvm`` boots one, else TCG.
 
-The kernel boots directly (``-kernel``/``-initrd``/``-append`` from the image's ``.boot`` directory,
-:func:`~ci_pipeline.stages.qemu.bootdisk.boot_dir`), the disk is an NVMe device (its driver is built
-into common kernels) opened with ``-snapshot`` so the published image stays untouched. KVM is used
-where ``/dev/kvm`` works, else TCG.
+Nested virtualisation may run a plain boot sector under KVM yet fail on a boot loader's mode
+switches ("KVM internal error"); :data:`KVM_FAILURE` is how qemu says so, and the machine layer
+then boots again under TCG (:mod:`~ci_pipeline.machines.cluster`) and remembers it
+(:func:`mark_kvm_broken`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pathlib import Path
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import base
 
-#: Kernel arguments that shorten an emulated boot: no probing of absent hardware, quiet console.
-FAST_BOOT_ARGS = (
-    "quiet loglevel=3 tsc=reliable no_timer_check i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1"
-)
 KVM_PROBE_TIMEOUT = 10.0
+#: What qemu prints when KVM cannot run the guest's code, and pauses the guest.
+KVM_FAILURE = "KVM internal error"
+_KVM_BROKEN: set[str] = set()
 #: A boot sector: write "K" to COM1, then leave through qemu's isa-debug-exit port.
 _PROBE_CODE = bytes.fromhex("baf803b04beeb031e6f4f4ebfe")
 
@@ -57,16 +56,17 @@ def accelerator_runs_guest(accel: str, log_path: Path) -> bool:
         return serial.is_file() and serial.read_bytes().endswith(b"K")
 
 
-def qemu_command(image: Path, boot: Path, console: Path, accel: str, extra_args: str = "") -> list[str]:
-    """The qemu command line that boots ``image`` with the kernel files in ``boot`` (and ``extra_args``)."""
-    cmdline = (boot / "cmdline").read_text(encoding="utf-8").strip()
-    if extra_args:
-        cmdline = f"{cmdline} {extra_args}"
-    argv = ["qemu-system-x86_64", "-nodefaults", "-machine", f"q35,accel={accel}"]
-    argv += ["-cpu", "max", "-m", "512", "-display", "none"]
-    argv += ["-no-reboot", "-snapshot", "-serial", f"file:{console}", "-monitor", "none"]
-    argv += ["-kernel", str(boot / "vmlinuz"), "-append", f"{cmdline} {FAST_BOOT_ARGS}"]
-    if (boot / "initramfs.img").is_file():
-        argv += ["-initrd", str(boot / "initramfs.img")]
-    argv += ["-drive", f"file={image},if=none,id=disk0,format=qcow2", "-device", "nvme,drive=disk0,serial=ci"]
-    return argv
+def choose_accel(requested: str, log_path: Path) -> str:
+    """``requested`` (``kvm`` or ``tcg``) when given, else KVM where it runs guests, else TCG."""
+    if requested:
+        if requested not in ("kvm", "tcg"):
+            raise StageFailure(f"The accelerator {requested!r} is neither kvm nor tcg.")
+        return requested
+    if _KVM_BROKEN:
+        return "tcg"
+    return "kvm" if kvm_usable(log_path) else "tcg"
+
+
+def mark_kvm_broken(why: str) -> None:
+    """Remember, for this process, that KVM could not run an image here: boot later ones under TCG."""
+    _KVM_BROKEN.add(why)

@@ -1,0 +1,199 @@
+"""Reaching a booted machine over SSH with the OpenSSH client: a fresh key pair, commands, files.
+
+Every command runs non-interactively (``BatchMode``), trusts the machine's new host key without
+recording it (each boot has a fresh one), gives up on a silent machine after ``ConnectTimeout`` and
+is killed after its own timeout. Guests need neither sftp nor scp: files go through the command's
+standard input (``cat > path``). Commands are run by the guest's POSIX shell.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_pipeline.errors import InfrastructureError, StageFailure
+from ci_pipeline.stages import base
+
+CONNECT_TIMEOUT = 5
+COMMAND_TIMEOUT = 120.0
+#: How long one "is SSH up yet?" attempt may take, and the pause between attempts.
+PROBE_TIMEOUT = 8.0
+PROBE_PAUSE = 0.2
+#: The client options of every connection (also handed to Ansible).
+CLIENT_OPTIONS = (
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    f"ConnectTimeout={CONNECT_TIMEOUT}",
+    "-o",
+    "ServerAliveInterval=5",
+    "-o",
+    "ServerAliveCountMax=3",
+)
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key file and its public key line."""
+
+    private: Path
+    public: str
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where a machine's SSH server answers on this host, and how to log in."""
+
+    host: str
+    port: int
+    user: str
+    key: Path
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a command on a machine ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def new_key_pair(directory: Path, log_path: Path) -> KeyPair:
+    """A new ed25519 key pair without passphrase in ``directory`` (created, private to this user)."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private = directory / "id_ed25519"
+    for stale in (private, private.with_suffix(".pub")):
+        stale.unlink(missing_ok=True)
+    base.run_tool(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci-pipeline", "-f", str(private)],
+        log_path,
+        timeout=30.0,
+        failure="ssh-keygen could not make a key pair",
+    )
+    public = private.with_suffix(".pub").read_text(encoding="utf-8").strip()
+    return KeyPair(private=private, public=public)
+
+
+def ssh_argv(target: SshTarget, command: str) -> list[str]:
+    """The ssh command line that runs the shell ``command`` on ``target``."""
+    return [
+        "ssh",
+        *CLIENT_OPTIONS,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-i",
+        str(target.key),
+        "-p",
+        str(target.port),
+        "-T",
+        f"{target.user}@{target.host}",
+        command,
+    ]
+
+
+def run(
+    target: SshTarget, command: str, *, timeout: float = COMMAND_TIMEOUT, stdin: bytes | None = None
+) -> CommandResult:
+    """Run ``command`` on ``target``; exit status 255 means ssh itself failed (see ``stderr``)."""
+    try:
+        done = subprocess.run(
+            ssh_argv(target, command),
+            input=stdin if stdin is not None else b"",
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise InfrastructureError("The OpenSSH client (ssh) is not installed.") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise StageFailure(f"The command {command[:200]!r} did not finish within {timeout:g} s.") from exc
+    return CommandResult(
+        done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    )
+
+
+def check_output(target: SshTarget, command: str, *, timeout: float = COMMAND_TIMEOUT) -> str:
+    """``command``'s standard output; StageFailure with its error output when it fails."""
+    result = run(target, command, timeout=timeout)
+    if result.returncode != 0:
+        why = (result.stderr or result.stdout).strip()[-500:]
+        raise StageFailure(
+            f"{command[:200]!r} failed on the machine (exit status {result.returncode}): {why}"
+        )
+    return result.stdout
+
+
+def copy_to(target: SshTarget, local: Path, remote: str, *, timeout: float = COMMAND_TIMEOUT) -> None:
+    """Copy the file ``local`` to the path ``remote`` on the machine, through ``cat``."""
+    quoted = shlex.quote(remote)
+    result = run(target, f"cat > {quoted}", stdin=local.read_bytes(), timeout=timeout)
+    if result.returncode != 0:
+        raise StageFailure(f"Copying {local.name} to {remote} failed: {result.stderr.strip()[-300:]}")
+
+
+def copy_from(target: SshTarget, remote: str, *, timeout: float = COMMAND_TIMEOUT) -> bytes:
+    """The bytes of the file ``remote`` on the machine."""
+    try:
+        done = subprocess.run(
+            ssh_argv(target, f"cat {shlex.quote(remote)}"),
+            input=b"",
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise StageFailure(f"Reading {remote} did not finish within {timeout:g} s.") from exc
+    if done.returncode != 0:
+        raise StageFailure(
+            f"Reading {remote} failed: {done.stderr.decode('utf-8', 'replace').strip()[-300:]}"
+        )
+    return done.stdout
+
+
+def wait_for_ssh(target: SshTarget, deadline: float, still_booting: Callable[[], str]) -> float:
+    """Wait until ``ssh ... true`` succeeds; the seconds it took.
+
+    ``still_booting`` returns why the machine can no longer answer ("" while it may); StageFailure
+    when it says so or ``deadline`` (a ``time.monotonic()`` value) passes.
+    """
+    started = time.monotonic()
+    last = ""
+    while True:
+        why = still_booting()
+        if why:
+            raise StageFailure(f"The machine stopped before SSH answered: {why}")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise StageFailure(
+                f"SSH on port {target.port} did not answer within {time.monotonic() - started:.0f} s"
+                + (f" (last: {last})" if last else "")
+            )
+        try:
+            result = run(target, "true", timeout=min(PROBE_TIMEOUT, left))
+        except StageFailure:
+            continue
+        if result.returncode == 0:
+            return time.monotonic() - started
+        last = result.stderr.strip().splitlines()[-1][:200] if result.stderr.strip() else ""
+        time.sleep(PROBE_PAUSE)
+
+
+def ansible_ssh_args() -> str:
+    """The client options as one string, for ``ansible_ssh_common_args``."""
+    return " ".join(shlex.quote(word) for word in CLIENT_OPTIONS)
+
+
+def quoted_command(argv: Sequence[str]) -> str:
+    """``argv`` as one shell command line for the guest's shell."""
+    return " ".join(shlex.quote(word) for word in argv)
