@@ -23,7 +23,7 @@ from ci_pipeline.store.models import MachineLease
 from ci_pipeline.store.runs import owner_is_dead_here
 from ci_pipeline.store.states import LeaseState
 
-#: How often :func:`acquire` tries again when another holder took a free machine under it.
+#: How often :func:`acquire` chooses again when other holders took machines it chose.
 ACQUIRE_TRIES = 3
 
 
@@ -44,15 +44,9 @@ def acquire(
     details = details or {}
     acquired_at = utcnow()
     insert_fn = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # The preferred machines are tried first, in one statement: usually they are free.
+    free = list(candidates[:count])
     for _ in range(ACQUIRE_TRIES):
-        held = set(
-            session.execute(
-                select(MachineLease.machine).where(
-                    MachineLease.provisioner == provisioner, MachineLease.machine.in_(candidates)
-                )
-            ).scalars()
-        )
-        free = [machine for machine in candidates if machine not in held][:count]
         if len(free) < count:
             return []
         rows = [
@@ -70,17 +64,21 @@ def acquire(
             }
             for machine in free
         ]
-        statement = (
-            insert_fn(MachineLease)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(MachineLease.id, MachineLease.machine)
-        )
-        taken = session.execute(statement).all()
+        statement = insert_fn(MachineLease).values(rows).on_conflict_do_nothing().returning(MachineLease.id)
+        taken = list(session.execute(statement).scalars())
         if len(taken) == count:
             return free
-        # Another holder took one of them between the read and the insert: give back, read again.
-        session.execute(delete(MachineLease).where(MachineLease.id.in_([row[0] for row in taken])))
+        # Some are held: give back what this statement took, and choose among the free ones.
+        if taken:
+            session.execute(delete(MachineLease).where(MachineLease.id.in_(taken)))
+        held = set(
+            session.execute(
+                select(MachineLease.machine).where(
+                    MachineLease.provisioner == provisioner, MachineLease.machine.in_(candidates)
+                )
+            ).scalars()
+        )
+        free = [machine for machine in candidates if machine not in held][:count]
     return []
 
 
