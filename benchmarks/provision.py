@@ -11,7 +11,8 @@ Figures, each the median of ``--repeat`` rounds:
 - lease acquire/release pairs per second in the store, on SQLite and on PostgreSQL, one client and
   four at once; each pair is two transactions (a lease of one machine, its release). Goal: over
   1,000 per second on PostgreSQL. Beside it, in the same run, the floor of this machine: a bare
-  psycopg INSERT and DELETE of one row, each committed, with and without synchronous commit.
+  psycopg INSERT and DELETE of one row of an ordinary (logged) table, each committed, with and
+  without synchronous commit.
 
     .venv/bin/python benchmarks/provision.py [--repeat 3] [--members memory,qemu,ssh,linchpin]
 """
@@ -19,6 +20,7 @@ Figures, each the median of ``--repeat`` rounds:
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import statistics
 import sys
@@ -170,18 +172,23 @@ def lease_rate(store: Store, clients: int) -> float:
 
 
 def raw_floor(synchronous: bool) -> float:
-    """Pairs per second of a bare psycopg INSERT and DELETE of one row, each committed."""
+    """Pairs per second of a bare psycopg INSERT and DELETE of one row of a logged table, each committed."""
+    table = f"floor_{secrets.token_hex(4)}"
     with psycopg.connect(POSTGRES) as connection:
         connection.execute(f"SET synchronous_commit = {'on' if synchronous else 'off'}")
-        connection.execute("CREATE TEMP TABLE floor (k text PRIMARY KEY)")
+        connection.execute(f"CREATE TABLE {table} (k text PRIMARY KEY)")
         connection.commit()
-        started = time.perf_counter()
-        for _ in range(LEASE_PAIRS):
-            connection.execute("INSERT INTO floor VALUES ('m')")
+        try:
+            started = time.perf_counter()
+            for _ in range(LEASE_PAIRS):
+                connection.execute(f"INSERT INTO {table} VALUES ('m')")
+                connection.commit()
+                connection.execute(f"DELETE FROM {table} WHERE k = 'm'")
+                connection.commit()
+            return LEASE_PAIRS / (time.perf_counter() - started)
+        finally:
+            connection.execute(f"DROP TABLE {table}")
             connection.commit()
-            connection.execute("DELETE FROM floor WHERE k = 'm'")
-            connection.commit()
-        return LEASE_PAIRS / (time.perf_counter() - started)
 
 
 def lease_figures(repeat: int, work: Path) -> None:

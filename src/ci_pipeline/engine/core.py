@@ -38,6 +38,7 @@ from ci_pipeline.executors.registry import open_executor
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.provision.recovery import LeaseReclaimer
+from ci_pipeline.provision.settings import check_provisioners
 from ci_pipeline.stage_contract import StageContext, StageOutcome
 from ci_pipeline.store import decisions
 from ci_pipeline.store import runs as q
@@ -82,6 +83,9 @@ class Engine:
         self.store = store
         self.bus = bus
         self.pipeline = pipeline or pipeline_for(config)
+        # A provisioner that cannot work here is one clear error now, not a failed stage later.
+        built_in = [str(spec.name) for spec in self.pipeline.stages if spec.enabled and spec.command is None]
+        check_provisioners(config, built_in)
         self.executor = executor or open_executor(config)
         self.owner = q.owner_name()
         self.lease = timedelta(seconds=lease_seconds)
