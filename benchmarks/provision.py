@@ -74,6 +74,7 @@ def median_of(repeat: int, measure: Callable[[], float]) -> float:
 
 @contextmanager
 def lab(work: Path, count: int) -> Iterator[tuple[list[LabHost], Path]]:
+    work.mkdir(parents=True, exist_ok=True)
     key = client_key(work)
     hosts = [start_lab_host(f"lab{index}", work / "lab", key) for index in range(1, count + 1)]
     try:

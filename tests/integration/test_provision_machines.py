@@ -16,7 +16,7 @@ from guest_fixtures import build_test_guest
 from test_machines import qemu_using
 
 from ci_pipeline.config import Config
-from ci_pipeline.errors import StageFailure
+from ci_pipeline.errors import InfrastructureError
 from ci_pipeline.machines.cluster import Machine, booted_machines, deadline_in
 from ci_pipeline.provision.base import Deployment
 from ci_pipeline.provision.leasing import provisioned
@@ -109,7 +109,7 @@ def test_a_lab_machine_that_never_answers_fails_the_stage_with_its_name(
     run = add_run(store)
     with (
         pytest.raises(
-            StageFailure, match=r"The machine lab2 \(127\.0\.0\.1 port \d+\) did not answer over SSH"
+            InfrastructureError, match=r"The machine lab2 \(127\.0\.0\.1 port \d+\) did not answer over SSH"
         ),
         provisioned(config, store, "ssh", request(tmp_path, run, count=3)),
     ):

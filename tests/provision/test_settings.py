@@ -103,9 +103,8 @@ def test_a_provisioner_that_cannot_work_here_is_one_error_at_start(tmp_path: Pat
 
 
 def test_only_stages_the_pipeline_runs_built_in_have_their_provisioner_checked(tmp_path: Path) -> None:
-    config = _load(
-        tmp_path, '[provision.e2e]\nprovisioner = "linchpin"\n[provision.linchpin]\ncommand = "/nonexistent/lp"\n'
-    )
+    linchpin = '[provision.e2e]\nprovisioner = "linchpin"\n'
+    config = _load(tmp_path, f'{linchpin}[provision.linchpin]\ncommand = "/nonexistent/lp"\n')
     check_provisioners(config, ["build", "smoke"])  # e2e runs as a command, or not at all
     with pytest.raises(ConfigError, match="/nonexistent/lp"):
         check_provisioners(config, ["smoke", "e2e"])

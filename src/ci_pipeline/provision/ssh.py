@@ -3,7 +3,9 @@
 The hosts are leased in the store, so two runs never share one. For each request the run's commit is
 deployed onto the leased hosts and they reboot into it (:mod:`ci_pipeline.provision.deploy`); a request
 without a commit gets the hosts as they are. Teardown hands a host back as it is: the next run
-deploys its own commit. A host that never answers fails the stage with its name.
+deploys its own commit. A host that never answers fails the stage with its name: as the machinery
+failing (retryable) when it does not answer at first, as a FAILURE when it does not come back
+running the commit after its reboot.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Self
 
 from ci_pipeline.config import Config, SSHProvisionConfig
-from ci_pipeline.errors import ConfigError
+from ci_pipeline.errors import ConfigError, InfrastructureError, StageFailure
 from ci_pipeline.provision.base import Host, Machines, NetworkKind, Provisioned, Provisioner, ProvisionRequest
 from ci_pipeline.provision.deploy import Target, deploy_and_reboot
 from ci_pipeline.provision.remote import SSHOptions, wait_for_ssh
@@ -77,7 +79,11 @@ class SSHProvisioner(Provisioner):
         return Provisioned(hosts=hosts)
 
     def _prepare(self, request: ProvisionRequest, target: Target) -> None:
-        wait_for_ssh(target.host, self.options, self.settings.boot_timeout)
+        try:
+            wait_for_ssh(target.host, self.options, self.settings.boot_timeout)
+        except StageFailure as exc:
+            # Down before anything of the run reached it: the lab failed, not the change.
+            raise InfrastructureError(str(exc)) from exc
         if request.deployment.commit:
             deploy_and_reboot(
                 target, request.deployment, self.options, request.log_path, self.settings.boot_timeout
