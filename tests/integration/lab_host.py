@@ -91,6 +91,9 @@ class LabHost:
         (self.root / "run/lab/stop").touch()
         self.process.kill()
         self.process.wait()
+        # ostree marks deployment roots immutable; without this nobody could delete the sysroot.
+        deployments = self.root / "ostree/deploy"
+        subprocess.run(["chattr", "-R", "-i", str(deployments)], capture_output=True, check=False)
 
 
 def free_port() -> int:
