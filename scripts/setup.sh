@@ -79,4 +79,16 @@ install_linchpin() {
 install_system_packages
 install_python_env
 install_greenwave_reference
+
+# The fedmsg library (and the pyOpenSSL its X.509 backend still needs for CRLs), in a virtualenv of
+# its own: the interoperability tests publish and consume with it on real ZeroMQ sockets.
+install_fedmsg_reference() {
+    [ -x .venv-fedmsg/bin/python ] && .venv-fedmsg/bin/python -c "import fedmsg, OpenSSL" 2>/dev/null && return 0
+    python3 -m venv .venv-fedmsg
+    if ! .venv-fedmsg/bin/python -m pip install -q fedmsg "pyOpenSSL<24.3" cryptography; then
+        echo "setup: fedmsg could not be installed; the fedmsg interoperability tests will say so" >&2
+    fi
+}
+
+install_fedmsg_reference
 install_linchpin

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ci_pipeline.errors import UsageError
-from ci_pipeline.run_options import RUN_OPTIONS, checked_options, run_options
+from ci_pipeline.run_options import RUN_OPTIONS, checked_options, forces_image, run_options
 
 
 def test_known_options_pass_and_force_image_is_a_shorthand() -> None:
@@ -46,3 +46,10 @@ def test_any_value_is_accepted_only_when_it_matches(options: dict[str, str]) -> 
     else:
         assert checked == options
         assert not any(value.startswith("-") for value in checked.values())
+
+
+@pytest.mark.parametrize(("value", "forced"), [("true", True), ("YES", True), ("1", True), ("false", False),
+                                               ("0", False), ("", False)])
+def test_a_run_forces_an_image_only_when_its_option_says_so(value: str, forced: bool) -> None:
+    assert forces_image({"force_image": value}) is forced
+    assert forces_image({}) is False

@@ -13,11 +13,11 @@ Reference (defaults keep all state under ``./.ci-pipeline/``)::
 Paths are resolved once, when the configuration is loaded: ``state_dir`` against the working
 directory, ``[artifacts] root`` against ``state_dir``, ``[pipeline] file`` against the working
 directory when it exists there, else against ``state_dir``; the other file paths (certificate,
-private_key, ca, treefile, policy_file) against the working directory. Every user reads the absolute
+private_key, ca, crl, treefile, policy_file) against the working directory. Every user reads the absolute
 paths (:attr:`Config.artifact_root` for the artifact root).
 
     [bus]
-    url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://
+    url = "sqlite:///<state_dir>/bus.sqlite"   # sqlite:///PATH, memory://, amqp://, amqps://, zmq://
     topic_prefix = "org.centos"                # dotted lowercase words, at most 150 characters
     environment = "prod"                       # prod | stage
     trigger_topics = [                         # topic globs of the pushes the trigger consumes:
@@ -30,6 +30,9 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     certificate = ""                           # PEM: sign every message sent (fedmsg x509), with
     private_key = ""                           #   this unencrypted PEM RSA key
     ca = ""                                    # PEM CA: inbound messages must be signed by a cert it issued
+    crl = ""                                   # with ca: PEM CRL of that CA (revoked signers refused)
+    signature_digest = "sha1"                  # sha1 (fedmsg's) | sha256 | sha384 | sha512: the digest
+                                               #   we sign with, and the weakest one we accept
     max_message_age = 86400                    # with ca: refuse a signed message older than this (seconds)
     max_clock_skew = 300                       #   or dated further ahead than this; 0 turns either check off
 
@@ -67,6 +70,13 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     forward_token = ""                         # bearer token for forward_url
     max_request_bytes = 10485760               # largest request body (uploads aside); larger is 413
     max_upload_bytes = 4294967296              # largest artifact upload, and largest unpacked tarball
+
+    [webhooks]                                 # POST /api/v1/hooks/{github,gitlab,forgejo,pagure}
+    github_secret = ""                         # the hook's secret (X-Hub-Signature-256); empty = refused
+    gitlab_token = ""                          # the hook's secret token (X-Gitlab-Token)
+    forgejo_secret = ""                        # Forgejo or Gitea hook secret (X-Forgejo/Gitea-Signature)
+    pagure_secret = ""                         # the project's web-hook key (X-Pagure-Signature-256)
+    namespace = "rpms"                         # dist-git namespace of a GitHub, GitLab or Forgejo push
 
     [build]
     mock_config = ""                           # build in mock with this config, where mock is installed
@@ -160,6 +170,8 @@ class BusConfig(_Section):
     certificate: str = ""
     private_key: str = ""
     ca: str = ""
+    crl: str = ""
+    signature_digest: Literal["sha1", "sha256", "sha384", "sha512"] = "sha1"
     max_message_age: int = Field(default=86400, ge=0)
     max_clock_skew: int = Field(default=300, ge=0)
 
@@ -259,6 +271,16 @@ class WebConfig(_Section):
     forward_token: str = ""
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_upload_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1)
+
+
+class WebhooksConfig(_Section):
+    """Forge webhooks: each forge's secret (empty refuses its hooks) and the namespace of its pushes."""
+
+    github_secret: str = ""
+    gitlab_token: str = ""
+    forgejo_secret: str = ""
+    pagure_secret: str = ""
+    namespace: str = Field(default="rpms", pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
 
 class BuildConfig(_Section):
@@ -402,6 +424,7 @@ class Config(_Section):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     distgit: DistGitConfig = Field(default_factory=DistGitConfig)
@@ -464,6 +487,7 @@ def _resolve_paths(config: Config) -> Config:
                     "certificate": _absolute(bus.certificate),
                     "private_key": _absolute(bus.private_key),
                     "ca": _absolute(bus.ca),
+                    "crl": _absolute(bus.crl),
                 }
             ),
             "store": config.store.model_copy(

@@ -53,3 +53,8 @@ def checked_options(options: Mapping[str, str]) -> dict[str, str]:
         if not re.fullmatch(pattern, value):
             raise UsageError(f"The run option {key}={value!r} is not valid (expected {pattern}).")
     return dict(options)
+
+
+def forces_image(options: Mapping[str, object]) -> bool:
+    """Whether a run's options ask for an image even when its branch's interval has not passed."""
+    return str(options.get("force_image", "")).lower() in ("1", "true", "yes")

@@ -1,4 +1,4 @@
-"""Tests of how the kernel and its disk modules are found on the build host."""
+"""Tests of how the kernel and the modules its initramfs loads are found on the build host."""
 
 from __future__ import annotations
 
@@ -7,44 +7,8 @@ from pathlib import Path
 import pytest
 
 from ci_pipeline.errors import InfrastructureError
-from ci_pipeline.example.host import disk_modules, find_busybox, find_kernel
-
-MODULES_DEP = """kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko
-kernel/drivers/virtio/virtio_ring.ko:
-kernel/drivers/virtio/virtio_pci_modern_dev.ko:
-kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_modern_dev.ko \
-kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
-kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
-"""
-
-
-def _module_dir(root: Path, release: str, builtin: str = "") -> Path:
-    module_dir = root / "modules" / release
-    module_dir.mkdir(parents=True)
-    (module_dir / "modules.dep").write_text(MODULES_DEP)
-    (module_dir / "modules.builtin").write_text(builtin)
-    return module_dir
-
-
-def test_modules_come_dependencies_first_and_once(tmp_path: Path) -> None:
-    module_dir = _module_dir(tmp_path, "6.1.0-1-cloud-amd64")
-    names = [path.name for path in disk_modules(module_dir)]
-    # modules.dep order, each dependency before the first module needing it
-    assert names == [
-        "virtio_pci_modern_dev.ko", "virtio_ring.ko", "virtio.ko", "virtio_pci.ko", "virtio_blk.ko"
-    ]
-
-
-def test_built_in_drivers_need_no_module(tmp_path: Path) -> None:
-    module_dir = _module_dir(tmp_path, "6.1.0-1-cloud-amd64", builtin="kernel/drivers/block/virtio_blk.ko\n")
-    names = [path.name for path in disk_modules(module_dir, ("virtio_blk",))]
-    assert names == []
-
-
-def test_a_missing_driver_is_an_infrastructure_error(tmp_path: Path) -> None:
-    module_dir = _module_dir(tmp_path, "6.1.0-1-cloud-amd64")
-    with pytest.raises(InfrastructureError, match="have no nvme"):
-        disk_modules(module_dir, ("nvme",))
+from ci_pipeline.example.host import find_busybox, find_kernel
+from stages.qemu.module_trees import module_dir
 
 
 def test_the_newest_kernel_is_chosen(tmp_path: Path) -> None:
@@ -52,7 +16,7 @@ def test_the_newest_kernel_is_chosen(tmp_path: Path) -> None:
     boot.mkdir()
     for release in ("6.9.0-1-cloud-amd64", "6.10.0-1-cloud-amd64", "6.1.0-56-cloud-amd64"):
         (boot / f"vmlinuz-{release}").write_bytes(b"kernel")
-        _module_dir(tmp_path, release)
+        module_dir(tmp_path, release)
     kernel = find_kernel(boot, tmp_path / "modules")
     assert kernel.release == "6.10.0-1-cloud-amd64"
     assert kernel.vmlinuz == boot / "vmlinuz-6.10.0-1-cloud-amd64"

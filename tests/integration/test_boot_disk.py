@@ -29,6 +29,7 @@ from ci_pipeline.stages.ostree import repo as ostree
 from ci_pipeline.stages.qemu import bootdisk
 from ci_pipeline.stages.qemu.disklayout import MIB, write_disk
 from ci_pipeline.stages.qemu.firmware import Firmware, qemu_firmware_args
+from ci_pipeline.stages.qemu.initramfs import build_initramfs
 
 pytestmark = pytest.mark.integration
 
@@ -70,9 +71,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     )
 
 
-def boot_until(image: Path, firmware: Firmware, console: Path, marker: str) -> str:
+def boot_until(
+    image: Path, firmware: Firmware, console: Path, marker: str, extra: tuple[str, ...] = ()
+) -> str:
     """Boot ``image`` from a virtio disk with ``firmware`` until ``marker`` is on the console; return it."""
-    argv = ["qemu-system-x86_64", "-machine", "accel=tcg", "-m", "1024", *qemu_firmware_args(firmware)]
+    argv = [
+        "qemu-system-x86_64",
+        "-machine",
+        "accel=tcg",
+        "-m",
+        "1024",
+        *qemu_firmware_args(firmware),
+        *extra,
+    ]
     argv += ["-drive", f"file={image},if=virtio", "-snapshot", "-display", "none", "-no-reboot"]
     argv += ["-serial", f"file:{console}", "-monitor", "none"]
     errors = console.with_suffix(".qemu.txt")
@@ -107,6 +118,20 @@ def test_uefi_boots_the_disk_through_systemd_boot(built: Built, tmp_path: Path) 
     console = boot_until(built.image, Firmware.UEFI, tmp_path / "console.log", HANDED_OVER)
     assert "EFI stub" in console and "SYSLINUX" not in console
     assert f"{HANDED_OVER}{OSNAME}/deploy/{built.rev}.0 /usr/sbin/init" in console
+
+
+def test_the_compose_initramfs_loads_the_virtio_disk_driver(built: Built, tmp_path: Path) -> None:
+    """The initramfs the compose adds to a tree without one finds a root on a virtio disk."""
+    kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
+    module_dir = Path("/lib/modules") / kernel.name.removeprefix("vmlinuz-")
+    initramfs = tmp_path / "initramfs.img"
+    build_initramfs(initramfs, tmp_path, tmp_path / "log", module_dir=module_dir)
+    cmdline = (bootdisk.boot_dir(built.image) / "cmdline").read_text().strip()
+    direct = ("-kernel", str(kernel), "-initrd", str(initramfs), "-append", cmdline)
+    console = boot_until(
+        built.image, Firmware.BIOS, tmp_path / "console.log", "CI-INITRAMFS deployment", direct
+    )
+    assert "virtio_blk" in console and f"/deploy/{built.rev}.0" in console
 
 
 def _esp_file(raw: Path, path: str) -> bytes:

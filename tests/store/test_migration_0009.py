@@ -16,14 +16,14 @@ def _tables(store: Store) -> set[str]:
 
 def test_machine_leases_come_with_0009_and_go_back(unmigrated: Store) -> None:
     config = alembic_config(unmigrated.engine)
-    command.upgrade(config, "0007")
+    command.upgrade(config, "0010")
     assert "machine_leases" not in _tables(unmigrated)
     command.upgrade(config, "0009")
     assert "machine_leases" in _tables(unmigrated)
     indexes = {index["name"]: index for index in inspect(unmigrated.engine).get_indexes("machine_leases")}
     assert indexes["ux_machine_leases_machine"]["unique"]
     assert {"ix_machine_leases_run", "ix_machine_leases_holder"} <= set(indexes)
-    command.downgrade(config, "0007")
+    command.downgrade(config, "0010")
     assert "machine_leases" not in _tables(unmigrated)
     command.upgrade(config, "head")
     assert "machine_leases" in _tables(unmigrated)

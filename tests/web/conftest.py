@@ -20,16 +20,23 @@ def web_config(config: Config) -> Config:
     return config.model_copy(update={"web": web})
 
 
-@pytest.fixture
-def client(web_config: Config, sqlite_store: Store) -> Iterator[httpx.Client]:
-    """A client of the app, served by uvicorn on a free port, on a store holding one finished run."""
-    add_finished_run(sqlite_store, web_config)
-    server = start_web_server(web_config, sqlite_store)
+def served_client(config: Config, store: Store, *, with_run: bool = True) -> Iterator[httpx.Client]:
+    """A client of the app, served by uvicorn on a free port, on ``store`` (with one finished run added
+    unless ``with_run`` is false)."""
+    if with_run:
+        add_finished_run(store, config)
+    server = start_web_server(config, store)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as http:
             yield http
     finally:
         server.stop()
+
+
+@pytest.fixture
+def client(web_config: Config, sqlite_store: Store) -> Iterator[httpx.Client]:
+    """A client of the app, served by uvicorn on a free port, on a store holding one finished run."""
+    yield from served_client(web_config, sqlite_store)
 
 
 @pytest.fixture
@@ -41,10 +48,4 @@ def auth() -> dict[str, str]:
 @pytest.fixture
 def any_client(web_config: Config, store: Store) -> Iterator[httpx.Client]:
     """A client of the served app on SQLite and on PostgreSQL, the store holding one finished run."""
-    add_finished_run(store, web_config)
-    server = start_web_server(web_config, store)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as http:
-            yield http
-    finally:
-        server.stop()
+    yield from served_client(web_config, store)

@@ -70,7 +70,7 @@ def test_a_runs_page_shows_the_waivers_of_its_build(client: httpx.Client, auth: 
     client.post("/api/v1.0/waivers/", json=other, headers=auth)
     client.post("/api/v1.0/waivers/", json={**waiver, "waived": False, "comment": "Revoked."}, headers=auth)
     page = client.get("/runs/1").text
-    assert "<h2>Waivers</h2>" in page
+    assert '<h2 id="waivers-h">Waivers</h2>' in page
     shown = ("ci-pipeline.compose", "fedora-26", "alice via ci-pipeline", "&lt;branch&gt;.", "revoked")
     for text in shown:
         assert text in page, text

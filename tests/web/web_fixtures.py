@@ -18,9 +18,10 @@ NVR = "ci-calc-1.0-1.3.591b0d2.fc26"
 
 
 def add_finished_run(
-    store: Store, config: Config, *, repo: str = "ci-calc", functional: str = "SUCCESS"
+    store: Store, config: Config, *, repo: str = "ci-calc", functional: str = "SUCCESS", generation: int = 0
 ) -> int:
-    """Store one complete run of ``repo`` with build, functional (with tests) and a skipped compose."""
+    """Store one complete run of ``repo`` with build, functional (with tests) and a skipped compose;
+    ``generation`` tells a forced re-run of the same change apart."""
     start = utcnow() - timedelta(minutes=5)
     log_dir = Path(config.state_dir) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -30,6 +31,7 @@ def add_finished_run(
             rev="591b0d2" + "0" * 33,
             namespace="rpms",
             branch="f26",
+            generation=generation,
             ci_name="ci-pipeline-f26",
             build_id=allocate_build_ids(session, "ci-pipeline-f26", 1)[0],
             state="complete",

@@ -9,7 +9,7 @@ Members are registered by URL scheme in :mod:`ci_pipeline.bus` and built as ``Me
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -79,6 +79,13 @@ class Bus(ABC):
         not (a blocking AMQP connection) returns a new connection to the same place.
         """
         return self
+
+    def envelope_fields(self) -> Mapping[str, str]:
+        """Optional. Fields this bus's wire format puts in every envelope (fedmsg's ``username``).
+
+        The relay adds those an envelope lacks before it signs, so a signature covers them.
+        """
+        return {}
 
     def subscribe(self, subscription: str, topics: Sequence[str]) -> None:  # noqa: B027 - optional hook
         """Optional. Make sure ``subscription`` exists and keeps messages of ``topics`` from now on.

@@ -19,6 +19,7 @@ BUS_MEMBERS: dict[str, str] = {
     "memory": "ci_pipeline.bus.memory:MemoryBus",
     "amqp": "ci_pipeline.bus.amqp:AmqpBus",
     "amqps": "ci_pipeline.bus.amqp:AmqpBus",
+    "zmq": "ci_pipeline.bus.zmq:ZmqBus",
 }
 
 

@@ -39,6 +39,7 @@ from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
 from ci_pipeline.provision.recovery import LeaseReclaimer
 from ci_pipeline.provision.settings import check_provisioners
+from ci_pipeline.run_options import forces_image
 from ci_pipeline.stage_contract import StageContext, StageOutcome
 from ci_pipeline.store import decisions
 from ci_pipeline.store import runs as q
@@ -336,7 +337,7 @@ class Engine:
         return False
 
     def _image_due(self, session: Transaction, run: Run, spec: StageSpec) -> bool:
-        if spec.interval <= 0 or str(run.options.get("force_image", "")).lower() in ("1", "true", "yes"):
+        if spec.interval <= 0 or forces_image(run.options):
             return True
         return t.image_due(spec.interval, q.last_image_finished(session, run.branch), utcnow())
 

@@ -4,8 +4,14 @@ As fedmsg's ``x509`` backend did: ``crypto`` is set to ``x509`` first, then the 
 over the canonical JSON of the envelope (keys sorted, no spaces) without its ``signature`` and
 ``certificate`` fields, with RSA PKCS#1 v1.5. ``signature`` holds it in base64 and ``certificate`` the
 signer's PEM certificate in base64, both in lines of 76 characters ending in a newline as fedmsg
-wrote them. fedmsg used SHA-1; this module signs with SHA-256 and verifies SHA-1 signatures only when
-asked to (``accept_sha1``), for messages from old fedmsg senders.
+wrote them. fedmsg signs and verifies with SHA-1 (``digest="sha1"``, what ``[bus] signature_digest``
+defaults to, so that fedmsg consumers validate what we send); deployments that control both ends
+choose a stronger digest there, and a verifier then refuses every weaker one. A verifier accepts its
+digest and any stronger one.
+
+Like fedmsg, a verifier given a certificate revocation list (``[bus] crl``) refuses a signer the list
+revokes, and refuses every signer while the list is not one the CA signed or is out of date
+(:mod:`.revocation`).
 
 A signer's certificate must be meant for signing: not a CA certificate, ``digitalSignature`` in its
 key usage when it has one, and a signing purpose in its extended key usage when it has one
@@ -34,6 +40,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ci_pipeline.config import BusConfig
 from ci_pipeline.errors import ConfigError, SignatureError
 from ci_pipeline.messages.quoting import quote_value
+from ci_pipeline.messages.revocation import RevocationList
 
 CREDENTIAL_FIELDS = ("signature", "certificate")
 #: Extended key usages that include signing messages; a certificate naming none of them is refused.
@@ -43,11 +50,33 @@ SIGNING_PURPOSES = frozenset({
     ExtendedKeyUsageOID.CLIENT_AUTH,
     ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
 })
+#: Signature digests by name, weakest first; a verifier accepts its own and every later one.
+DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 _PURPOSE_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
     ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
     ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
 }
+
+
+def digest_named(name: str) -> hashes.HashAlgorithm:
+    """The hash algorithm ``name`` names (``sha1``, ``sha256``...); ConfigError for another name."""
+    try:
+        return DIGESTS[name]()
+    except KeyError:
+        raise ConfigError(f"The signature digest {name!r} is not one of {', '.join(DIGESTS)}.") from None
+
+
+def accepted_digests(weakest: str) -> tuple[hashes.HashAlgorithm, ...]:
+    """``weakest`` and every stronger digest, strongest first."""
+    digest_named(weakest)
+    names = list(DIGESTS)
+    return tuple(DIGESTS[name]() for name in reversed(names[names.index(weakest):]))
 
 
 def canonical_json(envelope: Mapping[str, Any]) -> bytes:
@@ -59,7 +88,8 @@ def canonical_json(envelope: Mapping[str, Any]) -> bytes:
 class X509Signer:
     """Signs envelopes with an RSA key and its X.509 certificate (a :class:`~.envelope.Signer`)."""
 
-    def __init__(self, certificate_pem: bytes, key_pem: bytes) -> None:
+    def __init__(self, certificate_pem: bytes, key_pem: bytes, *, digest: str = "sha256") -> None:
+        self._digest = digest_named(digest)
         try:
             self._certificate = x509.load_pem_x509_certificate(certificate_pem)
             self._certificate.extensions  # noqa: B018 (parsed lazily; a malformed one fails here)
@@ -75,10 +105,10 @@ class X509Signer:
         self._certificate_field = _base64_lines(self._certificate.public_bytes(serialization.Encoding.PEM))
 
     @classmethod
-    def from_files(cls, certificate: Path, key: Path) -> X509Signer:
+    def from_files(cls, certificate: Path, key: Path, *, digest: str = "sha256") -> X509Signer:
         """A signer from a PEM certificate file and a PEM (unencrypted) key file."""
         try:
-            return cls(certificate.read_bytes(), key.read_bytes())
+            return cls(certificate.read_bytes(), key.read_bytes(), digest=digest)
         except OSError as exc:
             raise ConfigError(f"The signing certificate or key cannot be read: {exc}.") from exc
 
@@ -86,7 +116,7 @@ class X509Signer:
         """A copy of ``envelope`` with ``crypto``, ``signature`` and ``certificate`` set."""
         signed = {key: value for key, value in envelope.items() if key not in CREDENTIAL_FIELDS}
         signed["crypto"] = "x509"
-        signature = self._key.sign(canonical_json(signed), padding.PKCS1v15(), hashes.SHA256())
+        signature = self._key.sign(canonical_json(signed), padding.PKCS1v15(), self._digest)
         signed["signature"] = _base64_lines(signature)
         signed["certificate"] = self._certificate_field
         return signed
@@ -96,7 +126,8 @@ class X509Verifier:
     """Checks that envelopes are signed by a certificate a trusted CA issued directly (no intermediates)."""
 
     def __init__(
-        self, ca_pem: bytes, *, accept_sha1: bool = False, max_age: int = 0, max_skew: int = 0
+        self, ca_pem: bytes, *, accept_sha1: bool = False, digest: str = "sha256", max_age: int = 0,
+        max_skew: int = 0, crl_pem: bytes | None = None,
     ) -> None:
         try:
             authorities = x509.load_pem_x509_certificates(ca_pem)
@@ -105,9 +136,8 @@ class X509Verifier:
         self._authorities = [ca for ca in authorities if _is_authority(ca)]
         if not self._authorities:
             raise ConfigError("The CA file holds no CA certificate (basicConstraints CA:TRUE).")
-        self._hashes: tuple[hashes.HashAlgorithm, ...] = (
-            (hashes.SHA256(), hashes.SHA1()) if accept_sha1 else (hashes.SHA256(),)
-        )
+        self._hashes = accepted_digests("sha1" if accept_sha1 else digest)
+        self._revocations = RevocationList(crl_pem, self._authorities) if crl_pem is not None else None
         self._max_age = max_age
         self._max_skew = max_skew
 
@@ -125,6 +155,8 @@ class X509Verifier:
         if problem is not None:
             signer = quote_value(certificate.subject.rfc4514_string())
             raise SignatureError(f"Message {msg_id} is signed by {signer}, whose certificate is {problem}.")
+        if self._revocations is not None:
+            self._revocations.check(certificate, msg_id, moment)
         self._check_signature(certificate, envelope, msg_id)
         # After the signature: the timestamp is the sender's own, not a value changed on the way.
         age_problem = message_age_problem(envelope, moment, max_age=self._max_age, max_skew=self._max_skew)
@@ -248,7 +280,7 @@ def signer_from_config(bus: BusConfig) -> X509Signer | None:
         return None
     if not (bus.certificate and bus.private_key):
         raise ConfigError("Signing needs both [bus] certificate and [bus] private_key.")
-    return X509Signer.from_files(Path(bus.certificate), Path(bus.private_key))
+    return X509Signer.from_files(Path(bus.certificate), Path(bus.private_key), digest=bus.signature_digest)
 
 
 def verifier_from_config(bus: BusConfig) -> X509Verifier | None:
@@ -259,4 +291,11 @@ def verifier_from_config(bus: BusConfig) -> X509Verifier | None:
         ca_pem = Path(bus.ca).read_bytes()
     except OSError as exc:
         raise ConfigError(f"The CA certificate {bus.ca} cannot be read: {exc.strerror}.") from exc
-    return X509Verifier(ca_pem, max_age=bus.max_message_age, max_skew=bus.max_clock_skew)
+    crl_pem = None
+    if bus.crl:
+        try:
+            crl_pem = Path(bus.crl).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"The CRL {bus.crl} cannot be read: {exc.strerror}.") from exc
+    return X509Verifier(ca_pem, digest=bus.signature_digest, max_age=bus.max_message_age,
+                        max_skew=bus.max_clock_skew, crl_pem=crl_pem)

@@ -125,7 +125,7 @@ def _add_missing_initramfs(root: Path, workdir: Path, log_path: Path) -> None:
     for kver in kernels:
         target = root / "usr/lib/modules" / kver / "initramfs.img"
         if not target.exists():
-            build_initramfs(target, workdir, log_path)
+            build_initramfs(target, workdir, log_path, module_dir=target.parent)
 
 
 def _commit_count(repo: Path, parent: str | None, ctx: StageContext) -> int:

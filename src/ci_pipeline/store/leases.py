@@ -11,6 +11,7 @@ and is dropped once the machine is torn down.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ci_pipeline.store.clock import utcnow
+from ci_pipeline.store.clock import aware, utcnow
 from ci_pipeline.store.models import MachineLease
 from ci_pipeline.store.runs import owner_is_dead_here
 from ci_pipeline.store.states import LeaseState
@@ -132,6 +133,31 @@ def current(session: Session) -> list[MachineLease]:
     """Every lease held now (or being reclaimed), by run, stage and machine."""
     query = select(MachineLease).order_by(MachineLease.run_id, MachineLease.stage, MachineLease.machine)
     return list(session.execute(query).scalars())
+
+
+@dataclass(frozen=True)
+class HeldMachine:
+    """A machine a run holds, and until when: what the dashboard shows of a lease."""
+
+    machine: str
+    run_id: int | None
+    stage: str
+    provisioner: str
+    until: datetime | None
+
+
+def machine_leases(session: Session, limit: int = 200) -> list[HeldMachine]:
+    """Every machine held now (being reclaimed too), up to ``limit``, by run, stage and machine."""
+    query = (
+        select(MachineLease.machine, MachineLease.run_id, MachineLease.stage, MachineLease.provisioner,
+               MachineLease.until)
+        .order_by(MachineLease.run_id, MachineLease.stage, MachineLease.machine)
+        .limit(limit)
+    )
+    return [
+        HeldMachine(machine=machine, run_id=run_id, stage=stage, provisioner=provisioner, until=aware(until))
+        for machine, run_id, stage, provisioner, until in session.execute(query)
+    ]
 
 
 def take_for_reclaim(

@@ -88,7 +88,10 @@ class Decision(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), default=None)
     forced: Mapped[bool] = mapped_column(default=False)
 
-    __table_args__ = (Index("ix_decisions_change", "repo", "rev", "namespace"),)
+    __table_args__ = (
+        Index("ix_decisions_change", "repo", "rev", "namespace"),
+        Index("ix_decisions_repo_id", "repo", "id"),
+    )
 
 
 class Run(Base):
@@ -133,6 +136,7 @@ class Run(Base):
         Index("ix_runs_state", "state"),
         Index("ix_runs_repo_branch", "repo", "branch"),
         Index("ix_runs_rev", "rev"),
+        Index("ix_runs_repo_id", "repo", "id"),
     )
 
 
@@ -163,6 +167,8 @@ class StageRun(Base):
     __table_args__ = (
         Index("ux_stage_runs_run_stage", "run_id", "stage", unique=True),
         Index("ix_stage_runs_state", "state"),
+        Index("ix_stage_runs_finished", "finished_at"),
+        Index("ix_stage_runs_stage_finished", "stage", "status", "finished_at"),
     )
 
 
@@ -255,6 +261,7 @@ class Result(Base):
         Index("ix_results_submit_time", "submit_time"),
         Index("ix_results_group", "group_uuid"),
         Index("ix_results_stage_run", "stage_run_id", "attempt"),
+        Index("ix_results_run", "run_id", "source"),
     )
 
 
@@ -337,6 +344,18 @@ class DecisionAnswer(Base):
     product_version: Mapped[str] = mapped_column(SafeString(200))
     answer: Mapped[dict[str, Any]] = mapped_column(SafeJSON())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A forge webhook delivery already handled: its id is refused if it comes again (replay)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    forge: Mapped[str] = mapped_column(SafeString(20), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(SafeString(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_webhook_deliveries_received_at", "received_at"),)
 
 
 class MachineLease(Base):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from ci_pipeline.store import runs as q
+from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.decisions import decision_for_build, get_decision, newest_decisions
-from ci_pipeline.store.listing import newest_runs, run_test_results
+from ci_pipeline.store.listing import StageSummary, newest_runs, stage_summaries
 from ci_pipeline.store.outbox import run_messages
 from ci_pipeline.store.records import (
     artifact_files,
@@ -22,84 +22,108 @@ from ci_pipeline.store.records import (
     stage_json,
 )
 from ci_pipeline.store.results import ITEM_TYPE
-from ci_pipeline.store.states import RunState
+from ci_pipeline.store.rows import StageRun
+from ci_pipeline.store.states import RunState, StageState, Status
 from ci_pipeline.store.waivers import subject_waivers, waiver_json
-from ci_pipeline.web.api_runs import stages_by_run
+from ci_pipeline.web.logs import read_tail
 from ci_pipeline.web.metrics import metrics_text
-from ci_pipeline.web.state import BuildId, RowId, web_state
+from ci_pipeline.web.state import MAX_ROW_ID, BuildId, RowId, web_state
+from ci_pipeline.web.templating import chip_class as chip_class
+from ci_pipeline.web.templating import templates
+from ci_pipeline.web.timeline import stage_bars
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(resources.files("ci_pipeline.web").joinpath("templates")))
 TRIGGER_CI_NAME = "ci-pipeline-trigger"
 Word = Annotated[str | None, Query(max_length=255)]
-
-
-def chip_class(state: str | None, status: str | None) -> str:
-    """The CSS class of a stage or run: its status once complete, else its state."""
-    if state == "complete":
-        return {"SUCCESS": "success", "FAILURE": "failure", "ABORTED": "aborted"}.get(status or "", "aborted")
-    return state or "pending"
-
-
-templates.env.globals["chip_class"] = chip_class
-
-
-def _duration(value: float | None) -> str:
-    if value is None:
-        return ""
-    minutes, secs = divmod(round(value), 60)
-    return f"{minutes}m {secs:02d}s" if minutes else f"{value:.1f}s"
-
-
-templates.env.filters["duration"] = _duration
+RunKey = Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)]
+PAGE_SIZE = 50
+#: Test outcomes listed first under a stage.
+FAILED_OUTCOMES = frozenset({"FAILED", "ERROR", "NEEDS_INSPECTION"})
+#: How many of a running or failed stage's last log lines its page shows.
+LOG_LINES_SHOWN = 200
 
 
 @router.get("/", response_class=HTMLResponse)
 def runs_page(
-    request: Request, repo: Word = None, page: Annotated[int, Query(ge=0, le=10**6)] = 0
+    request: Request,
+    repo: Word = None,
+    page: Annotated[int, Query(ge=0, le=10**6)] = 0,
+    before: RunKey = None,
+    after: RunKey = None,
 ) -> Response:
-    """The newest runs with a chip per stage."""
+    """The newest runs with a chip per stage, paged by run id (``before``/``after``; ``page`` too)."""
     web = web_state(request)
     with web.store.session() as session:
-        rows = newest_runs(session, repo=repo, offset=page * 50, limit=51)
-        stages = stages_by_run(session, [row.id for row in rows[:50]])
-    runs = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows[:50]]
-    live = any(run["state"] != "complete" for run in runs)
-    return templates.TemplateResponse(
-        request,
-        "runs.html",
-        {"runs": runs, "repo": repo or "", "page": page, "has_next": len(rows) > 50, "live": live},
-    )
+        offset = 0 if before is not None or after is not None else page * PAGE_SIZE
+        rows = newest_runs(session, repo=repo, offset=offset, limit=PAGE_SIZE + 1, before=before, after=after)
+        more = len(rows) > PAGE_SIZE
+        rows = rows[-PAGE_SIZE:] if after is not None else rows[:PAGE_SIZE]
+        stages: dict[int, list[StageSummary]] = {}
+        for stage in stage_summaries(session, [row.id for row in rows]):
+            stages.setdefault(stage.run_id, []).append(stage)
+    runs = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows]
+    context = {
+        "runs": runs,
+        "repo": repo or "",
+        "has_older": more if after is None else bool(rows),
+        "has_newer": more if after is not None else before is not None or page > 0,
+        "live": any(run["state"] != "complete" for run in runs),
+    }
+    return templates.TemplateResponse(request, "runs.html", context)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(run_id: RowId, request: Request) -> Response:
-    """One run: stage timeline, durations, test results, its build's waivers, messages, logs, artifacts."""
+    """One run: its stages on one time axis with their tests (failed first) and live logs, its
+    build's waivers, messages and artifacts."""
     web = web_state(request)
     with web.store.session() as session:
         run = q.find_run(session, run_id)
         if run is None:
             raise HTTPException(status_code=404, detail=f"There is no run {run_id}.")
-        stages = [stage_json(row, run_id) for row in q.stages_of(session, run_id)]
+        rows = q.stages_of(session, run_id)
+        tests = q.stage_tests(session, rows)
         messages = [message_json(row) for row in run_messages(session, run_id)]
-        tests = run_test_results(session, run_id)
         nvr = run.fields.get("nvr")
         waivers = [waiver_json(row) for row in subject_waivers(session, ITEM_TYPE, str(nvr))] if nvr else []
-    info = run_json(run, web.config)
+    bars, span = stage_bars(rows, utcnow())
+    stages = [
+        {
+            **stage_json(row, run_id),
+            "bars": bar,
+            "tests": failed_first(tests.get(row.id, [])),
+            "log_lines": stage_log_lines(row),
+        }
+        for row, bar in zip(rows, bars, strict=True)
+    ]
     for message in messages:
         message["status"] = message_body(message).get("status", "")
     context: dict[str, Any] = {
-        "run": info,
+        "run": run_json(run, web.config),
         "fields": run.fields,
         "stages": stages,
+        "span": span,
         "messages": messages,
-        "tests": tests,
         "waivers": waivers,
         "artifacts": artifact_files(web.config, run_id, limit=200),
         "live": run.state != RunState.COMPLETE,
-        "total": max((s["duration"] or 0 for s in stages), default=0) or 1,
     }
     return templates.TemplateResponse(request, "run.html", context)
+
+
+def failed_first(tests: list[dict[str, object]]) -> list[dict[str, object]]:
+    """A stage's tests with the failed and errored ones first, each group in the order they ran."""
+    return sorted(tests, key=lambda test: str(test["outcome"]).upper() not in FAILED_OUTCOMES)
+
+
+def stage_log_lines(row: StageRun) -> list[str]:
+    """The end of a running or failed stage's log, shown in its page (followed live while it runs)."""
+    if row.state != StageState.RUNNING and row.status != Status.FAILURE:
+        return []
+    path = Path(row.log_path) if row.log_path else None
+    if path is None or not path.is_file():
+        return []
+    return read_tail(path, LOG_LINES_SHOWN).splitlines()
 
 
 @router.get("/decisions", response_class=HTMLResponse)

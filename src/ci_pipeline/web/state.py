@@ -17,7 +17,9 @@ from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.results import sync_stage_results
 from ci_pipeline.trigger import Trigger
+from ci_pipeline.web.broker import BrokerWatch
 from ci_pipeline.web.gating import Policy
+from ci_pipeline.web.trend_cache import TREND_DAYS, TrendCache
 
 WRITES_DISABLED = (
     "Writes are disabled because no token is configured; set [web] token in the configuration "
@@ -43,6 +45,16 @@ class WebState:
     _synced_since: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _trigger: Trigger | None = None
+    _broker: BrokerWatch | None = None
+    #: The trends page's figures of past days.
+    trends: TrendCache = field(default_factory=lambda: TrendCache(TREND_DAYS))
+
+    def broker_watch(self) -> BrokerWatch:
+        """The watch on the Celery broker and workers, made on first use."""
+        with self._lock:
+            if self._broker is None:
+                self._broker = BrokerWatch(self.config)
+            return self._broker
 
     def trigger(self) -> Trigger:
         """The trigger that decides pushes given through the API, made once: its tracking rules read

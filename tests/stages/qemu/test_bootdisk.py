@@ -1,14 +1,19 @@
-"""Making the boot disk: the image's name, its boot entry, the size of its files."""
+"""Making the boot disk: the image's name, its boot entry, the syslinux files ostree writes into."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages.qemu.bootdisk import boot_dir, boot_entry, directory_size, image_name
+from ci_pipeline.stages.qemu.bootdisk import (
+    SYSLINUX_SETTINGS,
+    boot_dir,
+    boot_entry,
+    image_name,
+    prepare_syslinux,
+)
 
 REV = "c15b07cc0f560dd4325b64b8ed8f5750ab102f2ff2e0ace39cda4158f900e4da"
 
@@ -40,8 +45,9 @@ def test_boot_entry_without_kernel_is_a_failure(tmp_path: Path) -> None:
         boot_entry(tmp_path)
 
 
-def test_directory_size_counts_hardlinks_once(tmp_path: Path) -> None:
-    (tmp_path / "a").write_bytes(b"x" * 65536)
-    single = directory_size(tmp_path)
-    os.link(tmp_path / "a", tmp_path / "b")
-    assert directory_size(tmp_path) == single
+def test_syslinux_config_is_where_ostree_looks_for_it(tmp_path: Path) -> None:
+    boot = tmp_path / "boot"
+    prepare_syslinux(boot)
+    assert (boot / "syslinux/syslinux.cfg").read_text() == SYSLINUX_SETTINGS
+    assert (boot / "syslinux/syslinux.cfg").readlink() == Path("../loader/syslinux.cfg")
+    assert (boot / "loader").readlink() == Path("loader.0")

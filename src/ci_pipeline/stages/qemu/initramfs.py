@@ -1,5 +1,10 @@
 """A tiny busybox initramfs that boots an OSTree deployment, as ``ostree-prepare-root`` does.
 
+It first loads the kernel modules of :func:`~ci_pipeline.stages.qemu.kmods.initramfs_modules`
+found in the kernel's module directory (``/usr/lib/modules/<version>`` of the tree), so the
+root may sit on a virtio or NVMe disk whether their drivers are modules or built in; those
+modules stay loaded for the booted system.
+
 The kernel command line names the disk (``root=/dev/...`` or ``root=LABEL=...``) and the
 deployment (``ostree=/ostree/boot.N/<os>/<bootcsum>/<serial>``, written by ``ostree admin
 deploy``). The init mounts the disk, follows the ``ostree=`` link to the deployment directory, binds
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError
 from ci_pipeline.stages import base
+from ci_pipeline.stages.qemu.kmods import initramfs_modules
 
 #: busybox-static from Debian; any statically linked busybox with switch_root and findfs works.
 BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
@@ -31,6 +37,10 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+if [ -f /lib/modules/load.order ]; then
+    # A driver that is already there (or built in) makes insmod fail harmlessly.
+    while read -r module; do insmod "/lib/modules/$module" 2>/dev/null; done < /lib/modules/load.order
+fi
 fail() { echo "CI-INITRAMFS-FAILED $*"; poweroff -f; }
 root=""; deployment_link=""
 for word in $(cat /proc/cmdline); do
@@ -80,8 +90,12 @@ def find_busybox() -> Path:
     raise InfrastructureError("No static busybox found; install busybox-static.")
 
 
-def build_initramfs(out: Path, workdir: Path, log_path: Path) -> None:
-    """Write a gzip-compressed newc cpio initramfs to ``out``, byte-identical for the same busybox."""
+def build_initramfs(out: Path, workdir: Path, log_path: Path, *, module_dir: Path | None = None) -> None:
+    """Write a gzip-compressed newc cpio initramfs to ``out``, byte-identical for the same inputs.
+
+    With ``module_dir`` (a kernel's ``/usr/lib/modules/<version>`` holding ``modules.dep``) the
+    modules it needs are packed and loaded; without one, the kernel's built-in drivers must do.
+    """
     tree = workdir / "initramfs-tree"
     if tree.exists():
         shutil.rmtree(tree)
@@ -90,9 +104,11 @@ def build_initramfs(out: Path, workdir: Path, log_path: Path) -> None:
     init = tree / "init"
     init.write_text(INIT_SCRIPT, encoding="utf-8")
     init.chmod(0o755)
+    if module_dir is not None and (module_dir / "modules.dep").is_file():
+        _add_modules(initramfs_modules(module_dir), tree / "lib" / "modules")
     # Fixed timestamps make the archive reproducible, so unchanged composes share its object.
-    for path in (tree, tree / "bin", tree / "bin" / "busybox", init):
-        os.utime(path, (0, 0))
+    for path in (tree, *tree.rglob("*")):
+        os.utime(path, (0, 0), follow_symlinks=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     base.run_tool(
         [
@@ -107,3 +123,11 @@ def build_initramfs(out: Path, workdir: Path, log_path: Path) -> None:
         log_path,
         failure="Building the initramfs failed",
     )
+
+
+def _add_modules(modules: tuple[Path, ...], target: Path) -> None:
+    """Copy ``modules`` into ``target`` with ``load.order`` naming them in load order."""
+    target.mkdir(parents=True)
+    for module in modules:
+        shutil.copyfile(module, target / module.name)
+    (target / "load.order").write_text("".join(f"{module.name}\n" for module in modules), encoding="utf-8")
