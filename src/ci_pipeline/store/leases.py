@@ -91,22 +91,6 @@ def holders(session: Session, provisioner: str, machines: Sequence[str]) -> dict
     return {machine: (run_id, stage) for machine, run_id, stage in session.execute(query)}
 
 
-def set_detail(
-    session: Session, provisioner: str, holder: str, details: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """Record what tearing each of ``holder``'s machines down needs (known once they are made)."""
-    for machine, detail in details.items():
-        session.execute(
-            update(MachineLease)
-            .where(
-                MachineLease.provisioner == provisioner,
-                MachineLease.machine == machine,
-                MachineLease.holder == holder,
-            )
-            .values(detail=dict(detail))
-        )
-
-
 def renew(session: Session, holder: str, until: datetime) -> int:
     """Extend every lease ``holder`` holds to ``until``; return how many it still holds."""
     result = session.execute(
