@@ -3,7 +3,8 @@
 Each figure is the median of ``--repeat`` runs, with the share of its time spent inside the
 tools (``run_tool`` calls) against the whole stage. The incremental compose follows a cold one
 after one package (ci-hello) got a new CI build. ``--world example`` composes the example OS
-(ci_pipeline.example) instead of the test fixture OS; both get ci-hello from CI builds.
+(ci_pipeline.example) instead of the test fixture OS; both get ci-hello from CI builds. Only the
+example OS is a cloud guest, so the smoke figure needs ``--world example``.
 Goals: incremental at most half of cold; smoke boot under 10 s without KVM.
 
     .venv/bin/python benchmarks/compose_image_smoke.py [--repeat 3] [--workdir DIR] [--world example]
@@ -122,11 +123,13 @@ def main() -> None:
         fields = publish_ci_build(config, 2 * n, BRANCH, spec, root / f"b{n}b")
         fields.update(bench.run("incremental compose", compose.run, fields).outputs)
         fields.update(bench.run("image build", image.run, fields, {"force_image": "1"}).outputs)
-        bench.run("smoke boot (TCG)", smoke.run, fields, {"smoke_accel": "tcg"})
+        if args.world == "example":  # the fixture OS is a disk, not a cloud guest: it never boots
+            bench.run("smoke boot (TCG)", smoke.run, fields, {"smoke_accel": "tcg"})
     bench.report()
     ratio = bench.median("incremental compose") / bench.median("cold compose")
     print(f"incremental / cold compose: {ratio:.2f} (goal <= 0.50)")
-    print(f"smoke boot without KVM: {bench.median('smoke boot (TCG)'):.2f} s (goal < 10 s)")
+    if "smoke boot (TCG)" in bench.figures:
+        print(f"smoke boot without KVM: {bench.median('smoke boot (TCG)'):.2f} s (goal < 10 s)")
     print(f"work left in {root}")
 
 

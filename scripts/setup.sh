@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with.
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
                  linux-image-cloud-amd64 chromium gdisk dosfstools mtools syslinux syslinux-common
-                 systemd-boot-efi ovmf openssh-client dropbear-bin)
+                 systemd-boot-efi ovmf openssh-client dropbear-bin xorriso)
 
 missing_packages() {
     local pkg

@@ -20,6 +20,10 @@ _GIT_REF = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}"
 RUN_OPTIONS: dict[str, tuple[str, str]] = {
     "force_image": (r"true|false|yes|no|1|0", "build an image even if the branch's interval has not passed"),
     "smoke_accel": (_ACCEL, "boot the smoke test with this accelerator instead of probing KVM"),
+    "integration_accel": (
+        _ACCEL,
+        "boot the integration tests' machine with this accelerator instead of probing KVM",
+    ),
     "e2e_accel": (_ACCEL, "boot the e2e machines with this accelerator instead of probing KVM"),
     "e2e_machines": (r"[1-9]|1[0-6]", "how many machines the e2e stage boots (1 to 16)"),
     "integration_tests_url": (_GIT_URL, "the git repository of the integration and e2e suites"),

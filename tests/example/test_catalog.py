@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from ci_pipeline.example.catalog import INTEGRATION_TESTS_DIR, RECIPES, Recipe, recipe, tarball_members
+from ci_pipeline.example.closure import CHECK_SCRIPT
 from ci_pipeline.example.host import HostKernel
 from ci_pipeline.example.specs import release_of
 
@@ -58,6 +59,19 @@ def test_the_kernel_tarball_carries_the_kernel_its_modules_and_busybox(tmp_path:
     assert members["modules/load.order"] == b"virtio_blk\n"
     assert members["modules/virtio_blk.ko"] == module
     assert "init" in members
+
+
+def test_closure_tarballs_carry_the_program_its_libraries_and_the_check(tmp_path: Path) -> None:
+    kernel = HostKernel("x", tmp_path / "vmlinuz", ())
+    members = tarball_members(recipe("ci-rpm"), tmp_path / "busybox", kernel)
+    assert members["root/usr/bin/rpm"] == Path("/usr/bin/rpm").resolve()
+    assert "root/usr/lib64/ld-linux-x86-64.so.2" in members
+    assert "root/usr/lib/x86_64-linux-gnu/librpm.so.9" in members or any(
+        name.startswith("root/usr/lib/x86_64-linux-gnu/librpm.so.") for name in members
+    )
+    assert members["root/usr/lib/rpm/rpmrc"] == Path("/usr/lib/rpm/rpmrc").resolve()
+    assert members["check-closure"] == CHECK_SCRIPT
+    assert "macros.dbpath" in members and "README" in members
 
 
 def test_application_tarballs_hold_only_their_sources(tmp_path: Path) -> None:

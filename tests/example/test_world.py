@@ -32,7 +32,10 @@ def test_the_default_configuration_points_at_a_world_under_the_state_dir(tmp_pat
 
 def test_the_world_names_its_packages_and_applications(tmp_path: Path) -> None:
     world = world_at(tmp_path)
-    assert world.packages == ("ci-filesystem", "ci-busybox", "ci-kernel", "ci-hello", "ci-calc")
+    assert world.packages == (
+        "ci-filesystem", "ci-busybox", "ci-kernel", "ci-cloud-init", "ci-bash", "ci-dropbear",
+        "ci-ostree", "ci-rpm", "ci-hello", "ci-calc",
+    )
     assert world.applications == ("ci-hello", "ci-calc")
     assert world.ref == "fedora/f26/x86_64/atomic-host"
     assert world.tests_repo == tmp_path.resolve() / "git" / "tests" / "atomic-host-tests.git"

@@ -15,10 +15,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ci_pipeline.example.host import available, disk_modules, find_busybox, find_kernel
+from ci_pipeline.example.host import find_busybox, find_kernel
 
 DROPBEAR = Path("/usr/sbin/dropbear")
-GUEST_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "vfat", "nls_cp437", "nls_ascii")
 SYSLINUX_CFG = """DEFAULT linux
 PROMPT 0
 TIMEOUT 0
@@ -78,9 +77,8 @@ def build_test_guest(
     shutil.copy2(DROPBEAR, tree / "bin/dropbear")
     for library in _libraries(DROPBEAR):
         shutil.copy2(library, tree / library.relative_to("/"))
-    kernel = find_kernel()
-    module_dir = Path("/lib/modules") / kernel.release
-    modules = disk_modules(module_dir, available(module_dir, GUEST_MODULES))
+    kernel = find_kernel()  # with the modules of a guest's initramfs: virtio, vfat, packet sockets
+    modules = kernel.modules
     for module in modules:
         shutil.copy2(module, tree / "lib/modules" / module.name)
     (tree / "lib/modules/load.order").write_text("".join(f"{m.name[:-3]}\n" for m in modules))

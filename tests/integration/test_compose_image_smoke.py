@@ -1,10 +1,9 @@
-"""Compose, image and smoke stages with the real dnf, ostree, mkfs.ext4, qemu-img and qemu."""
+"""Compose and image stages with the real dnf, ostree, mkfs and qemu-img (smoke: test_example_machines.py)."""
 
 from __future__ import annotations
 
 import configparser
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +11,6 @@ from pathlib import Path
 import pytest
 from compose_fixtures import (
     REF,
-    SILENT_INIT,
-    busybox_spec,
     create_fixture_world,
     hello_spec,
     publish_ci_build,
@@ -22,7 +19,7 @@ from compose_fixtures import (
 
 from ci_pipeline.config import ArtifactsConfig, Config, TriggerConfig
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages import compose, image, smoke
+from ci_pipeline.stages import compose, image
 from ci_pipeline.stages.base import StageContext, StageResult
 
 pytestmark = pytest.mark.integration
@@ -155,49 +152,11 @@ def test_compose_fails_when_the_build_is_not_installed(pipeline: Pipeline, compo
         compose.run(ctx)
 
 
-def test_image_boots_and_passes_the_smoke_test(pipeline: Pipeline, composes: Composes) -> None:
+def test_image_is_built_under_the_seed_name(pipeline: Pipeline, composes: Composes) -> None:
     fields = {"branch": "f26", "nvr": SECOND_NVR, **composes[3].outputs}
     built = image.run(pipeline.context("image", fields, options={"force_image": "1"}))
     rev = fields["compose_rev"]
     assert built.outputs["image_name"] == f"fedora-atomic-26.2-{rev[:15]}.qcow2"
     assert built.outputs["image_url"].endswith(f"/f26/images/{built.outputs['image_name']}")
     assert built.outputs["type"] == "qcow2"
-    smoke_ctx = pipeline.context("smoke", {**fields, **built.outputs}, timeout=120.0)
-    result = smoke.run(smoke_ctx)
-    assert [case.outcome for case in result.tests] == ["PASSED", "PASSED", "PASSED"]
-    assert (smoke_ctx.artifacts_dir / "smoke.console.log").is_file()
-    latest = pipeline.artifacts_root / "f26" / "images" / "latest-atomic.qcow2"
-    assert latest.is_symlink() and latest.resolve().name == built.outputs["image_name"]
-
-
-def _qemu_processes_for(path: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if "qemu-system" in cmdline and str(path) in cmdline:
-                found.append(int(entry.name))
-    return found
-
-
-def test_silent_image_fails_within_timeout_and_leaves_no_qemu(pipeline: Pipeline, composes: Composes) -> None:
-    # A change to the init package that never reports: its compose and image build, its boot fails.
-    nvr = "fx-busybox-1.0-2.1.ccccccc.fc26"
-    build = publish_ci_build(
-        pipeline.config, 103, "f27", busybox_spec("2.1.ccccccc.fc26", SILENT_INIT), pipeline.root / "b3"
-    )
-    assert build["nvr"] == nvr
-    fields = {**build, **compose.run(pipeline.context("compose", build)).outputs}
-    fields.update(image.run(pipeline.context("image", fields)).outputs)
-    smoke_ctx = pipeline.context("smoke", fields, timeout=15.0)
-    started = time.monotonic()
-    with pytest.raises(StageFailure, match="Smoke step boot failed") as failure:
-        smoke.run(smoke_ctx)
-    assert time.monotonic() - started < 30
-    assert [case.outcome for case in failure.value.tests] == ["FAILED"]
-    assert _qemu_processes_for(pipeline.artifacts_root / "f27") == []
-    assert not (pipeline.artifacts_root / "f27" / "images" / "latest-atomic.qcow2").exists()
-    assert not list(pipeline.root.glob("runs/*-image/work/sysroot")), "image work directories are cleaned"
+    assert (pipeline.artifacts_root / "f26" / "images" / built.outputs["image_name"]).is_file()

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,10 +19,16 @@ from guest_fixtures import build_test_guest
 
 from ci_pipeline.config import ArtifactsConfig, Config
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.machines import cluster
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
+from ci_pipeline.machines.qemu import free_port
+from ci_pipeline.machines.ssh import ansible_ssh_args
 from ci_pipeline.stages import e2e, smoke
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.qemu.bootdisk import LATEST, boot_dir, image_name
+from ci_pipeline.stages.sti.playbooks import chroot_subject, ssh_subject
+from ci_pipeline.stages.sti.runner import run_suite
+from ci_pipeline.stages.tools import Deadline
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +75,7 @@ def test_one_machine_answers_runs_commands_takes_files_and_leaves_the_image_alon
             machine.check_output("md5sum /tmp/payload").split()[0]
             == hashlib.md5(b"line one\n\x00binary\n").hexdigest()
         )
+        assert machine.copy_from("/tmp/payload") == b"line one\n\x00binary\n"
         assert machine.run("exit 3").returncode == 3
         # restrict=on: the guest reaches nothing beyond its own user-mode network.
         assert machine.run("wget -q -T 3 -O /dev/null http://10.0.2.2:1/", timeout=30).returncode != 0
@@ -118,20 +126,20 @@ def test_kill_9_of_the_process_running_machines_stops_them(guest: Path, tmp_path
         import time
         from pathlib import Path
         from ci_pipeline.machines.cluster import booted_machines, deadline_in
-        with booted_machines(Path({str(guest)!r}), ["node1"], Path({str(work)!r}),
-                             Path({str(tmp_path / "c")!r}),
-                             Path({str(tmp_path / "log")!r}), accel="", deadline=deadline_in(120)):
+        paths = [Path(p) for p in {[str(guest), str(work), str(tmp_path / "c"), str(tmp_path / "log")]!r}]
+        with booted_machines(paths[0], ["node1"], *paths[1:], accel="", deadline=deadline_in(120)):
             print("up", flush=True)
             time.sleep(600)
         """
     )
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "up"
-    assert qemu_using(work)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    process.stdout.close()
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "up"
+        assert qemu_using(work)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate()
     deadline = time.monotonic() + 10
     while qemu_using(work) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -202,3 +210,73 @@ def test_e2e_installs_three_machines_and_reads_the_conformance_report(guest: Pat
     assert "reach.node1-serves-node3" in {t.name for t in result.tests}
     assert (ctx.artifacts_dir / "results.xml").is_file()
     assert qemu_using(ctx.workdir) == []
+
+
+SERVICE_PLAYBOOK = """\
+- hosts: localhost
+  roles:
+  - role: standard-test-basic
+    tags:
+    - atomic
+    tests:
+    - sshd-is-listening:
+        dir: .
+        run: netstat -ltn | grep -qE '[:.]22[[:space:]]'
+"""
+
+
+def service_suite(tmp_path: Path) -> list[Path]:
+    tests = tmp_path / "suite" / "tests"
+    tests.mkdir(parents=True)
+    (tests / "tests.yml").write_text(SERVICE_PLAYBOOK)
+    return [tests / "tests.yml"]
+
+
+def test_a_test_of_a_running_service_passes_on_the_booted_host(guest: Path, tmp_path: Path) -> None:
+    playbooks = service_suite(tmp_path)
+    ctx = stage_context(tmp_path, 1, "integration", {}, Config())
+    with booted_machines(
+        guest,
+        ["subject"],
+        tmp_path / "m",
+        tmp_path / "c",
+        tmp_path / "log",
+        accel="",
+        deadline=deadline_in(120),
+    ) as (machine,):
+        target = machine.ssh
+        subject = ssh_subject(guest, target.host, target.port, target.key, ansible_ssh_args())
+        result = run_suite(ctx, playbooks, subject, "atomic", "services", Deadline(300))
+    assert [(t.name, t.outcome) for t in result.tests] == [("sshd-is-listening", "PASSED")]
+
+
+def test_the_same_test_fails_in_a_chroot_of_the_same_system(guest: Path, tmp_path: Path) -> None:
+    playbooks = service_suite(tmp_path)
+    ctx = stage_context(tmp_path, 1, "integration", {}, Config())
+    # The guest's whole system as a directory tree, its busybox applets installed as at boot.
+    tree = tmp_path / "tree"
+    shutil.copytree(guest.parent / "initramfs", tree, symlinks=True)
+    subprocess.run(["chroot", str(tree), "/bin/busybox", "--install", "-s", "/bin"], check=True)
+    with pytest.raises(StageFailure, match="1 of 1 tests failed: sshd-is-listening"):
+        run_suite(ctx, playbooks, chroot_subject(tree), "atomic", "services", Deadline(300))
+
+
+def test_a_port_taken_before_qemu_binds_it_boots_the_machine_on_another(
+    guest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = [taken.getsockname()[1]]
+        monkeypatch.setattr(cluster, "free_port", lambda: ports.pop() if ports else free_port())
+        with booted_machines(
+            guest,
+            ["node1"],
+            tmp_path / "m",
+            tmp_path / "c",
+            tmp_path / "log",
+            accel="",
+            deadline=deadline_in(120),
+        ) as (machine,):
+            assert machine.ssh.port != taken.getsockname()[1]
+            assert machine.check_output("hostname").strip() == "node1"

@@ -1,8 +1,9 @@
 """The functional and integration test stages for real: dnf, ostree, git and ansible-playbook.
 
 A tiny OS of two RPMs (a busybox shell and an application) is built with rpmbuild; its dist-git
-history holds passing, failing, missing and broken STI playbooks. The integration stage runs on a
-real OSTree commit of a busybox tree.
+history holds passing, failing, missing and broken STI playbooks. The integration stage's choice of
+suite is checked on a real OSTree commit of a busybox tree (its tests on a booted machine are in
+test_machines.py and test_compose_image_smoke.py).
 """
 
 from __future__ import annotations
@@ -459,26 +460,6 @@ def test_tests_cannot_change_the_host(fixture: Fixture, tmp_path: Path) -> None:
     result = functional.run_functional(ctx)
     assert {t.outcome for t in result.tests} == {"PASSED"}
     assert not marker.exists()
-
-
-def test_integration_runs_the_suite_inside_the_compose(fixture: Fixture, tmp_path: Path) -> None:
-    ctx = _context(
-        fixture,
-        tmp_path,
-        "integration",
-        rev="0" * 40,
-        compose_rev=fixture.compose_rev,
-        compose_url=f"{BASE_URL}/{BRANCH}/ostree",
-        ref="fedora/f26/x86_64/atomic-host",
-    )
-    result = integration.run_integration(ctx)
-    assert [(t.name, t.outcome) for t in result.tests] == [
-        ("os-release-is-right", "PASSED"),
-        ("commit-is-recorded", "PASSED"),
-        ("app-works", "PASSED"),
-    ]
-    assert (ctx.artifacts_dir / "results.xml").is_file()
-    assert not (ctx.workdir / "root").exists()
 
 
 def test_integration_suite_url_and_ref_come_from_the_options(fixture: Fixture, tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 Each package's files live in this folder's ``packages/<name>/``: ``<name>.spec``, ``files/`` (the
 upstream source, packed as ``<name>-<version>.tar.gz`` with top folder ``<name>-<version>/``) and,
 for the applications, ``tests/tests.yml`` and ``regression.patch`` (a code change that breaks the
-functional tests but not the unit tests). ci-busybox and ci-kernel add binaries from the build host.
+functional tests but not the unit tests). ci-busybox and ci-kernel add binaries from the build host;
+ci-dropbear, ci-ostree and ci-rpm carry Debian's programs with their shared libraries
+(:mod:`ci_pipeline.example.closure`), under ``root/`` in the tarball.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci_pipeline.example.closure import CHECK_SCRIPT, closure_members
 from ci_pipeline.example.host import HostKernel
 from ci_pipeline.example.specs import version_of
 
@@ -26,6 +29,10 @@ class Recipe:
     name: str
     application: bool = False
     old_form_sources: bool = False
+    #: Dynamically linked programs of the build host the package carries with their libraries.
+    host_programs: tuple[str, ...] = ()
+    #: Data files of the build host the package carries as they are.
+    host_files: tuple[str, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -62,6 +69,15 @@ RECIPES = (
     Recipe("ci-filesystem", old_form_sources=True),
     Recipe("ci-busybox"),
     Recipe("ci-kernel"),
+    Recipe("ci-cloud-init"),
+    Recipe("ci-bash", host_programs=("/usr/bin/bash",)),
+    Recipe("ci-dropbear", host_programs=("/usr/sbin/dropbear", "/usr/bin/dropbearkey")),
+    Recipe("ci-ostree", host_programs=("/usr/bin/ostree",)),
+    Recipe(
+        "ci-rpm",
+        host_programs=("/usr/bin/rpm",),
+        host_files=("/usr/lib/rpm/rpmrc", "/usr/lib/rpm/macros", "/usr/lib/rpm/platform/x86_64-linux/macros"),
+    ),
     Recipe("ci-hello", application=True),
     Recipe("ci-calc", application=True),
 )
@@ -90,4 +106,7 @@ def tarball_members(package: Recipe, busybox: Path, kernel: HostKernel) -> dict[
         load_order = "".join(f"{module.name.split('.ko')[0]}\n" for module in kernel.modules)
         members["modules/load.order"] = load_order.encode()
         members.update({f"modules/{module.name}": module for module in kernel.modules})
+    if package.host_programs:
+        members.update(closure_members(package.host_programs, package.host_files))
+        members["check-closure"] = CHECK_SCRIPT
     return members

@@ -20,27 +20,28 @@ them with :func:`ci_pipeline.stages.git.lookaside.parse_sources`. Specs build wi
 ``rpmbuild -ba --define "dist .fc26"`` as root, without BuildRequires (gcc and make come from the host).
 
 Packages: ci-filesystem (directory layout, /usr/lib/os-release with VERSION_ID=26, /etc/os-release link,
-/bin -> usr/bin ...), ci-busybox (/usr/bin/busybox and its applets, /usr/sbin/init, /etc/inittab,
-/etc/init.d/rcS), ci-kernel (/usr/lib/modules/<kver>/vmlinuz and initramfs.img, the OSTree convention),
-and the applications ci-hello and ci-calc (static C programs; unit tests in %check; functional tests
-in tests/tests.yml, which run the installed program and need nothing but /bin/sh).
+/bin -> usr/bin ..., root's shell bash, tmpfiles.d lines for /var), ci-busybox (/usr/bin/busybox and its
+applets, /usr/sbin/init, /etc/inittab, /etc/init.d/rcS, udhcpc's lease script), ci-kernel
+(/usr/lib/modules/<kver>/vmlinuz and initramfs.img, the OSTree convention), ci-cloud-init (reads a
+cloud-init NoCloud seed at boot), ci-bash, ci-dropbear (the SSH server), ci-ostree and ci-rpm (Debian's
+programs with their shared libraries, see :mod:`ci_pipeline.example.closure`), and the applications
+ci-hello and ci-calc (static C programs; unit tests in %check; functional tests in tests/tests.yml,
+which run the installed program and need nothing but /bin/sh).
 
 Booting (for the image and smoke stages): kernel ``/usr/lib/modules/<kver>/vmlinuz``, initrd
 ``initramfs.img`` beside it, command line ``root=<device|LABEL=..|UUID=..> console=ttyS0
-[ostree=/ostree/boot.N/<os>/<bootcsum>/0] [ci.commit=<checksum>]``. The initramfs loads virtio_blk
-(the Debian cloud kernel has it as a module; ext4 is built in), mounts root= and, with ostree=, enters
-that deployment (deployment as /, physical root as /sysroot, the stateroot's var as /var); without
-ostree= it runs root= itself. ``/usr/sbin/init`` (busybox) runs ``/etc/init.d/rcS``, which prints on
-/dev/console, in this order, then powers off with ``poweroff -f``::
-
-    CI-PIPELINE-BOOTED
-    CI-PIPELINE-KERNEL <uname -r>
-    CI-PIPELINE-COMMIT <value of ci.commit= on the kernel command line>          (if given)
-    CI-PIPELINE-OSTREE-COMMIT <checksum of the deployment ostree= points at>      (if given)
-    CI-PIPELINE-COMMIT-FILE <content of /usr/lib/ci-pipeline/commit>             (if present)
-    CI-PIPELINE-OS <ID> <VERSION_ID>
-    CI-PIPELINE-RPM <name>-<version>-<release>      one per package, from /usr/lib/ci-pipeline/nvr.d/<name>
-    CI-PIPELINE-BOOT-DONE
+[ostree=/ostree/boot.N/<os>/<bootcsum>/0]``. The initramfs loads the virtio drivers (the Debian cloud
+kernel has them as modules; ext4 is built in), mounts root= and, with ostree=, enters that deployment
+(deployment as /, physical root as /sysroot, the stateroot's var as /var); without ostree= it runs
+root= itself. ``/usr/sbin/init`` (busybox) runs ``/etc/init.d/rcS`` and keeps running, as a cloud image
+does: rcS mounts the kernel file systems, records the OSTree boot (``/run/ostree-booted``, the physical
+/boot at /boot), makes /var from tmpfiles.d, then runs ``/etc/init.d/S20cloud-init`` (a NoCloud seed
+labelled cidata, vfat or iso9660: hostname from meta-data, root's SSH keys from ``#cloud-config``
+user-data, network-config version 2, else DHCP on the first network card) and
+``/etc/init.d/S50dropbear`` (host keys made on first boot and printed on the console between
+``-----BEGIN SSH HOST KEY KEYS-----`` and ``-----END SSH HOST KEY KEYS-----``, then the SSH server on
+port 22, keys only). Over SSH, ``ostree admin status`` names the booted deployment and ``rpm -q``
+reads the tree's rpm database. The console carries ordinary boot messages only.
 
 An initramfs that cannot mount the root prints ``CI-PIPELINE-INITRAMFS-FAILED <reason>`` and powers
 off. ``push_change(world, package)`` makes a new dist-git commit (release bump + changelog entry;

@@ -2,8 +2,8 @@
 
 Nested virtualisation may run a plain boot sector under KVM yet fail on a boot loader's mode
 switches ("KVM internal error"); :data:`KVM_FAILURE` is how qemu says so, and the machine layer
-then boots again under TCG (:mod:`~ci_pipeline.machines.cluster`) and remembers it
-(:func:`mark_kvm_broken`).
+then boots again under TCG (:mod:`~ci_pipeline.machines.cluster`) and remembers it until the
+host reboots (:func:`mark_kvm_broken`), so later stages boot under TCG straight away.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ KVM_PROBE_TIMEOUT = 10.0
 #: What qemu prints when KVM cannot run the guest's code, and pauses the guest.
 KVM_FAILURE = "KVM internal error"
 _KVM_BROKEN: set[str] = set()
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 #: A boot sector: write "K" to COM1, then leave through qemu's isa-debug-exit port.
 _PROBE_CODE = bytes.fromhex("baf803b04beeb031e6f4f4ebfe")
 
@@ -62,11 +63,45 @@ def choose_accel(requested: str, log_path: Path) -> str:
         if requested not in ("kvm", "tcg"):
             raise StageFailure(f"The accelerator {requested!r} is neither kvm nor tcg.")
         return requested
-    if _KVM_BROKEN:
+    if kvm_seen_failing():
         return "tcg"
     return "kvm" if kvm_usable(log_path) else "tcg"
 
 
 def mark_kvm_broken(why: str) -> None:
-    """Remember, for this process, that KVM could not run an image here: boot later ones under TCG."""
+    """Remember, until this host reboots, that KVM could not run an image here: boot later ones under TCG.
+
+    Stage attempts are processes of their own, so the memory is a file (private to this user,
+    never followed through a symbolic link) naming the host's boot.
+    """
     _KVM_BROKEN.add(why)
+    with contextlib.suppress(OSError):
+        descriptor = os.open(
+            kvm_failure_record(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        with os.fdopen(descriptor, "w", encoding="utf-8") as record:
+            record.write(f"{host_boot_id()}\n{why[:500]}\n")
+
+
+def kvm_seen_failing() -> bool:
+    """Whether KVM failed to run an image in this process, or anywhere on this host since it booted."""
+    if _KVM_BROKEN:
+        return True
+    try:
+        first_line = kvm_failure_record().read_text(encoding="utf-8").partition("\n")[0]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(first_line) and first_line == host_boot_id()
+
+
+def kvm_failure_record() -> Path:
+    """The file that remembers a KVM failure: in the temporary directory, one per user."""
+    return Path(tempfile.gettempdir()) / f"ci-pipeline-kvm-failed-{os.getuid()}"
+
+
+def host_boot_id() -> str:
+    """This boot of the host (the kernel's random boot id), "" where the kernel does not say."""
+    try:
+        return BOOT_ID.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""

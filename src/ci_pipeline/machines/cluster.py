@@ -45,6 +45,9 @@ logger = get_logger(__name__)
 
 MAX_MACHINES = 16
 STOP_WAIT = 10.0
+#: What qemu says when the forwarded port is taken, and how often a machine boots on a new one.
+PORT_TAKEN = "host forwarding rule"
+PORT_TRIES = 3
 
 
 class KvmCannotRunImage(Exception):
@@ -59,6 +62,8 @@ class Machine:
     ssh: SshTarget
     process: subprocess.Popen[bytes]
     accel: str
+    #: When its qemu started (``time.monotonic()``), and how long it took to answer over SSH.
+    started: float = 0.0
     boot_seconds: float = 0.0
 
     @property
@@ -78,19 +83,24 @@ class Machine:
         """Copy a file to the machine."""
         ssh.copy_to(self.ssh, local, remote)
 
+    def copy_from(self, remote: str) -> bytes:
+        """A file of the machine, as bytes."""
+        return ssh.copy_from(self.ssh, remote)
+
+    def qemu_output(self) -> str:
+        """What qemu itself printed so far."""
+        log = self.plan.qemu_log
+        return log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+
     def why_stopped(self) -> str:
         """Why the machine can no longer answer ("" while its qemu runs)."""
-        log = (
-            self.plan.qemu_log.read_text(encoding="utf-8", errors="replace")
-            if self.plan.qemu_log.exists()
-            else ""
-        )
-        if self.accel == "kvm" and KVM_FAILURE in log:
-            raise KvmCannotRunImage(log.strip().splitlines()[0])
+        output = self.qemu_output()
+        if self.accel == "kvm" and KVM_FAILURE in output:
+            raise KvmCannotRunImage(output.strip().splitlines()[0])
         status = self.process.poll()
         if status is None:
             return ""
-        return f"qemu exited with status {status}: {log.strip()[-500:]}"
+        return f"qemu exited with status {status}: {output.strip()[-500:]}"
 
     def console_tail(self) -> str:
         """The last lines of the machine's serial console."""
@@ -146,37 +156,50 @@ def booted_machines(
     keys = ssh.new_key_pair(workdir / "ssh", log_path)
     plans = plan_machines(len(names), names, workdir, consoles)
     for plan in plans:
-        create_overlay(image, plan.overlay, log_path)
         write_seed(machine_seed(plan, keys), plan.seed, log_path)
     accel = choose_accel(accel, log_path)
     machines: list[Machine] = []
     try:
         try:
-            machines = start_and_reach(plans, keys, accel, deadline, log_path)
+            machines = start_and_reach(image, plans, keys, accel, deadline, log_path)
         except KvmCannotRunImage as exc:
             logger.warning("KVM cannot run %s here (%s); booting under TCG", image.name, exc)
             mark_kvm_broken(str(exc))
-            machines = start_and_reach(plans, keys, "tcg", deadline, log_path)
+            machines = start_and_reach(image, plans, keys, "tcg", deadline, log_path)
         yield machines
     finally:
         stop_machines(machines)
 
 
 def start_and_reach(
-    plans: Sequence[MachinePlan], keys: KeyPair, accel: str, deadline: float, log_path: Path
+    image: Path, plans: Sequence[MachinePlan], keys: KeyPair, accel: str, deadline: float, log_path: Path
 ) -> list[Machine]:
-    """Start every machine, then wait for each one's SSH; on any failure, stop them all first."""
+    """Start every machine on a new overlay, then wait for each one's SSH; on any failure, stop them all."""
     lan = private_lan() if len(plans) > 1 else ""
     machines: list[Machine] = []
     try:
         for plan in plans:
+            create_overlay(image, plan.overlay, log_path)
             machines.append(start_machine(plan, keys, accel, lan, log_path))
-        for machine in machines:
-            reach(machine, deadline)
+        for index in range(len(machines)):
+            for attempt in range(1, PORT_TRIES + 1):
+                try:
+                    reach(machines[index], deadline)
+                    break
+                except StageFailure:
+                    if attempt == PORT_TRIES or not lost_its_port(machines[index]):
+                        raise
+                # Another program took the free port before qemu bound it: boot again on another.
+                machines[index] = start_machine(machines[index].plan, keys, accel, lan, log_path)
     except BaseException:
         stop_machines(machines)
         raise
     return machines
+
+
+def lost_its_port(machine: Machine) -> bool:
+    """Whether the machine's qemu has exited because its SSH port was taken meanwhile."""
+    return machine.process.poll() is not None and PORT_TAKEN in machine.qemu_output()
 
 
 def start_machine(plan: MachinePlan, keys: KeyPair, accel: str, lan: str, log_path: Path) -> Machine:
@@ -189,15 +212,16 @@ def start_machine(plan: MachinePlan, keys: KeyPair, accel: str, lan: str, log_pa
     with plan.qemu_log.open("wb") as qemu_log:
         process = _spawn(argv, qemu_log)
     target = SshTarget(host="127.0.0.1", port=plan.ssh_port, user="root", key=keys.private)
-    return Machine(plan=plan, ssh=target, process=process, accel=accel)
+    return Machine(plan=plan, ssh=target, process=process, accel=accel, started=time.monotonic())
 
 
 def reach(machine: Machine, deadline: float) -> None:
     """Wait until the machine answers over SSH; StageFailure with its console's tail otherwise."""
     try:
-        machine.boot_seconds = ssh.wait_for_ssh(machine.ssh, deadline, machine.why_stopped)
+        ssh.wait_for_ssh(machine.ssh, deadline, machine.why_stopped)
     except StageFailure as exc:
         raise StageFailure(f"{machine.name}: {exc}\n{machine.console_tail()}") from exc
+    machine.boot_seconds = time.monotonic() - machine.started
     logger.info("%s answers over SSH after %.1f s (%s)", machine.name, machine.boot_seconds, machine.accel)
 
 

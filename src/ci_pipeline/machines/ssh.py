@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,8 @@ COMMAND_TIMEOUT = 120.0
 #: How long one "is SSH up yet?" attempt may take, and the pause between attempts.
 PROBE_TIMEOUT = 8.0
 PROBE_PAUSE = 0.2
+#: How often a waiting attempt asks whether the machine still runs.
+WATCH_INTERVAL = 0.1
 #: The client options of every connection (also handed to Ansible).
 CLIENT_OPTIONS = (
     "-o",
@@ -106,21 +108,23 @@ def run(
     target: SshTarget, command: str, *, timeout: float = COMMAND_TIMEOUT, stdin: bytes | None = None
 ) -> CommandResult:
     """Run ``command`` on ``target``; exit status 255 means ssh itself failed (see ``stderr``)."""
+    done = _run_bytes(target, command, timeout, stdin or b"")
+    return CommandResult(
+        done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    )
+
+
+def _run_bytes(
+    target: SshTarget, command: str, timeout: float, stdin: bytes
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        done = subprocess.run(
-            ssh_argv(target, command),
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+        return subprocess.run(
+            ssh_argv(target, command), input=stdin, capture_output=True, timeout=timeout, check=False
         )
     except FileNotFoundError as exc:
         raise InfrastructureError("The OpenSSH client (ssh) is not installed.") from exc
     except subprocess.TimeoutExpired as exc:
         raise StageFailure(f"The command {command[:200]!r} did not finish within {timeout:g} s.") from exc
-    return CommandResult(
-        done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
-    )
 
 
 def check_output(target: SshTarget, command: str, *, timeout: float = COMMAND_TIMEOUT) -> str:
@@ -143,57 +147,60 @@ def copy_to(target: SshTarget, local: Path, remote: str, *, timeout: float = COM
 
 
 def copy_from(target: SshTarget, remote: str, *, timeout: float = COMMAND_TIMEOUT) -> bytes:
-    """The bytes of the file ``remote`` on the machine."""
-    try:
-        done = subprocess.run(
-            ssh_argv(target, f"cat {shlex.quote(remote)}"),
-            input=b"",
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise StageFailure(f"Reading {remote} did not finish within {timeout:g} s.") from exc
+    """The bytes of the file ``remote`` on the machine, through ``cat``."""
+    done = _run_bytes(target, f"cat {shlex.quote(remote)}", timeout, b"")
     if done.returncode != 0:
-        raise StageFailure(
-            f"Reading {remote} failed: {done.stderr.decode('utf-8', 'replace').strip()[-300:]}"
-        )
+        why = done.stderr.decode("utf-8", "replace").strip()[-300:]
+        raise StageFailure(f"Reading {remote} from the machine failed: {why}")
     return done.stdout
 
 
 def wait_for_ssh(target: SshTarget, deadline: float, still_booting: Callable[[], str]) -> float:
     """Wait until ``ssh ... true`` succeeds; the seconds it took.
 
-    ``still_booting`` returns why the machine can no longer answer ("" while it may); StageFailure
-    when it says so or ``deadline`` (a ``time.monotonic()`` value) passes.
+    ``still_booting`` returns why the machine can no longer answer ("" while it may), and is asked
+    every :data:`WATCH_INTERVAL` even while an attempt waits; StageFailure when it says so or when
+    ``deadline`` (a ``time.monotonic()`` value) passes.
     """
     started = time.monotonic()
     last = ""
     while True:
-        why = still_booting()
-        if why:
-            raise StageFailure(f"The machine stopped before SSH answered: {why}")
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if time.monotonic() >= deadline:
             raise StageFailure(
                 f"SSH on port {target.port} did not answer within {time.monotonic() - started:.0f} s"
                 + (f" (last: {last})" if last else "")
             )
-        try:
-            result = run(target, "true", timeout=min(PROBE_TIMEOUT, left))
-        except StageFailure:
-            continue
-        if result.returncode == 0:
+        returncode, stderr = _probe(target, min(deadline, time.monotonic() + PROBE_TIMEOUT), still_booting)
+        if returncode == 0:
             return time.monotonic() - started
-        last = result.stderr.strip().splitlines()[-1][:200] if result.stderr.strip() else ""
+        last = stderr.strip().splitlines()[-1][:200] if stderr.strip() else last
         time.sleep(PROBE_PAUSE)
+
+
+def _probe(target: SshTarget, until: float, still_booting: Callable[[], str]) -> tuple[int, str]:
+    """One ``ssh ... true`` attempt, given up at ``until``; its exit status and error output."""
+    try:
+        process = subprocess.Popen(
+            ssh_argv(target, "true"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise InfrastructureError("The OpenSSH client (ssh) is not installed.") from exc
+    try:
+        while process.poll() is None and time.monotonic() < until:
+            why = still_booting()
+            if why:
+                raise StageFailure(f"The machine stopped before SSH answered: {why}")
+            time.sleep(WATCH_INTERVAL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, stderr = process.communicate()
+    return process.returncode, stderr.decode("utf-8", "replace")
 
 
 def ansible_ssh_args() -> str:
     """The client options as one string, for ``ansible_ssh_common_args``."""
     return " ".join(shlex.quote(word) for word in CLIENT_OPTIONS)
-
-
-def quoted_command(argv: Sequence[str]) -> str:
-    """``argv`` as one shell command line for the guest's shell."""
-    return " ".join(shlex.quote(word) for word in argv)

@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from ci_pipeline.stages import base
 from ci_pipeline.stages.sti.results import (
+    JUnitError,
     ResultsFileError,
     append_results_yml,
     collect_results,
     junit_xml,
     log_file_name,
+    parse_junit,
     parse_results_yml,
     parse_test_log,
     results_yml_entry,
@@ -139,3 +141,38 @@ def test_any_results_yml_text_is_read_or_refused_with_a_reason(text: str) -> Non
     for name, outcome, logs in entries:
         assert name and outcome in {"PASSED", "FAILED", "ERROR", "SKIPPED"}
         assert all(not log.startswith(("/", "../")) for log in logs)
+
+
+def test_parse_junit_reads_each_case_with_its_outcome_and_log() -> None:
+    report = b"""<?xml version="1.0"?>
+<testsuites><testsuite name="conformance">
+  <testcase classname="reach" name="node1-serves-node2" time="0.5"/>
+  <testcase classname="reach" name="node2-serves-node1"><failure message="no answer">refused</failure>
+    <system-out>tried twice</system-out></testcase>
+  <testcase name="[sig-network] DNS works"><skipped/></testcase>
+  <testcase name="broken"><error message="crashed"/></testcase>
+</testsuite></testsuites>"""
+    results = parse_junit(report)
+    assert [(t.name, t.outcome) for t in results] == [
+        ("reach.node1-serves-node2", "PASSED"),
+        ("reach.node2-serves-node1", "FAILED"),
+        ("[sig-network] DNS works", "SKIPPED"),
+        ("broken", "ERROR"),
+    ]
+    assert results[0].duration == 0.5
+    assert "no answer" in results[1].log and "refused" in results[1].log and "tried twice" in results[1].log
+
+
+@given(st.lists(st.tuples(NAMES, st.sampled_from(["PASSED", "FAILED", "ERROR", "SKIPPED"]))))
+def test_parse_junit_reads_back_what_junit_xml_writes(cases: list[tuple[str, str]]) -> None:
+    tests = [base.TestCaseResult(name=name, outcome=outcome) for name, outcome in cases]
+    read = parse_junit(junit_xml("suite", tests))
+    assert [(t.name, t.outcome) for t in read] == [(t.name, t.outcome) for t in tests]
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_read_or_refused_with_a_reason(data: bytes) -> None:
+    try:
+        parse_junit(data)
+    except JUnitError as exc:
+        assert str(exc)

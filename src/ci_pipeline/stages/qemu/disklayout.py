@@ -171,6 +171,10 @@ def _write_esp(raw: Path, esp: Partition, files: Path, log_path: Path) -> None:
             "mkfs.fat",
             "-F",
             "32",
+            # One sector a cluster: a small ESP then has the 65525 clusters that make mtools read it
+            # as FAT32 (with fewer it takes it for FAT16 with no root directory: "No directory slots").
+            "-s",
+            "1",
             "-n",
             ESP_LABEL,
             f"--offset={esp.first_sector}",

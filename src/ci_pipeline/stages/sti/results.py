@@ -162,32 +162,38 @@ class JUnitError(ValueError):
 
 
 def parse_junit(data: bytes) -> list[TestCaseResult]:
-    """One result per ``<testcase>`` of a JUnit XML report (``classname.name`` when both are given).
+    """One result per ``<testcase>`` of a JUnit XML report, in order.
 
-    A case with ``<failure>`` is FAILED, ``<error>`` ERROR, ``<skipped>`` SKIPPED, else PASSED; its
-    log is the failure's text and message with its ``system-out``/``system-err``.
+    A case is named ``classname.name``, or ``name`` alone when its classname is its suite's name (as
+    :func:`junit_xml` and Kubernetes' conformance suite write them). A case with ``<failure>`` is
+    FAILED, ``<error>`` ERROR, ``<skipped>`` SKIPPED, else PASSED; its log is the failure's message
+    and text with its ``system-out`` and ``system-err``.
     """
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise JUnitError(f"The JUnit report is not XML: {exc}") from exc
-    results = []
-    for case in root.iter("testcase"):
-        name, classname = case.get("name", "").strip(), case.get("classname", "").strip()
-        if not name:
-            raise JUnitError("A <testcase> of the JUnit report has no name.")
-        outcome, parts = "PASSED", []
-        for tag, verdict in (("skipped", "SKIPPED"), ("error", "ERROR"), ("failure", "FAILED")):
-            found = case.find(tag)
-            if found is not None:
-                outcome = verdict
-                parts += [found.get("message", ""), found.text or ""]
-        parts += [(case.findtext(tag) or "") for tag in ("system-out", "system-err")]
-        try:
-            duration = max(0.0, float(case.get("time", "0") or 0))
-        except ValueError:
-            duration = 0.0
-        log = "\n".join(part.strip() for part in parts if part.strip())[-MAX_LOG_CHARS:]
-        full = f"{classname}.{name}" if classname and not name.startswith(classname) else name
-        results.append(TestCaseResult(name=full[:500], outcome=outcome, duration=duration, log=log))
-    return results
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite")) or [root]
+    return [
+        _junit_case(case, suite.get("name", "")) for suite in suites for case in suite.findall("testcase")
+    ]
+
+
+def _junit_case(case: ET.Element, suite: str) -> TestCaseResult:
+    name, classname = case.get("name", "").strip(), case.get("classname", "").strip()
+    if not name:
+        raise JUnitError("A <testcase> of the JUnit report has no name.")
+    outcome, parts = "PASSED", []
+    for tag, verdict in (("skipped", "SKIPPED"), ("error", "ERROR"), ("failure", "FAILED")):
+        found = case.find(tag)
+        if found is not None:
+            outcome = verdict
+            parts += [found.get("message", ""), found.text or ""]
+    parts += [(case.findtext(tag) or "") for tag in ("system-out", "system-err")]
+    try:
+        duration = max(0.0, float(case.get("time", "0") or 0))
+    except ValueError:
+        duration = 0.0
+    log = "\n".join(part.strip() for part in parts if part.strip())[-MAX_LOG_CHARS:]
+    full = f"{classname}.{name}" if classname and classname != suite else name
+    return TestCaseResult(name=full[:500], outcome=outcome, duration=duration, log=log)

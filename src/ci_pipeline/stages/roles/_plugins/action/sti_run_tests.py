@@ -26,6 +26,7 @@ from typing import Any
 from ansible.errors import AnsibleActionFail  # type: ignore[import-untyped]
 from ansible.plugins.action import ActionBase  # type: ignore[import-untyped]
 
+from ci_pipeline.machines.deployment import program_command
 from ci_pipeline.stages.git.distgit import GIT_ENVIRONMENT, clone_source
 from ci_pipeline.stages.sti.frameworks import (
     FRAMEWORKS,
@@ -41,7 +42,6 @@ from ci_pipeline.stages.sti.results import append_results_yml, log_file_name, re
 
 #: Installs what is missing where the subject has a package manager.
 _INSTALL_PACKAGES = 'command -v dnf >/dev/null 2>&1 || exit 127\nexec dnf -y -q install "$@"'
-_QUERY_PACKAGES = 'rpm -q --whatprovides "$@"'
 GIT_TIMEOUT = 600
 _TEST_LOG_WORDS = {"PASSED": "PASS", "FAILED": "FAIL", "ERROR": "ERROR"}
 
@@ -100,8 +100,8 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         subject_root = getattr(self._connection, "subject_root", None)
         missing = missing_packages(Path(subject_root()), packages) if subject_root else None
         if missing is None:
-            quoted = " ".join(shlex.quote(p) for p in packages)
-            queried = self._shell(f"set -- {quoted}\n{_QUERY_PACKAGES}")
+            # The subject's rpm from PATH: a busybox shell would run its own rpm applet instead.
+            queried = self._shell(program_command("rpm", "-q", "--whatprovides", *packages))
             missing = [] if queried["rc"] == 0 else packages
         if not missing:
             return
