@@ -149,12 +149,10 @@ def provision_figures(members: list[str], repeat: int, work: Path) -> None:
 def lease_pairs(store: Store, run: int, machine: str, pairs: int) -> None:
     until = utcnow() + timedelta(hours=1)
     for _ in range(pairs):
-        with store.session() as session:
-            leases.acquire(
-                session, "ssh", [machine], 1, run_id=run, stage="e2e", attempt=1, holder=machine, until=until
-            )
-        with store.session() as session:
-            leases.release(session, machine, "ssh", [machine])
+        leases.acquire(
+            store, "ssh", [machine], 1, run_id=run, stage="e2e", attempt=1, holder=machine, until=until
+        )
+        leases.release(store, machine, "ssh", [machine])
 
 
 def lease_rate(store: Store, clients: int) -> float:

@@ -87,18 +87,17 @@ def test_a_dead_holders_linchpin_machines_are_destroyed_by_the_reclaim(
     member.provision(wanted, [f"{wanted.label}-0"])  # as a holder would, which then dies
     workspace = member.workspace(wanted)
     assert (workspace / "tmp" / "dummy.hosts").read_text().split() == [wanted.label]  # one: no index
-    with sqlite_store.session() as session:
-        leases.acquire(
-            session,
-            "linchpin",
-            [f"{wanted.label}-0"],
-            1,
-            run_id=run,
-            stage="e2e",
-            attempt=1,
-            holder="gone",
-            until=utcnow() - timedelta(seconds=1),
-            details=member.machines(wanted).details,
-        )
+    leases.acquire(
+        sqlite_store,
+        "linchpin",
+        [f"{wanted.label}-0"],
+        1,
+        run_id=run,
+        stage="e2e",
+        attempt=1,
+        holder="gone",
+        until=utcnow() - timedelta(seconds=1),
+        details=member.machines(wanted).details,
+    )
     assert reclaim_leases(config, sqlite_store, "scheduler") == 1
     assert (workspace / "tmp" / "dummy.hosts").read_text().split() == []

@@ -131,10 +131,9 @@ def _lease_as_a_process_that_dies(store: Store, run: int) -> None:
         "from ci_pipeline.store.db import open_store\n"
         "from ci_pipeline.store.runs import owner_name\n"
         "store = open_store(sys.argv[1], migrate=False)\n"
-        "with store.session() as s:\n"
-        "    leases.acquire(s, 'lab', ['lab1', 'lab2'], 2, run_id=int(sys.argv[2]), stage='e2e', attempt=1,\n"
-        "                   holder=owner_name(), until=utcnow() + timedelta(hours=1),\n"
-        "                   details={'lab1': {'rack': 1}, 'lab2': {'rack': 2}})\n"
+        "leases.acquire(store, 'lab', ['lab1', 'lab2'], 2, run_id=int(sys.argv[2]), stage='e2e', attempt=1,\n"
+        "               holder=owner_name(), until=utcnow() + timedelta(hours=1),\n"
+        "               details={'lab1': {'rack': 1}, 'lab2': {'rack': 2}})\n"
     )
     subprocess.run([sys.executable, "-c", code, store.url, str(run)], check=True)
 
@@ -155,18 +154,17 @@ def test_a_scheduler_reclaims_the_stage_it_takes_over_and_sweeps_dead_holders(
 ) -> None:
     config = config_with(tmp_path, store.url)
     run = add_run(store)
-    with store.session() as session:
-        leases.acquire(
-            session,
-            "lab",
-            ["lab1"],
-            1,
-            run_id=run,
-            stage="smoke",
-            attempt=1,
-            holder="other-host:1:alive",
-            until=utcnow() + timedelta(hours=1),
-        )
+    leases.acquire(
+        store,
+        "lab",
+        ["lab1"],
+        1,
+        run_id=run,
+        stage="smoke",
+        attempt=1,
+        holder="other-host:1:alive",
+        until=utcnow() + timedelta(hours=1),
+    )
     reclaimer = LeaseReclaimer(config, store, "scheduler")
     reclaimer.attempt_left(run, "smoke")
     reclaimer.tick()

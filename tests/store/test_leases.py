@@ -26,19 +26,20 @@ def _dead_holder() -> str:
     return done.stdout.strip()
 
 
-def _acquire(store: Store, run_id: int, count: int, holder: str, *, seconds: float = 60) -> list[str]:
-    with store.session() as session:
-        return leases.acquire(
-            session,
-            "ssh",
-            LAB,
-            count,
-            run_id=run_id,
-            stage="e2e",
-            attempt=1,
-            holder=holder,
-            until=utcnow() + timedelta(seconds=seconds),
-        )
+def _acquire(
+    store: Store, run_id: int, count: int, holder: str, *, seconds: float = 60, attempt: int = 1
+) -> list[str]:
+    return leases.acquire(
+        store,
+        "ssh",
+        LAB,
+        count,
+        run_id=run_id,
+        stage="e2e",
+        attempt=attempt,
+        holder=holder,
+        until=utcnow() + timedelta(seconds=seconds),
+    )
 
 
 def test_two_runs_never_hold_one_machine(store: Store) -> None:
@@ -48,9 +49,8 @@ def test_two_runs_never_hold_one_machine(store: Store) -> None:
     with store.session() as session:
         assert leases.holders(session, "ssh", LAB) == {"lab1": (first, "e2e"), "lab2": (first, "e2e")}
     assert _acquire(store, second, 1, "b") == ["lab3"]
-    with store.session() as session:
-        assert leases.release(session, "b", "ssh", ["lab1"]) == 0  # not b's to give back
-        assert leases.release(session, "a", "ssh", ["lab1", "lab2"]) == 2
+    assert leases.release(store, "b", "ssh", ["lab1"]) == 0  # not b's to give back
+    assert leases.release(store, "a", "ssh", ["lab1", "lab2"]) == 2
     assert _acquire(store, second, 2, "b") == ["lab1", "lab2"]
     with store.session() as session:
         assert [(lease.machine, lease.run_id) for lease in leases.current(session)] == [
@@ -63,18 +63,17 @@ def test_two_runs_never_hold_one_machine(store: Store) -> None:
 def test_other_provisioners_have_machines_of_their_own(store: Store) -> None:
     run = add_run(store)
     assert _acquire(store, run, 3, "a") == LAB
-    with store.session() as session:
-        taken = leases.acquire(
-            session,
-            "linchpin",
-            LAB,
-            3,
-            run_id=run,
-            stage="e2e",
-            attempt=1,
-            holder="a",
-            until=utcnow() + timedelta(seconds=60),
-        )
+    taken = leases.acquire(
+        store,
+        "linchpin",
+        LAB,
+        3,
+        run_id=run,
+        stage="e2e",
+        attempt=1,
+        holder="a",
+        until=utcnow() + timedelta(seconds=60),
+    )
     assert taken == LAB
 
 
@@ -83,8 +82,8 @@ def test_a_holder_renews_its_own_leases_only(store: Store) -> None:
     _acquire(store, run, 1, "a", seconds=1)
     _acquire(store, run, 1, "b", seconds=1)
     later = utcnow() + timedelta(hours=1)
+    assert leases.renew(store, "a", later) == 1
     with store.session() as session:
-        assert leases.renew(session, "a", later) == 1
         until = {lease.holder: aware(lease.until) for lease in leases.current(session)}
     assert until["a"] == later
     assert until["b"] < later
@@ -103,21 +102,9 @@ def test_expired_and_dead_holders_leases_are_taken_for_reclaim_once(store: Store
         assert {lease.state for lease in taken} == {LeaseState.RECLAIMING}
     with store.session() as session:
         assert leases.take_for_reclaim(session, "other", now, now + timedelta(seconds=60)) == []
-        # The reclaiming leases still keep their machines from new holders.
-        assert (
-            leases.acquire(
-                session,
-                "ssh",
-                LAB,
-                1,
-                run_id=run,
-                stage="e2e",
-                attempt=2,
-                holder="c",
-                until=now + timedelta(seconds=60),
-            )
-            == []
-        )
+    # The reclaiming leases still keep their machines from new holders.
+    assert _acquire(store, run, 1, "c", attempt=2) == []
+    with store.session() as session:
         leases.drop(session, [lease.id for lease in taken])
         assert [lease.machine for lease in leases.current(session)] == ["lab3"]
 
@@ -134,18 +121,17 @@ def test_a_scheduler_takes_every_lease_of_a_stage_it_takes_over(store: Store) ->
 
 def test_details_are_kept_for_reclaim(store: Store) -> None:
     run = add_run(store)
-    with store.session() as session:
-        leases.acquire(
-            session,
-            "linchpin",
-            ["m1"],
-            1,
-            run_id=run,
-            stage="smoke",
-            attempt=1,
-            holder="a",
-            until=utcnow(),
-            details={"m1": {"workspace": "/w/run1"}},
-        )
+    leases.acquire(
+        store,
+        "linchpin",
+        ["m1"],
+        1,
+        run_id=run,
+        stage="smoke",
+        attempt=1,
+        holder="a",
+        until=utcnow(),
+        details={"m1": {"workspace": "/w/run1"}},
+    )
     with store.session() as session:
         assert leases.current(session)[0].detail == {"workspace": "/w/run1"}

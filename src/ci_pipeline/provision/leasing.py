@@ -86,8 +86,7 @@ def provisioned(config: Config, store: Store, name: str, request: ProvisionReque
             provisioner.teardown(request, made)
     finally:
         keeper.stop()
-        with store.session() as session:
-            leases.release(session, holder.owner, name, leased)
+        leases.release(store, holder.owner, name, leased)
 
 
 @dataclass(frozen=True)
@@ -110,24 +109,24 @@ def _lease(
     deadline = time.monotonic() + config.provision.wait_seconds
     pause = FIRST_WAIT_SECONDS
     while True:
-        with store.session() as session:
-            leased = leases.acquire(
-                session,
-                holder.provisioner,
-                list(wanted.candidates),
-                count,
-                run_id=request.run_id,
-                stage=request.stage,
-                attempt=request.attempt,
-                holder=holder.owner,
-                until=utcnow() + timedelta(seconds=config.provision.lease_seconds),
-                details=wanted.details,
-            )
-            busy = {} if leased else leases.holders(session, holder.provisioner, list(wanted.candidates))
+        leased = leases.acquire(
+            store,
+            holder.provisioner,
+            list(wanted.candidates),
+            count,
+            run_id=request.run_id,
+            stage=request.stage,
+            attempt=request.attempt,
+            holder=holder.owner,
+            until=utcnow() + timedelta(seconds=config.provision.lease_seconds),
+            details=wanted.details,
+        )
         if leased:
             log.info("leased %s from the %s provisioner", ", ".join(leased), holder.provisioner)
             return leased
         if time.monotonic() >= deadline:
+            with store.session() as session:
+                busy = leases.holders(session, holder.provisioner, list(wanted.candidates))
             raise InfrastructureError(
                 _busy_reason(holder.provisioner, request, busy, config.provision.wait_seconds)
             )
@@ -170,7 +169,6 @@ class _LeaseKeeper:
     def _renew(self) -> None:
         while not self._stopped.wait(self._every):
             try:
-                with self._store.session() as session:
-                    leases.renew(session, self._owner, utcnow() + self._lease)
+                leases.renew(self._store, self._owner, utcnow() + self._lease)
             except Exception as exc:
                 log.warning("could not renew the machine leases of %s: %s", self._owner, exc)

@@ -15,21 +15,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, Insert, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ci_pipeline.store.clock import aware, utcnow
-from ci_pipeline.store.models import MachineLease
+from ci_pipeline.store.db import Store
+from ci_pipeline.store.models import MachineLease, table_of
 from ci_pipeline.store.runs import owner_is_dead_here
 from ci_pipeline.store.states import LeaseState
 
 #: How often :func:`acquire` chooses again when other holders took machines it chose.
 ACQUIRE_TRIES = 3
 
+_LEASES = table_of(MachineLease)
+#: A lease row in, its id back, or nothing where the machine is held: per dialect. Core, not ORM:
+#: compiled once and cached, the same statement for one row or several.
+_INSERTS: dict[str, Insert] = {
+    name: dialect.insert(_LEASES).on_conflict_do_nothing().returning(_LEASES.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
 
 def acquire(
-    session: Session,
+    store: Store,
     provisioner: str,
     candidates: Sequence[str],
     count: int,
@@ -41,41 +50,59 @@ def acquire(
     until: datetime,
     details: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[str]:
-    """Lease ``count`` of ``candidates`` that nobody holds, in their order: all of them, or [] and none."""
-    details = details or {}
-    acquired_at = utcnow()
-    insert_fn = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    """Lease ``count`` of ``candidates`` that nobody holds, in their order: all of them, or [] and none.
+
+    One machine is taken by one statement or not at all, so it needs no transaction; several are
+    taken in one, which undoes a partial take before anyone sees it.
+    """
+    with store.connection(each_statement=count == 1) as connection:
+        return _take(
+            connection,
+            provisioner,
+            candidates,
+            count,
+            {
+                "provisioner": provisioner,
+                "run_id": run_id,
+                "stage": stage,
+                "attempt": attempt,
+                "holder": holder,
+                "state": LeaseState.HELD,
+                "acquired_at": utcnow(),
+                "until": until,
+            },
+            details or {},
+        )
+
+
+def _take(
+    connection: Connection,
+    provisioner: str,
+    candidates: Sequence[str],
+    count: int,
+    shared: Mapping[str, Any],
+    details: Mapping[str, Mapping[str, Any]],
+) -> list[str]:
+    """The body of :func:`acquire`: ``shared`` holds the columns every machine's row shares."""
+    insert = _INSERTS[connection.dialect.name]
     # The preferred machines are tried first, in one statement: usually they are free.
     free = list(candidates[:count])
     for _ in range(ACQUIRE_TRIES):
         if len(free) < count:
             return []
         rows = [
-            {
-                "provisioner": provisioner,
-                "machine": machine,
-                "run_id": run_id,
-                "stage": stage,
-                "attempt": attempt,
-                "holder": holder,
-                "state": LeaseState.HELD,
-                "acquired_at": acquired_at,
-                "until": until,
-                "detail": dict(details.get(machine, {})),
-            }
-            for machine in free
+            {**shared, "machine": machine, "detail": dict(details.get(machine, {}))} for machine in free
         ]
-        statement = insert_fn(MachineLease).values(rows).on_conflict_do_nothing().returning(MachineLease.id)
-        taken = list(session.execute(statement).scalars())
+        taken = list(connection.execute(insert, rows).scalars())
         if len(taken) == count:
             return free
         # Some are held: give back what this statement took, and choose among the free ones.
         if taken:
-            session.execute(delete(MachineLease).where(MachineLease.id.in_(taken)))
+            connection.execute(delete(_LEASES).where(_LEASES.c.id.in_(taken)))
         held = set(
-            session.execute(
-                select(MachineLease.machine).where(
-                    MachineLease.provisioner == provisioner, MachineLease.machine.in_(candidates)
+            connection.execute(
+                select(_LEASES.c.machine).where(
+                    _LEASES.c.provisioner == provisioner, _LEASES.c.machine.in_(candidates)
                 )
             ).scalars()
         )
@@ -91,26 +118,24 @@ def holders(session: Session, provisioner: str, machines: Sequence[str]) -> dict
     return {machine: (run_id, stage) for machine, run_id, stage in session.execute(query)}
 
 
-def renew(session: Session, holder: str, until: datetime) -> int:
+def renew(store: Store, holder: str, until: datetime) -> int:
     """Extend every lease ``holder`` holds to ``until``; return how many it still holds."""
-    result = session.execute(
-        update(MachineLease)
-        .where(MachineLease.holder == holder, MachineLease.state == LeaseState.HELD)
+    statement = (
+        update(_LEASES)
+        .where(_LEASES.c.holder == holder, _LEASES.c.state == LeaseState.HELD)
         .values(until=until)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    with store.connection(each_statement=True) as connection:
+        return connection.execute(statement).rowcount
 
 
-def release(session: Session, holder: str, provisioner: str, machines: Sequence[str]) -> int:
+def release(store: Store, holder: str, provisioner: str, machines: Sequence[str]) -> int:
     """Give back ``holder``'s leases of ``machines``; return how many it held."""
-    result = session.execute(
-        delete(MachineLease).where(
-            MachineLease.holder == holder,
-            MachineLease.provisioner == provisioner,
-            MachineLease.machine.in_(machines),
-        )
+    statement = delete(_LEASES).where(
+        _LEASES.c.holder == holder, _LEASES.c.provisioner == provisioner, _LEASES.c.machine.in_(machines)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    with store.connection(each_statement=True) as connection:
+        return connection.execute(statement).rowcount
 
 
 def current(session: Session) -> list[MachineLease]:
