@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, delete, select, update
+from sqlalchemy import Connection, Insert, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,16 @@ _INSERTS: dict[str, Insert] = {
     name: dialect.insert(_LEASES).on_conflict_do_nothing().returning(_LEASES.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+_RENEW = (
+    update(_LEASES)
+    .where(_LEASES.c.holder == bindparam("of_holder"), _LEASES.c.state == LeaseState.HELD)
+    .values(until=bindparam("new_until"))
+)
+_RELEASE = delete(_LEASES).where(
+    _LEASES.c.holder == bindparam("holder"),
+    _LEASES.c.provisioner == bindparam("provisioner"),
+    _LEASES.c.machine.in_(bindparam("machines", expanding=True)),
+)
 
 
 def acquire(
@@ -120,22 +130,15 @@ def holders(session: Session, provisioner: str, machines: Sequence[str]) -> dict
 
 def renew(store: Store, holder: str, until: datetime) -> int:
     """Extend every lease ``holder`` holds to ``until``; return how many it still holds."""
-    statement = (
-        update(_LEASES)
-        .where(_LEASES.c.holder == holder, _LEASES.c.state == LeaseState.HELD)
-        .values(until=until)
-    )
     with store.connection(each_statement=True) as connection:
-        return connection.execute(statement).rowcount
+        return connection.execute(_RENEW, {"of_holder": holder, "new_until": until}).rowcount
 
 
 def release(store: Store, holder: str, provisioner: str, machines: Sequence[str]) -> int:
     """Give back ``holder``'s leases of ``machines``; return how many it held."""
-    statement = delete(_LEASES).where(
-        _LEASES.c.holder == holder, _LEASES.c.provisioner == provisioner, _LEASES.c.machine.in_(machines)
-    )
+    values = {"holder": holder, "provisioner": provisioner, "machines": list(machines)}
     with store.connection(each_statement=True) as connection:
-        return connection.execute(statement).rowcount
+        return connection.execute(_RELEASE, values).rowcount
 
 
 def current(session: Session) -> list[MachineLease]:
