@@ -60,6 +60,31 @@ def test_two_runs_never_hold_one_machine(store: Store) -> None:
         ]
 
 
+def test_a_partial_take_is_undone_and_other_free_machines_are_chosen(store: Store) -> None:
+    first, second = add_run(store), add_run(store)
+    taken = leases.acquire(
+        store,
+        "ssh",
+        ["lab2"],
+        1,
+        run_id=first,
+        stage="e2e",
+        attempt=1,
+        holder="a",
+        until=utcnow() + timedelta(seconds=60),
+    )
+    assert taken == ["lab2"]
+    # lab1 and lab2 are tried first; lab2 is held, so lab1 is given back and lab1, lab3 taken.
+    assert _acquire(store, second, 2, "b") == ["lab1", "lab3"]
+    assert leases.release(store, "b", "ssh", ["lab3"]) == 1
+    assert _acquire(store, second, 3, "c") == []  # lab3 alone is free: none is taken
+    with store.session() as session:
+        assert sorted((lease.machine, lease.holder) for lease in leases.current(session)) == [
+            ("lab1", "b"),
+            ("lab2", "a"),
+        ]
+
+
 def test_other_provisioners_have_machines_of_their_own(store: Store) -> None:
     run = add_run(store)
     assert _acquire(store, run, 3, "a") == LAB

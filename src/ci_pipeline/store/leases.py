@@ -6,6 +6,10 @@ makes two holders of one machine impossible on either store. A lease whose holde
 of this host that is gone) or whose ``until`` passed is *taken for reclaim*: it changes to the
 reclaiming state under the reclaimer's name, so two schedulers never tear one machine down twice,
 and is dropped once the machine is torn down.
+
+Taking, renewing and giving back leases is the busy part: SQLAlchemy Core statements on a plain
+connection (:meth:`Store.connection`), each standing alone where it can, so PostgreSQL commits it
+without BEGIN and COMMIT round trips. Listing and reclaiming leases use sessions.
 """
 
 from __future__ import annotations
