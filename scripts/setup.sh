@@ -60,6 +60,23 @@ install_greenwave_reference() {
     fi
 }
 
+# linch-pin (the linchpin provisioner), in a virtualenv of its own. Its release pins pyzmq 18 and
+# needs click 7 and Ansible 2.9, which its code was written for; pyzmq 18 does not build on current
+# Python, so linch-pin is installed without its pins, then the libraries its core and its dummy
+# provider import (cloud providers need their own SDKs on top: boto3, openstacksdk, libvirt-python).
+LINCHPIN_REQUIREMENTS=("ansible==2.9.27" "click<8" yamlordereddictloader six Cerberus tinydb requests
+                       "urllib3<1.26" PyYAML jinja2 configparser "GitPython<3.1" gitdb future
+                       "tqdm==4.36.1" pyzmq mock naked ipaddress pyasn1 pyopenssl setuptools)
+
+install_linchpin() {
+    [ -x .venv-linchpin/bin/linchpin ] && return 0
+    python3 -m venv .venv-linchpin
+    if ! .venv-linchpin/bin/python -m pip install -q --no-deps linchpin \
+        || ! .venv-linchpin/bin/python -m pip install -q "${LINCHPIN_REQUIREMENTS[@]}"; then
+        echo "setup: linch-pin could not be installed; the linchpin provisioner tests will say so" >&2
+    fi
+}
+
 install_system_packages
 install_python_env
 install_greenwave_reference
@@ -87,3 +104,4 @@ install_tmt() {
 }
 
 install_tmt
+install_linchpin

@@ -109,6 +109,40 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     [lookaside]
     url = "file://<state_dir>/world/lookaside/{namespace}/{repo}/{filename}/{hashtype}/{hash}/{filename}"
 
+    [provision]                                # machines for the stages that boot (ci_pipeline.provision)
+    lease_seconds = 120                        # a machine's lease lasts this long unless its holder renews it
+    wait_seconds = 600                         # how long a stage waits for machines other runs hold
+
+    [provision.smoke]                          # the same keys for [provision.integration] and [provision.e2e]
+    provisioner = "qemu"                       # qemu | ssh | linchpin | memory
+    count = 1                                  # machines (e2e: 3); 1 to 16
+    memory = 1024                              # MiB per machine
+    cpus = 1
+    network = "private"                        # private (the machines reach each other) | none
+
+    [provision.ssh]                            # existing hosts: the run's commit is deployed onto them
+    user = "root"                              # defaults of every host below
+    key = ""                                   # private key file (required when hosts are listed)
+    port = 22
+    known_hosts = "<state_dir>/provision/known_hosts"   # host keys, learned on first contact
+    connect_timeout = 10                       # seconds per SSH connection attempt
+    boot_timeout = 900                         # seconds a host may take to answer (first, and after reboot)
+    hosts = [                                  # name (letters, digits, . _ -), address, and optionally
+      { name = "lab1", address = "192.0.2.10", private_address = "10.0.0.10" },
+    ]                                          # port, user, key, private_address, stateroot (ostree's
+                                               # --os; default: the booted one)
+
+    [provision.linchpin]
+    command = ""                               # the linchpin program; "" = on PATH, else .venv-linchpin/bin
+    workspace = "<state_dir>/linchpin"         # one workspace per stage attempt is made under it
+    resource_group_type = "libvirt"            # linch-pin's provider (dummy, libvirt, openstack, aws, ...)
+    role = "libvirt_node"                      # the resource definition's role
+    user = "root"                              # how its hosts are reached over SSH,
+    key = ""                                   #   with this private key
+    boot_timeout = 900                         # seconds its hosts may take to answer over SSH
+    resource = {}                              # more keys of the resource definition (image_src, flavor...)
+    host_vars = {}                             # variables of every host in the inventory layout
+                                               # (ansible_host, ansible_port, ansible_user, private_address)
     [e2e]                                      # the e2e stage, in the integration test repository:
     installer = "e2e/install.yml"              # playbook run over SSH against all machines (group nodes)
     conformance = "sh e2e/conformance.sh"      # command run on this host; writes JUnit XML to $E2E_JUNIT
@@ -357,6 +391,104 @@ class LookasideConfig(_Section):
     url: str = ""
 
 
+#: How many machines the e2e stage boots unless told otherwise: a small cluster.
+E2E_MACHINES = 3
+#: A machine name in an inventory or a provisioner's output: one word of a host name.
+MACHINE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+#: A host address: a DNS name, an IPv4 address, or an IPv6 address (no brackets).
+HOST_ADDRESS = r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,252}$"
+
+
+class StageMachinesConfig(_Section):
+    """Which provisioner gives a stage its machines, and the topology it asks for."""
+
+    provisioner: Literal["qemu", "ssh", "linchpin", "memory"] = "qemu"
+    count: int = Field(default=1, ge=1, le=16)
+    memory: int = Field(default=1024, ge=128, le=1024 * 1024)
+    cpus: int = Field(default=1, ge=1, le=256)
+    network: Literal["private", "none"] = "private"
+
+
+class SSHHostConfig(_Section):
+    """One existing host of the ``ssh`` provisioner's inventory."""
+
+    name: str = Field(pattern=MACHINE_NAME)
+    address: str = Field(pattern=HOST_ADDRESS)
+    port: int = Field(default=0, ge=0, le=65535)  # 0: [provision.ssh] port
+    user: str = Field(default="", pattern=r"^([a-z_][a-z0-9_.-]{0,31})?$")
+    key: str = ""
+    private_address: str = Field(default="", pattern=r"^([A-Za-z0-9][A-Za-z0-9.:_-]{0,252})?$")
+    stateroot: str = Field(default="", pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,62})?$")
+
+
+class SSHProvisionConfig(_Section):
+    """The ``ssh`` provisioner: an inventory of existing hosts, each leased to one run at a time."""
+
+    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
+    key: str = ""
+    port: int = Field(default=22, ge=1, le=65535)
+    known_hosts: str = ""
+    connect_timeout: int = Field(default=10, ge=1)
+    boot_timeout: int = Field(default=900, ge=1)
+    hosts: list[SSHHostConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _usable_inventory(self) -> SSHProvisionConfig:
+        names = [host.name for host in self.hosts]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"the host name {repeated[0]!r} is listed more than once")
+        keyless = [host.name for host in self.hosts if not (host.key or self.key)]
+        if keyless:
+            raise ValueError(f"the host {keyless[0]!r} has no key, and no default key is set")
+        return self
+
+
+class LinchpinProvisionConfig(_Section):
+    """The ``linchpin`` provisioner: a PinFile per stage attempt, ``linchpin up`` and ``destroy``."""
+
+    command: str = ""
+    workspace: str = ""
+    resource_group_type: str = Field(default="libvirt", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    role: str = Field(default="libvirt_node", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
+    key: str = ""
+    boot_timeout: int = Field(default=900, ge=1)
+    resource: dict[str, Any] = Field(default_factory=dict)
+    host_vars: dict[str, str] = Field(default_factory=dict)
+
+
+class ProvisionConfig(_Section):
+    """Where the smoke, integration and e2e stages get their machines."""
+
+    lease_seconds: int = Field(default=120, ge=5)
+    wait_seconds: int = Field(default=600, ge=0)
+    smoke: StageMachinesConfig = Field(default_factory=StageMachinesConfig)
+    integration: StageMachinesConfig = Field(default_factory=StageMachinesConfig)
+    e2e: StageMachinesConfig = Field(default_factory=lambda: StageMachinesConfig(count=E2E_MACHINES))
+    ssh: SSHProvisionConfig = Field(default_factory=SSHProvisionConfig)
+    linchpin: LinchpinProvisionConfig = Field(default_factory=LinchpinProvisionConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _e2e_cluster(cls, data: Any) -> Any:
+        # e2e's own default count (a cluster) holds when its table names another key only.
+        if isinstance(data, dict) and isinstance(data.get("e2e"), dict) and "count" not in data["e2e"]:
+            return {**data, "e2e": {**data["e2e"], "count": E2E_MACHINES}}
+        return data
+
+    @model_validator(mode="after")
+    def _inventory_suffices(self) -> ProvisionConfig:
+        for stage in ("smoke", "integration", "e2e"):
+            wanted: StageMachinesConfig = getattr(self, stage)
+            if wanted.provisioner == "ssh" and wanted.count > len(self.ssh.hosts):
+                raise ValueError(
+                    f"the {stage} stage asks for {wanted.count} machines of the ssh provisioner, but "
+                    f"[provision.ssh] hosts lists {len(self.ssh.hosts)}"
+                )
+        return self
+
+
 class E2EConfig(_Section):
     """The e2e stage: its installer playbook, its conformance command, how many machines."""
 
@@ -381,6 +513,7 @@ class Config(_Section):
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     distgit: DistGitConfig = Field(default_factory=DistGitConfig)
     lookaside: LookasideConfig = Field(default_factory=LookasideConfig)
+    provision: ProvisionConfig = Field(default_factory=ProvisionConfig)
     e2e: E2EConfig = Field(default_factory=E2EConfig)
 
     @property
@@ -455,6 +588,30 @@ def _resolve_paths(config: Config) -> Config:
             ),
             "lookaside": config.lookaside.model_copy(
                 update={"url": config.lookaside.url or f"file://{state}/world/lookaside/{template}"}
+            ),
+            "provision": _resolve_provision_paths(config.provision, state),
+        }
+    )
+
+
+def _resolve_provision_paths(provision: ProvisionConfig, state: Path) -> ProvisionConfig:
+    """``[provision]`` with its key files absolute and its state files under ``state``."""
+    ssh, linchpin = provision.ssh, provision.linchpin
+    hosts = [host.model_copy(update={"key": _absolute(host.key)}) for host in ssh.hosts]
+    return provision.model_copy(
+        update={
+            "ssh": ssh.model_copy(
+                update={
+                    "key": _absolute(ssh.key),
+                    "known_hosts": str(under_state(state, ssh.known_hosts or "provision/known_hosts")),
+                    "hosts": hosts,
+                }
+            ),
+            "linchpin": linchpin.model_copy(
+                update={
+                    "key": _absolute(linchpin.key),
+                    "workspace": str(under_state(state, linchpin.workspace or "linchpin")),
+                }
             ),
         }
     )

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
-
 from ci_pipeline.store import activity, history
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.decision_answers import replace_answer
-from ci_pipeline.store.leases import machine_leases
+from ci_pipeline.store.leases import acquire, machine_leases
 from ci_pipeline.store.listing import newest_runs
 from ci_pipeline.store.models import Decision
 from ci_pipeline.store.states import Status
@@ -83,21 +81,17 @@ def test_activity_lists_active_stages_unstarted_runs_and_each_branchs_last_image
     assert old_image
 
 
-def test_leases_are_none_until_the_store_has_a_leases_table(store: Store) -> None:
+def test_machine_leases_lists_the_machines_held_now(store: Store) -> None:
     with store.session() as session:
         assert machine_leases(session) == []
-    with store.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE leases (machine VARCHAR(200), run_id INTEGER, stage VARCHAR(32), "
-                          "provisioner VARCHAR(32), lease_until TIMESTAMP)"))
-        conn.execute(text("INSERT INTO leases VALUES ('host-1', 7, 'e2e', 'ssh', NULL)"))
-    try:
-        with store.session() as session:
-            leases = machine_leases(session)
-        held = [(lease.machine, lease.run_id, lease.stage, lease.provisioner) for lease in leases]
-        assert held == [("host-1", 7, "e2e", "ssh")]
-    finally:
-        with store.engine.begin() as conn:
-            conn.execute(text("DROP TABLE leases"))
+    run = add_run_with_stages(store, "vim", DAY, [])
+    until = datetime.now(UTC) + timedelta(hours=1)
+    with store.session() as session:
+        acquire(session, "ssh", ["host-1"], 1, run_id=run, stage="e2e", attempt=1, holder="h", until=until)
+    with store.session() as session:
+        held = [(lease.machine, lease.run_id, lease.stage, lease.provisioner, lease.until)
+                for lease in machine_leases(session)]
+    assert held == [("host-1", run, "e2e", "ssh", until)]
 
 
 def test_runs_page_by_key_both_ways(store: Store) -> None:

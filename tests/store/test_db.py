@@ -1,4 +1,5 @@
-"""Opening the store: several processes at once on a fresh SQLite file all get a migrated store."""
+"""Opening the store: several processes at once on a fresh SQLite file all get a migrated store; its
+plain connections commit, roll back, and say when the store does not answer."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
+from sqlalchemy import text
 
-from ci_pipeline.errors import CIPipelineError
-from ci_pipeline.store.db import open_store
+from ci_pipeline.errors import CIPipelineError, StoreUnavailable
+from ci_pipeline.store.db import Store, open_store
 from engine.helpers import POSTGRES
 
 
@@ -57,3 +60,38 @@ def test_processes_migrating_a_new_postgresql_schema_at_once_all_get_in() -> Non
         finally:
             with psycopg.connect(POSTGRES, autocommit=True) as admin:
                 admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _keys(store: Store) -> list[str]:
+    with store.connection() as connection:
+        return sorted(connection.execute(text("SELECT k FROM probe")).scalars())
+
+
+def test_a_connection_commits_on_success_and_rolls_back_on_error(store: Store) -> None:
+    with store.connection() as connection:
+        connection.execute(text("CREATE TABLE probe (k VARCHAR(8) PRIMARY KEY)"))
+    with pytest.raises(RuntimeError), store.connection() as connection:
+        connection.execute(text("INSERT INTO probe VALUES ('a')"))
+        raise RuntimeError("the caller failed")
+    with store.connection(each_statement=True) as connection:
+        connection.execute(text("INSERT INTO probe VALUES ('b')"))
+    assert _keys(store) == ["b"]
+
+
+def test_each_statement_stands_alone_on_postgresql(store: Store) -> None:
+    with store.connection() as connection:
+        connection.execute(text("CREATE TABLE probe (k VARCHAR(8) PRIMARY KEY)"))
+    with pytest.raises(RuntimeError), store.connection(each_statement=True) as connection:
+        connection.execute(text("INSERT INTO probe VALUES ('a')"))
+        raise RuntimeError("the caller failed")
+    # PostgreSQL committed the statement by itself; SQLite keeps one transaction, rolled back.
+    assert _keys(store) == (["a"] if store.dialect == "postgresql" else [])
+
+
+def test_a_connection_to_a_store_that_does_not_answer_is_store_unavailable() -> None:
+    store = Store("postgresql://postgres@127.0.0.1:9/test?connect_timeout=2")
+    try:
+        with pytest.raises(StoreUnavailable, match="failed"), store.connection(each_statement=True):
+            pass
+    finally:
+        store.close()

@@ -15,6 +15,7 @@ from ci_pipeline.config import Config
 from ci_pipeline.store.clock import utcnow
 from ci_pipeline.store.db import Store
 from ci_pipeline.store.decision_answers import replace_answer
+from ci_pipeline.store.leases import acquire
 from ci_pipeline.web.broker import BrokerSnapshot, BrokerWatch
 from ci_pipeline.web.server import create_app
 from store.dashboard_rows import add_run_with_stages
@@ -68,6 +69,17 @@ def test_the_queue_says_what_runs_and_why_the_rest_waits(any_client: httpx.Clien
     assert "No free slot: 1 stage running." in waiting and f'href="/runs/{slot}"' in waiting
     assert "Waits for a scheduler to claim it." in waiting
     assert "No machine is leased." in page and "Celery" not in page
+
+
+def test_the_queue_page_lists_the_machines_runs_hold(any_client: httpx.Client, store: Store) -> None:
+    run = add_run_with_stages(store, "vim", utcnow(), [("e2e", "running", None, 0)], state="running")
+    with store.session() as session:
+        acquire(session, "ssh", ["lab1", "lab2"], 2, run_id=run, stage="e2e", attempt=1, holder="h",
+                until=utcnow() + timedelta(minutes=2))
+    page = any_client.get("/queue").text
+    machines = page.split('id="machines-h"')[1]
+    assert "lab1" in machines and "lab2" in machines and f'href="/runs/{run}"' in machines
+    assert "No machine is leased." not in page
 
 
 def test_a_run_page_draws_stage_bars_lists_failed_tests_first_and_highlights_failing_log_lines(

@@ -37,6 +37,8 @@ from ci_pipeline.executors.base import Executor
 from ci_pipeline.executors.registry import open_executor
 from ci_pipeline.logcontext import get_logger, log_context
 from ci_pipeline.messages.topics import Stage, Status
+from ci_pipeline.provision.recovery import LeaseReclaimer
+from ci_pipeline.provision.settings import check_provisioners
 from ci_pipeline.run_options import forces_image
 from ci_pipeline.stage_contract import StageContext, StageOutcome
 from ci_pipeline.store import decisions
@@ -82,6 +84,9 @@ class Engine:
         self.store = store
         self.bus = bus
         self.pipeline = pipeline or pipeline_for(config)
+        # A provisioner that cannot work here is one clear error now, not a failed stage later.
+        built_in = [str(spec.name) for spec in self.pipeline.stages if spec.enabled and spec.command is None]
+        check_provisioners(config, built_in)
         self.executor = executor or open_executor(config)
         self.owner = q.owner_name()
         self.lease = timedelta(seconds=lease_seconds)
@@ -100,6 +105,8 @@ class Engine:
         #: Stage ends the store could not take yet, and when to try them again.
         self._unrecorded: list[StageOutcome] = []
         self._next_record_retry = 0.0
+        #: Gives back the machines of stage attempts whose holders died (in a thread of its own).
+        self.reclaimer = LeaseReclaimer(config, store, self.owner, clock=clock)
         # Worked out once: resolving the state directory costs system calls on every stage start.
         self._state_path = config.state_path
         self._artifacts_url = config.artifacts_base_url
@@ -132,6 +139,7 @@ class Engine:
     def shutdown(self) -> None:
         """Kill the stage work this process started; its runs are taken up again after a restart."""
         self.executor.shutdown()
+        self.reclaimer.wait()
 
     # -- leases, cancels, claims ---------------------------------------------------------------
 
@@ -140,6 +148,7 @@ class Engine:
         if now < self._next_maintenance:
             return False
         self._next_maintenance = now + MAINTENANCE_INTERVAL
+        self.reclaimer.tick()
         with self.store.session() as session:
             q.release_dead_owners(session, self.owner)
             still_held = q.renew_leases(session, self.owner, utcnow() + self.lease)
@@ -289,6 +298,8 @@ class Engine:
             t.record_results(session, self.config, run, row, outcome.tests)
             self._removals.append(self._workdir(run.id, row))
             return True
+        # An attempt that failed may have died holding machines: give back whatever it still holds.
+        self.reclaimer.attempt_left(run.id, row.stage)
         if outcome.infrastructure and row.attempt <= spec.retries:
             row.reason = f"Attempt {row.attempt} failed and is retried: {outcome.reason}"
             return True  # still running: _advance starts the next attempt
@@ -357,6 +368,8 @@ class Engine:
         if self.executor.stop_leftover(run.id, row.stage, row.attempt, row.executor_handle or ""):
             log.warning("run %d %s: stopped attempt %d, left running by a dead scheduler",
                         run.id, row.stage, row.attempt)
+        # Its machines too: the attempt will not be resumed, so nobody gives them back otherwise.
+        self.reclaimer.attempt_left(run.id, row.stage)
 
     def _job(self, run: Run, row: StageRun, log_path: Path) -> StageContext:
         spec = self._spec(row.stage)

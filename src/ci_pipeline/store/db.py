@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -151,6 +151,25 @@ class Store:
             raise StoreUnavailable(f"The store at {self.engine.url!r} failed: {_first_line(exc)}.") from exc
         finally:
             session.close()
+
+    @contextmanager
+    def connection(self, *, each_statement: bool = False) -> Iterator[Connection]:
+        """A plain connection for Core statements, in one transaction: committed on success.
+
+        No ORM session: for the store's busiest small writes, where a session's bookkeeping costs
+        more than the statement. With ``each_statement``, for callers whose every statement stands
+        alone, PostgreSQL commits each statement by itself and spares the BEGIN and COMMIT round
+        trips; SQLite keeps the transaction, which costs no round trip there.
+        """
+        try:
+            if each_statement and self.dialect == "postgresql":
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    yield connection
+            else:
+                with self.engine.begin() as connection:
+                    yield connection
+        except OperationalError as exc:
+            raise StoreUnavailable(f"The store at {self.engine.url!r} failed: {_first_line(exc)}.") from exc
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -10,6 +10,7 @@
     dead_letters   every inbound message that was rejected, with the reason
     waivers        WaiverDB-compatible waivers: a test case's result waived (or not) for a subject
     decision_answers  the last gating answer published per subject, decision context and product version
+    machine_leases which stage attempt holds which machine of which provisioner, and until when
 
 The schema itself is owned by the Alembic migrations in ``store/migrations``; these models must
 match them. Every text and JSON column has a type of ``store/safe_types.py``, so any value a writer
@@ -30,6 +31,7 @@ from ci_pipeline.store.states import (
     CancelSource,
     DecisionKind,
     IgnoreCause,
+    LeaseState,
     RunState,
     StageState,
     Status,
@@ -354,3 +356,36 @@ class WebhookDelivery(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_webhook_deliveries_received_at", "received_at"),)
+
+
+class MachineLease(Base):
+    """One machine a stage attempt holds: no other attempt may use it until the lease is released.
+
+    ``holder`` is the holding process (``host:pid:token``); it renews ``until`` while it holds the
+    machine. A lease whose holder died or whose ``until`` passed is reclaimed: its provisioner tears
+    the machine down from ``detail``, then the row goes. Released leases are deleted: the table is
+    the machines held now.
+    """
+
+    __tablename__ = "machine_leases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provisioner: Mapped[str] = mapped_column(SafeString(32))
+    machine: Mapped[str] = mapped_column(SafeString(200))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    stage: Mapped[str] = mapped_column(SafeString(32))
+    attempt: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(SafeString(200))
+    state: Mapped[LeaseState] = mapped_column(
+        state_column_type(LeaseState, STATE_LENGTH), default=LeaseState.HELD
+    )
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    until: Mapped[datetime] = mapped_column()
+    #: What the provisioner needs to tear the machine down after its holder died.
+    detail: Mapped[dict[str, Any]] = mapped_column(SafeJSON(), default=dict)
+
+    __table_args__ = (
+        Index("ux_machine_leases_machine", "provisioner", "machine", unique=True),
+        Index("ix_machine_leases_run", "run_id", "stage"),
+        Index("ix_machine_leases_holder", "holder"),
+    )

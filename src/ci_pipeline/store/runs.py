@@ -20,8 +20,20 @@ COMPLETE = RunState.COMPLETE
 
 
 def owner_name() -> str:
-    """A scheduler's owner name: ``host:pid:token``, unique per process start."""
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+    """A scheduler's (or a stage process's) owner name: ``host:pid:token``, unique per process start."""
+    return f"{socket.gethostname()}:{host_pid()}:{os.urandom(4).hex()}"
+
+
+def host_pid() -> int:
+    """This process's id as the host numbers it: a stage runs in a PID namespace, where getpid() is not."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.getpid()
 
 
 def owner_is_dead_here(owner: str) -> bool:

@@ -15,7 +15,8 @@ from sqlalchemy import Enum
 from ci_pipeline.messages.topics import Status
 
 __all__ = [
-    "CancelSource", "DecisionKind", "IgnoreCause", "RunState", "StageState", "Status", "state_column_type"
+    "CancelSource", "DecisionKind", "IgnoreCause", "LeaseState", "RunState", "StageState", "Status",
+    "state_column_type",
 ]
 
 
@@ -63,6 +64,13 @@ class CancelSource(StrEnum):
 
     CLI = "cli"
     API = "api"
+
+
+class LeaseState(StrEnum):
+    """Where the lease of a machine is: held by a stage attempt, or being reclaimed from a dead one."""
+
+    HELD = "held"
+    RECLAIMING = "reclaiming"
 
 
 def state_column_type(enum: type[StrEnum], length: int) -> Enum:
