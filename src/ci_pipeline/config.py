@@ -146,7 +146,7 @@ paths (:attr:`Config.artifact_root` for the artifact root).
     [e2e]                                      # the e2e stage, in the integration test repository:
     installer = "e2e/install.yml"              # playbook run over SSH against all machines (group nodes)
     conformance = "sh e2e/conformance.sh"      # command run on this host; writes JUnit XML to $E2E_JUNIT
-    machines = 3                               # machines booted (the run option e2e_machines overrides)
+                                               # (how many machines: [provision.e2e] count)
 """
 
 from __future__ import annotations
@@ -490,11 +490,10 @@ class ProvisionConfig(_Section):
 
 
 class E2EConfig(_Section):
-    """The e2e stage: its installer playbook, its conformance command, how many machines."""
+    """The e2e stage: its installer playbook and its conformance command (machines: ``[provision.e2e]``)."""
 
     installer: str = "e2e/install.yml"
     conformance: str = "sh e2e/conformance.sh"
-    machines: int = Field(default=3, ge=1, le=16)
 
 
 class Config(_Section):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from ci_pipeline.config import Config
+from ci_pipeline.machines.ssh import SshTarget
 
 __all__ = [
     "Deployment",
@@ -63,6 +64,9 @@ class Deployment:
     commit: str = ""
     ref: str = ""
     compose_url: str = ""
+    #: The host names the stage gives its machines, in order (a member that names the machines it
+    #: makes uses them; one that takes existing hosts keeps theirs). Empty: the leased names.
+    names: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,13 @@ class Host:
     key: Path
     #: Its address on the private network of its request ("" with :attr:`NetworkKind.NONE`).
     private_address: str = ""
+    #: Its serial console's log, where the member keeps one (qemu); ``None`` elsewhere.
+    console: Path | None = None
+
+    @property
+    def ssh(self) -> SshTarget:
+        """Where its SSH server answers and how to log in, for the SSH client."""
+        return SshTarget(host=self.address, port=self.port, user=self.user, key=self.key)
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,10 @@ class ProvisionRequest:
     log_path: Path
     #: Seconds the whole request may take until every host answers (``None``: the member's default).
     timeout: float | None = None
+    #: Where a member that keeps serial consoles writes them (``None``: under :attr:`workdir`).
+    consoles: Path | None = None
+    #: The accelerator a member that boots machines uses (``kvm``, ``tcg``; "": its own choice).
+    accel: str = ""
 
     @property
     def label(self) -> str:

@@ -53,6 +53,8 @@ def request_for(ctx: StageContext, deployment: Deployment) -> ProvisionRequest:
         workdir=ctx.workdir / "machines",
         log_path=ctx.log_path,
         timeout=ctx.timeout,
+        consoles=ctx.artifacts_dir,
+        accel=ctx.options.get(f"{ctx.stage}_accel", ""),
     )
 
 

@@ -39,6 +39,7 @@ class _SshEndpoint(Protocol):
 
 class _Plan(Protocol):
     lan_address: str
+    console: Path
 
 
 class _BootedMachine(Protocol):
@@ -100,11 +101,11 @@ class QemuProvisioner(Provisioner):
             booted = stack.enter_context(
                 booted_machines(
                     request.deployment.image,
-                    list(leased),
+                    host_names(request, leased),
                     request.workdir,
-                    request.workdir / "consoles",
+                    request.consoles or request.workdir / "consoles",
                     request.log_path,
-                    accel=choose_accel(self.accel, request.log_path),
+                    accel=choose_accel(request.accel or self.accel, request.log_path),
                     deadline=time.monotonic() + seconds,
                 )
             )
@@ -120,6 +121,7 @@ class QemuProvisioner(Provisioner):
                 user=machine.ssh.user,
                 key=machine.ssh.key,
                 private_address=machine.plan.lan_address if private else "",
+                console=machine.plan.console,
             )
             for machine in booted
         ]
@@ -130,6 +132,18 @@ class QemuProvisioner(Provisioner):
         stack = provisioned.state.get(_STACK)
         if isinstance(stack, ExitStack):
             stack.close()
+
+
+def host_names(request: ProvisionRequest, leased: Sequence[str]) -> list[str]:
+    """The host names of the machines: the stage's own (one per leased machine), else the leased names."""
+    names = list(request.deployment.names)
+    if not names:
+        return list(leased)
+    if len(names) != len(leased):
+        raise InfrastructureError(
+            f"The {request.stage} stage names {len(names)} machines but leased {len(leased)}."
+        )
+    return names
 
 
 def _layer() -> tuple[_BootMachines, _ChooseAccel]:

@@ -1,23 +1,24 @@
 """The e2e stage: boot a small cluster from the new image, install it over SSH, run a conformance suite.
 
 The suite comes from the integration test repository, at the same URL and ref as the integration
-suite (:mod:`~ci_pipeline.stages.sti.suite`). The stage boots ``e2e_machines`` machines (run option,
-else ``[e2e] machines``, default 3) named ``node1``... on a private LAN (:mod:`ci_pipeline.machines`),
-runs the installer playbook (``[e2e] installer``, a path in the repository) with ansible-playbook
-over SSH against all of them (inventory group ``nodes``; each host has ``lan_address``), then runs
+suite (:mod:`~ci_pipeline.stages.sti.suite`). The stage gets its machines from its provisioner
+(``[provision.e2e]``: by default qemu boots ``count`` machines, 3, named ``node1``... on a private LAN
+from the run's image; the run option ``e2e_machines`` overrides the count), runs the installer
+playbook (``[e2e] installer``, a path in the repository) with ansible-playbook over SSH against all
+of them (inventory group ``nodes``; each host has ``lan_address``, its private address), then runs
 the conformance command (``[e2e] conformance``, a shell command run on this host in the repository)
 with:
 
     E2E_JUNIT          where it writes its JUnit XML report
-    E2E_MACHINES_FILE  one line per machine: name, SSH port on 127.0.0.1, LAN address
-    E2E_SSH            the ssh command that logs in as root (add ``-p PORT 127.0.0.1 COMMAND``)
+    E2E_MACHINES_FILE  one line per machine: name, SSH port, private address, SSH address
+    E2E_SSH            the ssh command that logs in as the hosts' user (add ``-p PORT ADDRESS COMMAND``)
     E2E_INVENTORY      the installer's inventory
     E2E_COMPOSE_REV, E2E_IMAGE, E2E_NVR (for a package build)
 
 Each ``<testcase>`` of the report is one result. Outcomes: every case passing is SUCCESS; a failing
 case is a StageFailure naming the cases; a machine that does not answer, an installer that fails or a
 conformance command that writes no report is a StageFailure saying so; a repository without the
-installer is SUCCESS with the summary "no e2e tests". Artifacts: ``node<N>.console.log``,
+installer is SUCCESS with the summary "no e2e tests". Artifacts: ``node<N>.console.log`` (qemu),
 ``installer.log`` and ``results.xml``.
 """
 
@@ -30,12 +31,15 @@ from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
-from ci_pipeline.machines.cluster import MAX_MACHINES, Machine, booted_machines, deadline_in
 from ci_pipeline.machines.ssh import client_options
+from ci_pipeline.provision.base import Host
+from ci_pipeline.provision.leasing import provisioned_hosts
+from ci_pipeline.provision.settings import topology_for
 from ci_pipeline.stages import base
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import checked_checksum
+from ci_pipeline.stages.hosts import stage_deployment
 from ci_pipeline.stages.qemu.bootdisk import run_image
 from ci_pipeline.stages.sti.playbooks import (
     ansible_environment,
@@ -60,7 +64,7 @@ def run(ctx: StageContext) -> StageResult:
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     rev = checked_checksum(ctx.fields)
     image = run_image(artifacts, ctx.fields)
-    count = machine_count(ctx.options, ctx.config.e2e.machines)
+    count = topology_for(ctx.config, ctx.stage, ctx.options).count
     timeout = ctx.timeout or DEFAULT_TIMEOUT
     deadline = Deadline(timeout, ctx.stage)
     if not (ctx.config.distgit.url or _suite_option(ctx)):
@@ -75,32 +79,13 @@ def run(ctx: StageContext) -> StageResult:
         return no_e2e_tests(ctx, f"The suite {url} at {suite_commit[:7]} has no {ctx.config.e2e.installer}.")
     names = [f"node{index}" for index in range(1, count + 1)]
     started = time.monotonic()
-    with booted_machines(
-        image,
-        names,
-        ctx.workdir / "machines",
-        ctx.artifacts_dir,
-        ctx.log_path,
-        accel=ctx.options.get("e2e_accel", ""),
-        deadline=deadline_in(deadline.remaining() or timeout),
-    ) as machines:
-        inventory = write_inventory(ctx.workdir / "inventory.json", image, machines)
+    with provisioned_hosts(ctx, stage_deployment(ctx.fields, artifacts, image, rev, names)) as hosts:
+        inventory = write_inventory(ctx.workdir / "inventory.json", image, hosts)
         install(ctx, installer, image, inventory, deadline)
         settings = {"E2E_COMPOSE_REV": rev, "E2E_IMAGE": image.name, "E2E_NVR": ctx.fields.get("nvr", "")}
-        results = conformance(ctx, suite, machines, inventory, settings, deadline)
-        accel = machines[0].accel
+        results = conformance(ctx, suite, hosts, inventory, settings, deadline)
     write_junit(ctx.artifacts_dir, SUITE_NAME, results)
-    return judge_tests(results, count, accel, time.monotonic() - started)
-
-
-def machine_count(options: Mapping[str, str], default: int) -> int:
-    """The ``e2e_machines`` option (else ``default``), refused unless it is a whole number 1-16."""
-    value = options.get("e2e_machines") or str(default)
-    if not value.isdigit() or not 1 <= int(value) <= MAX_MACHINES:
-        raise StageFailure(
-            f"The e2e_machines option {value!r} is not a number of machines from 1 to {MAX_MACHINES}."
-        )
-    return int(value)
+    return judge_tests(results, count, time.monotonic() - started)
 
 
 def suite_file(suite: Path, relative: str) -> Path:
@@ -111,13 +96,13 @@ def suite_file(suite: Path, relative: str) -> Path:
     return path
 
 
-def write_inventory(path: Path, image: Path, machines: Sequence[Machine]) -> Path:
-    """The installer's inventory: every machine in group ``nodes``, with its ``lan_address``."""
-    hosts = {}
-    for machine in machines:
-        subject = ssh_subject(image, machine.ssh)
-        hosts[machine.name] = {**subject.host_vars, "lan_address": machine.plan.lan_address}
-    return write_group_inventory(path, GROUP, hosts)
+def write_inventory(path: Path, image: Path, hosts: Sequence[Host]) -> Path:
+    """The installer's inventory: every host in group ``nodes``, with its private address as ``lan_address``."""
+    entries = {}
+    for host in hosts:
+        subject = ssh_subject(image, host.ssh)
+        entries[host.name] = {**subject.host_vars, "lan_address": host.private_address}
+    return write_group_inventory(path, GROUP, entries)
 
 
 def install(ctx: StageContext, installer: Path, image: Path, inventory: Path, deadline: Deadline) -> None:
@@ -140,7 +125,7 @@ def install(ctx: StageContext, installer: Path, image: Path, inventory: Path, de
 def conformance(
     ctx: StageContext,
     suite: Path,
-    machines: Sequence[Machine],
+    hosts: Sequence[Host],
     inventory: Path,
     settings: Mapping[str, str],
     deadline: Deadline,
@@ -149,10 +134,12 @@ def conformance(
     junit = ctx.workdir / "conformance.xml"
     listing = ctx.workdir / "machines.txt"
     listing.write_text(
-        "".join(f"{m.name} {m.ssh.port} {m.plan.lan_address}\n" for m in machines), encoding="utf-8"
+        "".join(f"{h.name} {h.port} {h.private_address or '-'} {h.address}\n" for h in hosts), encoding="utf-8"
     )
-    key = machines[0].ssh.key
-    ssh_command = " ".join(shlex.quote(w) for w in ["ssh", *client_options(), "-i", str(key), "-l", "root"])
+    first = hosts[0]
+    ssh_command = " ".join(
+        shlex.quote(w) for w in ["ssh", *client_options(), "-i", str(first.key), "-l", first.user]
+    )
     env = {
         **ansible_environment(
             settings["E2E_IMAGE"], ctx.workdir / "conformance", inventory, ctx.workdir / "ansible-home"
@@ -193,7 +180,7 @@ def no_e2e_tests(ctx: StageContext, why: str) -> StageResult:
     return StageResult(summary=NO_E2E_TESTS, tests=skipped)
 
 
-def judge_tests(results: Sequence[TestCaseResult], count: int, accel: str, elapsed: float) -> StageResult:
+def judge_tests(results: Sequence[TestCaseResult], count: int, elapsed: float) -> StageResult:
     """SUCCESS when every result passed (or was skipped), else StageFailure naming the failed tests."""
     failed = [result for result in results if result.outcome in ("FAILED", "ERROR")]
     if failed:
@@ -202,7 +189,7 @@ def judge_tests(results: Sequence[TestCaseResult], count: int, accel: str, elaps
             f"{len(failed)} of {len(results)} e2e tests failed: {names}.\n{failed[0].name}:\n{failed[0].log}",
             tests=results,
         )
-    summary = f"{len(results)} e2e tests passed on {count} machines ({accel}, {elapsed:.0f} s)."
+    summary = f"{len(results)} e2e tests passed on {count} machines ({elapsed:.0f} s)."
     return StageResult(summary=summary, tests=results)
 
 

@@ -2,12 +2,13 @@
 
 The stage builds a scratch disk image of ``compose_rev`` in its own work directory (the image
 stage's way, :mod:`~ci_pipeline.stages.qemu.bootdisk`; never published, not counted by the image
-interval), boots one machine from it (:mod:`ci_pipeline.machines`) and runs the suite
+interval), gets one machine from its provisioner (``[provision.integration]``; by default qemu
+boots it from that image, a lab member deploys the commit onto a leased host) and runs the suite
 (:mod:`~ci_pipeline.stages.sti.suite`) with the tag ``atomic`` against that machine over SSH:
-``TEST_SUBJECTS`` is the image, the inventory reaches the machine as root with the run's key. So
-tests can check services, networking and the init, as on a real Atomic Host. Results, artifacts
-and outcomes are those of :mod:`~ci_pipeline.stages.sti.runner`; a machine that does not answer
-is a StageFailure with its console's tail (kept as ``subject.console.log``).
+``TEST_SUBJECTS`` is the image, the inventory reaches the machine as the host's user with its key.
+So tests can check services, networking and the init, as on a real Atomic Host. Results, artifacts
+and outcomes are those of :mod:`~ci_pipeline.stages.sti.runner`; a qemu machine that does not
+answer is a StageFailure with its console's tail (kept as ``subject.console.log``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ci_pipeline.logcontext import get_logger
-from ci_pipeline.machines.cluster import booted_machines, deadline_in
+from ci_pipeline.provision.leasing import provisioned_hosts
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
+from ci_pipeline.stages.hosts import stage_deployment
 from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, run_treefile
 from ci_pipeline.stages.qemu import bootdisk
 from ci_pipeline.stages.sti.playbooks import prepare_playbooks, ssh_subject
@@ -45,16 +47,8 @@ def run_integration(ctx: StageContext) -> StageResult:
     if not playbooks:
         return no_tests(ctx, f"the integration suite {url} has no tests/tests*.yml")
     image = scratch_image(ctx, artifacts, commit)
-    with booted_machines(
-        image,
-        [SUBJECT],
-        ctx.workdir / "machines",
-        ctx.artifacts_dir,
-        ctx.log_path,
-        accel=ctx.options.get("integration_accel", ""),
-        deadline=deadline_in(deadline.remaining() or timeout),
-    ) as (machine,):
-        subject = ssh_subject(image, machine.ssh)
+    with provisioned_hosts(ctx, stage_deployment(ctx.fields, artifacts, image, commit, [SUBJECT])) as hosts:
+        subject = ssh_subject(image, hosts[0].ssh)
         return run_suite(ctx, playbooks, subject, "atomic", "compose integration", deadline)
 
 

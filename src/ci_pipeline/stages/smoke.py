@@ -1,15 +1,17 @@
 """The smoke stage: boot the image, reach it over SSH, and ask it what it runs.
 
-One machine boots from the run's image (:mod:`ci_pipeline.machines`: an overlay, a NoCloud seed
-with a fresh key, SSH on a forwarded port). Its test cases:
+One machine comes from the stage's provisioner (``[provision.smoke]``,
+:func:`~ci_pipeline.provision.leasing.provisioned_hosts`): by default it boots from the run's image
+(qemu: an overlay, a NoCloud seed with a fresh key, SSH on a forwarded port); a lab member deploys
+the compose's commit onto a leased host instead. Its test cases:
 
 - ``boot``: the machine answers ``ssh ... true`` within the stage's timeout;
 - ``commit``: its booted deployment (``rpm-ostree status --json``, else ``ostree admin status``) is
   ``compose_rev``;
 - ``nvr``: ``rpm -q <nvr>`` finds the change's package.
 
-A failure names the failed step and carries the console's tail (the console is kept as the artifact
-``smoke.console.log``). After a pass ``latest-atomic.qcow2`` names the image.
+A failure names the failed step and carries the console's tail where the machine has one (qemu
+keeps it as the artifact ``smoke.console.log``). After a pass ``latest-atomic.qcow2`` names the image.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines import deployment
-from ci_pipeline.machines.cluster import Machine, booted_machines, deadline_in
+from ci_pipeline.provision.base import Host
+from ci_pipeline.provision.leasing import provisioned_hosts
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import checked_checksum, checked_nvr
+from ci_pipeline.stages.hosts import host_console_tail, stage_deployment
 from ci_pipeline.stages.qemu.bootdisk import LATEST, run_image
 
-DEFAULT_TIMEOUT = 300.0
 MACHINE_NAME = "smoke"
 
 
@@ -36,21 +39,11 @@ def run(ctx: StageContext) -> StageResult:
     artifacts = BranchArtifacts.of(ctx.config, ctx.fields)
     rev, nvr = checked_checksum(ctx.fields), checked_nvr(ctx.fields)
     image = run_image(artifacts, ctx.fields)
-    accel = ctx.options.get("smoke_accel", "")
-    deadline = deadline_in(ctx.timeout or DEFAULT_TIMEOUT)
     started = time.monotonic()
     try:
-        with booted_machines(
-            image,
-            [MACHINE_NAME],
-            ctx.workdir / "machines",
-            ctx.artifacts_dir,
-            ctx.log_path,
-            accel=accel,
-            deadline=deadline,
-        ) as (machine,):
-            tests = check_machine(machine, rev, nvr, time.monotonic() - started)
-            accel = machine.accel
+        with provisioned_hosts(ctx, stage_deployment(ctx.fields, artifacts, image, rev, [MACHINE_NAME])) as hosts:
+            tests = check_machine(hosts[0], rev, nvr, time.monotonic() - started)
+            where = hosts[0].name
     except StageFailure as exc:
         if exc.tests:
             raise
@@ -59,10 +52,10 @@ def run(ctx: StageContext) -> StageResult:
             f"Smoke step boot failed: {image.name} did not answer over SSH. {exc}", tests=[boot]
         ) from exc
     point_latest(artifacts.images_dir, image.name)
-    return StageResult(summary=f"{image.name} booted commit {rev[:15]} with {nvr} ({accel}).", tests=tests)
+    return StageResult(summary=f"{image.name} booted commit {rev[:15]} with {nvr} on {where}.", tests=tests)
 
 
-def check_machine(machine: Machine, rev: str, nvr: str, boot_seconds: float) -> list[TestCaseResult]:
+def check_machine(machine: Host, rev: str, nvr: str, boot_seconds: float) -> list[TestCaseResult]:
     """The smoke cases on a machine that answers; StageFailure naming the first failed step."""
     tests = [_case("boot", True, boot_seconds, "")]
     started = time.monotonic()
@@ -83,7 +76,7 @@ def check_machine(machine: Machine, rev: str, nvr: str, boot_seconds: float) -> 
     failed = [test for test in tests if test.outcome != "PASSED"]
     if failed:
         raise StageFailure(
-            f"Smoke step {failed[0].name} failed: {failed[0].log}\n{machine.console_tail()}", tests=tests
+            f"Smoke step {failed[0].name} failed: {failed[0].log}\n{host_console_tail(machine)}", tests=tests
         )
     return tests
 
