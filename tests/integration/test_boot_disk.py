@@ -126,7 +126,9 @@ def test_the_compose_initramfs_loads_the_virtio_disk_driver(built: Built, tmp_pa
     module_dir = Path("/lib/modules") / kernel.name.removeprefix("vmlinuz-")
     initramfs = tmp_path / "initramfs.img"
     build_initramfs(initramfs, tmp_path, tmp_path / "log", module_dir=module_dir)
-    cmdline = (bootdisk.boot_dir(built.image) / "cmdline").read_text().strip()
+    sysroot = tmp_path / "sysroot"
+    bootdisk.deploy_sysroot(built.compose_repo, built.rev, OSNAME, sysroot, tmp_path / "log")
+    cmdline = bootdisk.boot_entry(sysroot).options.strip()
     direct = ("-kernel", str(kernel), "-initrd", str(initramfs), "-append", cmdline)
     console = boot_until(
         built.image, Firmware.BIOS, tmp_path / "console.log", "CI-INITRAMFS deployment", direct

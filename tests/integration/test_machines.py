@@ -17,17 +17,19 @@ import pytest
 from compose_fixtures import stage_context
 from guest_fixtures import build_test_guest
 
-from ci_pipeline.config import ArtifactsConfig, Config, E2EConfig
+from ci_pipeline.config import ArtifactsConfig, Config, E2EConfig, StoreConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines import cluster
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
 from ci_pipeline.machines.qemu import free_port
 from ci_pipeline.stages import e2e, smoke
 from ci_pipeline.stages.base import StageContext
-from ci_pipeline.stages.qemu.bootdisk import LATEST, boot_dir, image_name
+from ci_pipeline.stages.qemu.bootdisk import LATEST, image_name
 from ci_pipeline.stages.sti.playbooks import chroot_subject, ssh_subject
 from ci_pipeline.stages.sti.runner import run_suite
 from ci_pipeline.stages.tools import Deadline
+from ci_pipeline.store.db import open_store
+from engine.helpers import add_run
 
 pytestmark = pytest.mark.integration
 
@@ -145,14 +147,27 @@ def test_kill_9_of_the_process_running_machines_stops_them(guest: Path, tmp_path
     assert qemu_using(work) == []
 
 
+def machine_store(tmp_path: Path, runs: int = 2) -> StoreConfig:
+    """A migrated SQLite store holding runs 1 to ``runs``, where the stages lease their machines."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    store = open_store(url)
+    try:
+        for _ in range(runs):
+            add_run(store)
+    finally:
+        store.close()
+    return StoreConfig(url=url)
+
+
 def smoke_context(tmp_path: Path, guest: Path, rev: str = REV, **options: str) -> StageContext:
-    config = Config(artifacts=ArtifactsConfig(root=str(tmp_path / "artifacts"), base_url="http://a.test"))
+    config = Config(
+        artifacts=ArtifactsConfig(root=str(tmp_path / "artifacts"), base_url="http://a.test"),
+        store=machine_store(tmp_path),
+    )
     name = image_name("26.1", REV)
     images = tmp_path / "artifacts" / "f26" / "images"
     images.mkdir(parents=True)
     (images / name).symlink_to(guest)
-    boot_dir(images / name).mkdir()
-    (boot_dir(images / name) / "vmlinuz").write_bytes(b"")
     fields = {"branch": "f26", "compose_rev": rev, "nvr": NVR, "image_name": name}
     return stage_context(tmp_path, 1, "smoke", fields, config, options=options)
 

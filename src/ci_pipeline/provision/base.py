@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self
 
 from ci_pipeline.config import Config
 from ci_pipeline.machines.ssh import SshTarget
+from ci_pipeline.stages.qemu.console import console_tail
 
 __all__ = [
     "Deployment",
@@ -87,6 +88,10 @@ class Host:
     def ssh(self) -> SshTarget:
         """Where its SSH server answers and how to log in, for the SSH client."""
         return SshTarget(host=self.address, port=self.port, user=self.user, key=self.key)
+
+    def console_tail(self) -> str:
+        """The last lines of its serial console, where its provisioner keeps one ("" elsewhere)."""
+        return console_tail(self.console) if self.console is not None else ""
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from ci_pipeline.config import Config
 from ci_pipeline.errors import InfrastructureError
@@ -40,6 +41,23 @@ log = get_logger(__name__)
 #: The first and the longest pause between two tries to lease machines others hold.
 FIRST_WAIT_SECONDS = 0.5
 LONGEST_WAIT_SECONDS = 5.0
+
+
+def stage_deployment(
+    ctx: StageContext, image: Path, commit: str, compose_url: str, names: Sequence[str]
+) -> Deployment:
+    """What a stage's machines run: ``image`` (booting members), else ``commit`` from ``compose_url``.
+
+    The ref is the run's ``ref`` field (the compose's); ``compose_url`` is the run's ``compose_url``
+    field when it has one. The machines the stage names ``names`` where the member names them.
+    """
+    return Deployment(
+        image=image,
+        commit=commit,
+        ref=ctx.fields.get("ref", ""),
+        compose_url=ctx.fields.get("compose_url") or compose_url,
+        names=tuple(names),
+    )
 
 
 def request_for(ctx: StageContext, deployment: Deployment) -> ProvisionRequest:

@@ -33,13 +33,12 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.machines.ssh import client_options
 from ci_pipeline.provision.base import Host
-from ci_pipeline.provision.leasing import provisioned_hosts
+from ci_pipeline.provision.leasing import provisioned_hosts, stage_deployment
 from ci_pipeline.provision.settings import topology_for
 from ci_pipeline.stages import base
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import checked_checksum
-from ci_pipeline.stages.hosts import stage_deployment
 from ci_pipeline.stages.qemu.bootdisk import run_image
 from ci_pipeline.stages.sti.playbooks import (
     ansible_environment,
@@ -79,7 +78,7 @@ def run(ctx: StageContext) -> StageResult:
         return no_e2e_tests(ctx, f"The suite {url} at {suite_commit[:7]} has no {ctx.config.e2e.installer}.")
     names = [f"node{index}" for index in range(1, count + 1)]
     started = time.monotonic()
-    with provisioned_hosts(ctx, stage_deployment(ctx.fields, artifacts, image, rev, names)) as hosts:
+    with provisioned_hosts(ctx, stage_deployment(ctx, image, rev, artifacts.compose_url, names)) as hosts:
         inventory = write_inventory(ctx.workdir / "inventory.json", image, hosts)
         install(ctx, installer, image, inventory, deadline)
         settings = {"E2E_COMPOSE_REV": rev, "E2E_IMAGE": image.name, "E2E_NVR": ctx.fields.get("nvr", "")}
@@ -97,7 +96,7 @@ def suite_file(suite: Path, relative: str) -> Path:
 
 
 def write_inventory(path: Path, image: Path, hosts: Sequence[Host]) -> Path:
-    """The installer's inventory: every host in group ``nodes``, with its private address as ``lan_address``."""
+    """The installer's inventory: every host in group ``nodes``, its private address as ``lan_address``."""
     entries = {}
     for host in hosts:
         subject = ssh_subject(image, host.ssh)
@@ -134,7 +133,8 @@ def conformance(
     junit = ctx.workdir / "conformance.xml"
     listing = ctx.workdir / "machines.txt"
     listing.write_text(
-        "".join(f"{h.name} {h.port} {h.private_address or '-'} {h.address}\n" for h in hosts), encoding="utf-8"
+        "".join(f"{h.name} {h.port} {h.private_address or '-'} {h.address}\n" for h in hosts),
+        encoding="utf-8",
     )
     first = hosts[0]
     ssh_command = " ".join(

@@ -5,8 +5,7 @@ always builds. The image is ``<artifacts.root>/<branch>/images/fedora-atomic-<ve
 where ``<version>`` is the commit's ``version`` (``26.<n>``, ``n`` counting the branch's composes,
 set by the compose stage) and ``<rev15>`` the first 15 digits of ``compose_rev``. BIOS and UEFI
 firmware boot it with the boot loader entries ostree wrote (:mod:`.qemu.bootdisk`,
-:mod:`.qemu.disklayout`). Beside it, ``<stem>.boot/`` keeps ``vmlinuz``, ``initramfs.img`` and
-``cmdline`` for direct kernel boot. Only the newest :data:`KEEP_IMAGES` images are kept.
+:mod:`.qemu.disklayout`). Only the newest :data:`KEEP_IMAGES` images are kept.
 Outputs: ``image_name``, ``image_url``, ``type`` (``qcow2``).
 """
 
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
@@ -25,7 +23,7 @@ from ci_pipeline.stages.fields import checked_checksum
 from ci_pipeline.stages.ostree import repo as ostree
 from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, run_treefile
 from ci_pipeline.stages.qemu import bootdisk
-from ci_pipeline.stages.qemu.bootdisk import IMAGE_PREFIX, LATEST, boot_dir, image_name
+from ci_pipeline.stages.qemu.bootdisk import IMAGE_PREFIX, LATEST, image_name
 
 logger = get_logger(__name__)
 
@@ -63,20 +61,16 @@ def commit_version(repo: Path, rev: str, workdir: Path, log_path: Path) -> str:
 
 
 def build_image(ctx: StageContext, artifacts: BranchArtifacts, rev: str, osname: str) -> str:
-    """Write the bootable disk of ``rev`` and its boot files under the images directory; return its name."""
+    """Write the bootable disk of ``rev`` under the images directory; return its name."""
     repo = artifacts.ostree_repo
     name = image_name(commit_version(repo, rev, ctx.workdir, ctx.log_path), rev)
     staging = ctx.workdir / "image"
     staging.mkdir()
-    bootdisk.build_disk(
-        repo, rev, osname, staging / name, ctx.workdir, ctx.log_path, boot_files=staging / "boot"
-    )
+    bootdisk.build_disk(repo, rev, osname, staging / name, ctx.workdir, ctx.log_path)
     images = artifacts.images_dir
     images.mkdir(parents=True, exist_ok=True)
     target = images / name
-    # Boot files first, image last: an image that exists is complete, with its boot files.
-    shutil.rmtree(boot_dir(target), ignore_errors=True)
-    shutil.move(staging / "boot", boot_dir(target))
+    # Renamed into place: an image that exists is complete.
     os.replace(staging / name, target)
     logger.info("image %s of %s", name, rev)
     return name
@@ -94,4 +88,3 @@ def prune_images(images: Path, keep: int) -> None:
     for old in found[keep:]:
         if old.name != protected:
             old.unlink(missing_ok=True)
-            shutil.rmtree(boot_dir(old), ignore_errors=True)

@@ -16,11 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ci_pipeline.logcontext import get_logger
-from ci_pipeline.provision.leasing import provisioned_hosts
+from ci_pipeline.provision.leasing import provisioned_hosts, stage_deployment
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
-from ci_pipeline.stages.hosts import stage_deployment
 from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, run_treefile
 from ci_pipeline.stages.qemu import bootdisk
 from ci_pipeline.stages.sti.playbooks import prepare_playbooks, ssh_subject
@@ -47,7 +46,9 @@ def run_integration(ctx: StageContext) -> StageResult:
     if not playbooks:
         return no_tests(ctx, f"the integration suite {url} has no tests/tests*.yml")
     image = scratch_image(ctx, artifacts, commit)
-    with provisioned_hosts(ctx, stage_deployment(ctx.fields, artifacts, image, commit, [SUBJECT])) as hosts:
+    with provisioned_hosts(
+        ctx, stage_deployment(ctx, image, commit, artifacts.compose_url, [SUBJECT])
+    ) as hosts:
         subject = ssh_subject(image, hosts[0].ssh)
         return run_suite(ctx, playbooks, subject, "atomic", "compose integration", deadline)
 

@@ -24,11 +24,10 @@ from pathlib import Path
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines import deployment
 from ci_pipeline.provision.base import Host
-from ci_pipeline.provision.leasing import provisioned_hosts
+from ci_pipeline.provision.leasing import provisioned_hosts, stage_deployment
 from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import checked_checksum, checked_nvr
-from ci_pipeline.stages.hosts import host_console_tail, stage_deployment
 from ci_pipeline.stages.qemu.bootdisk import LATEST, run_image
 
 MACHINE_NAME = "smoke"
@@ -41,7 +40,9 @@ def run(ctx: StageContext) -> StageResult:
     image = run_image(artifacts, ctx.fields)
     started = time.monotonic()
     try:
-        with provisioned_hosts(ctx, stage_deployment(ctx.fields, artifacts, image, rev, [MACHINE_NAME])) as hosts:
+        with provisioned_hosts(
+            ctx, stage_deployment(ctx, image, rev, artifacts.compose_url, [MACHINE_NAME])
+        ) as hosts:
             tests = check_machine(hosts[0], rev, nvr, time.monotonic() - started)
             where = hosts[0].name
     except StageFailure as exc:
@@ -76,7 +77,7 @@ def check_machine(machine: Host, rev: str, nvr: str, boot_seconds: float) -> lis
     failed = [test for test in tests if test.outcome != "PASSED"]
     if failed:
         raise StageFailure(
-            f"Smoke step {failed[0].name} failed: {failed[0].log}\n{host_console_tail(machine)}", tests=tests
+            f"Smoke step {failed[0].name} failed: {failed[0].log}\n{machine.console_tail()}", tests=tests
         )
     return tests
 

@@ -9,7 +9,6 @@ import pytest
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.qemu.bootdisk import (
     SYSLINUX_SETTINGS,
-    boot_dir,
     boot_entry,
     image_name,
     prepare_syslinux,
@@ -20,9 +19,6 @@ REV = "c15b07cc0f560dd4325b64b8ed8f5750ab102f2ff2e0ace39cda4158f900e4da"
 
 def test_image_name_is_the_seed_form() -> None:
     assert image_name("26.200", REV) == "fedora-atomic-26.200-c15b07cc0f560dd.qcow2"
-    assert boot_dir(Path("/i/fedora-atomic-26.200-c15b07cc0f560dd.qcow2")).name == (
-        "fedora-atomic-26.200-c15b07cc0f560dd.boot"
-    )
 
 
 def test_boot_entry_reads_kernel_initramfs_and_options(tmp_path: Path) -> None:

@@ -10,10 +10,8 @@ so ``ostree admin deploy`` writes the syslinux configuration alongside its BLS e
 (syslinux) and UEFI (systemd-boot) firmware both boot; ``qemu-img`` turns it into qcow2
 (:func:`build_disk`).
 
-The deployment's kernel, initramfs and kernel arguments can also be kept beside the image for
-direct kernel boot (:func:`keep_boot_files`). Images are named as the seed names them
-(:func:`image_name`), their boot files sit in :func:`boot_dir` beside them, and :data:`LATEST`
-links to the newest image that booted in the smoke test.
+Images boot from their own disk (no direct kernel boot). They are named as the seed names them
+(:func:`image_name`), and :data:`LATEST` links to the newest image that booted in the smoke test.
 """
 
 from __future__ import annotations
@@ -140,20 +138,15 @@ def build_disk(
     qcow2: Path,
     workdir: Path,
     log_path: Path,
-    *,
-    boot_files: Path | None = None,
 ) -> None:
     """Write ``rev`` of ``compose_repo`` deployed as ``osname`` into the bootable qcow2 disk ``qcow2``.
 
-    ``workdir`` holds the sysroot and the raw disk while they are made (and nothing after). With
-    ``boot_files`` the kernel, initramfs and kernel arguments are also kept there (:func:`keep_boot_files`).
+    ``workdir`` holds the sysroot and the raw disk while they are made (and nothing after).
     """
     sysroot, raw = workdir / "sysroot", workdir / "disk.raw"
     try:
         deploy_sysroot(compose_repo, rev, osname, sysroot, log_path)
-        entry = boot_entry(sysroot)
-        if boot_files is not None:
-            keep_boot_files(entry, boot_files)
+        boot_entry(sysroot)  # a deployment without a kernel fails here, saying so
         write_disk(sysroot, raw, workdir, log_path)
         base.run_tool(
             ["qemu-img", "convert", "-O", "qcow2", str(raw), str(qcow2)],
@@ -166,31 +159,17 @@ def build_disk(
         raw.unlink(missing_ok=True)
 
 
-def keep_boot_files(entry: BootEntry, target: Path) -> None:
-    """Copy the kernel, initramfs and kernel arguments into the new directory ``target``."""
-    target.mkdir(parents=True)
-    shutil.copyfile(entry.kernel, target / "vmlinuz")
-    if entry.initramfs is not None:
-        shutil.copyfile(entry.initramfs, target / "initramfs.img")
-    (target / "cmdline").write_text(entry.options + "\n", encoding="utf-8")
-
-
 def image_name(version: str, rev: str) -> str:
     """The seed's image name: ``fedora-atomic-26.200-c15b07cc0f560dd.qcow2``."""
     return f"{IMAGE_PREFIX}{version}-{rev[:15]}.qcow2"
 
 
-def boot_dir(image: Path) -> Path:
-    """Where an image's kernel, initramfs and kernel arguments are kept."""
-    return image.with_name(image.name.removesuffix(".qcow2") + ".boot")
-
-
 def run_image(artifacts: BranchArtifacts, fields: Mapping[str, str]) -> Path:
-    """The run's image (``image_name``), checked to be one this pipeline builds and to have its boot files."""
+    """The run's image (``image_name``), checked to be one this pipeline builds and to exist."""
     name = fields.get("image_name", "")
     if not _IMAGE_NAME.fullmatch(name):
         raise StageFailure(f"The run's image_name {name!r} is not an image this pipeline builds.")
     image = artifacts.images_dir / name
-    if not image.is_file() or not (boot_dir(image) / "vmlinuz").is_file():
-        raise StageFailure(f"The image {name} or its boot files are missing under {artifacts.images_dir}.")
+    if not image.is_file():
+        raise StageFailure(f"The image {name} is missing under {artifacts.images_dir}.")
     return image
