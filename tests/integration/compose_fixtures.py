@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_pipeline.config import Config
+from ci_pipeline.config import Config, StoreConfig
 from ci_pipeline.stages.base import StageContext
+from ci_pipeline.store.db import open_store
+from engine.helpers import add_run
 
 BASE_PACKAGES = ("fx-filesystem", "fx-busybox", "fx-kernel", "ci-hello")
 REF = "fedora/f26/x86_64/atomic-host"
@@ -178,6 +180,18 @@ def publish_ci_build(
         "package_url": f"{config.artifacts_base_url}/{branch}/repo/{name}_repo/",
         "build_repo_url": f"{config.artifacts_base_url}/runs/{run_id}/build/repo/",
     }
+
+
+def machine_store(path: Path, runs: int) -> StoreConfig:
+    """A migrated SQLite store at ``path`` holding runs 1 to ``runs``, where machine stages lease."""
+    url = f"sqlite:///{path}"
+    store = open_store(url)
+    try:
+        for _ in range(runs):
+            add_run(store)
+    finally:
+        store.close()
+    return StoreConfig(url=url)
 
 
 def stage_context(

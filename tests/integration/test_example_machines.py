@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from compose_fixtures import stage_context
+from compose_fixtures import machine_store, stage_context
 
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
 from ci_pipeline.errors import StageFailure
@@ -47,6 +47,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Example:
         trigger=TriggerConfig(treefile=str(world.treefile)),
         distgit=DistGitConfig(url=world.distgit_url),
         lookaside=LookasideConfig(url=world.lookaside_url),
+        store=machine_store(root / "store.sqlite", runs=20),
     )
     state = Example(root=root, world=world, config=config, fields={"branch": world.branch})
     for name, stage in (("compose", compose.run), ("image", image.run)):

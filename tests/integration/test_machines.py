@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from compose_fixtures import stage_context
+from compose_fixtures import machine_store, stage_context
 from guest_fixtures import build_test_guest
 
-from ci_pipeline.config import ArtifactsConfig, Config, E2EConfig, StoreConfig
+from ci_pipeline.config import ArtifactsConfig, Config, E2EConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.machines import cluster
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
@@ -28,8 +28,6 @@ from ci_pipeline.stages.qemu.bootdisk import LATEST, image_name
 from ci_pipeline.stages.sti.playbooks import chroot_subject, ssh_subject
 from ci_pipeline.stages.sti.runner import run_suite
 from ci_pipeline.stages.tools import Deadline
-from ci_pipeline.store.db import open_store
-from engine.helpers import add_run
 
 pytestmark = pytest.mark.integration
 
@@ -147,22 +145,10 @@ def test_kill_9_of_the_process_running_machines_stops_them(guest: Path, tmp_path
     assert qemu_using(work) == []
 
 
-def machine_store(tmp_path: Path, runs: int = 2) -> StoreConfig:
-    """A migrated SQLite store holding runs 1 to ``runs``, where the stages lease their machines."""
-    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    store = open_store(url)
-    try:
-        for _ in range(runs):
-            add_run(store)
-    finally:
-        store.close()
-    return StoreConfig(url=url)
-
-
 def smoke_context(tmp_path: Path, guest: Path, rev: str = REV, **options: str) -> StageContext:
     config = Config(
         artifacts=ArtifactsConfig(root=str(tmp_path / "artifacts"), base_url="http://a.test"),
-        store=machine_store(tmp_path),
+        store=machine_store(tmp_path / "store.sqlite", runs=2),
     )
     name = image_name("26.1", REV)
     images = tmp_path / "artifacts" / "f26" / "images"
