@@ -19,8 +19,8 @@ from ci_pipeline.config import Config
 from ci_pipeline.errors import InfrastructureError
 from ci_pipeline.machines.cluster import Machine, booted_machines, deadline_in
 from ci_pipeline.provision.base import Deployment
+from ci_pipeline.provision.deploy import run_remote
 from ci_pipeline.provision.leasing import provisioned
-from ci_pipeline.provision.remote import SSHOptions, run_remote
 from ci_pipeline.store import leases
 from ci_pipeline.store.db import Store
 from engine.helpers import add_run
@@ -66,14 +66,11 @@ def test_the_qemu_member_boots_machines_that_answer_and_stops_them(
     config = config_with(tmp_path, sqlite_store.url)
     run = add_run(sqlite_store)
     wanted = replace(request(tmp_path, run, count=2), deployment=Deployment(image=guest), timeout=120)
-    options = SSHOptions(tmp_path / "known_hosts", 5)
     with provisioned(config, sqlite_store, "qemu", wanted) as made:
         assert [host.name for host in made.hosts] == [f"e2e1-r{run}-a1", f"e2e2-r{run}-a1"]
         assert [host.private_address for host in made.hosts] == ["10.77.0.11", "10.77.0.12"]
         for host in made.hosts:
-            assert (
-                run_remote(host, "hostname", options, tmp_path / "ssh.log", timeout=30).strip() == host.name
-            )
+            assert run_remote(host, "hostname", tmp_path / "ssh.log", timeout=30).strip() == host.name
         with sqlite_store.session() as session:
             assert [lease.machine for lease in leases.current(session)] == [h.name for h in made.hosts]
         assert len(qemu_using(wanted.workdir)) == 2
@@ -87,7 +84,6 @@ def test_the_ssh_member_leases_lab_machines_reached_only_by_their_ssh_addresses(
 ) -> None:
     config = _lab_config(tmp_path, store, lab)
     first, second = add_run(store), add_run(store)
-    options = SSHOptions(tmp_path / "known_hosts", 5)
     with provisioned(config, store, "ssh", request(tmp_path, first, count=2)) as held:
         assert [(h.name, h.private_address) for h in held.hosts] == [
             ("lab1", "10.77.0.11"),
@@ -95,9 +91,9 @@ def test_the_ssh_member_leases_lab_machines_reached_only_by_their_ssh_addresses(
         ]
         with provisioned(config, store, "ssh", request(tmp_path, second, count=1, stage="smoke")) as other:
             (host,) = other.hosts
-            assert run_remote(host, "hostname", options, tmp_path / "ssh.log", timeout=30).strip() == "lab3"
+            assert run_remote(host, "hostname", tmp_path / "ssh.log", timeout=30).strip() == "lab3"
             # Over the private LAN, lab3 reaches the hosts another run holds: the network is shared.
-            run_remote(host, "ping -c 1 -W 5 10.77.0.11", options, tmp_path / "ssh.log", timeout=30)
+            run_remote(host, "ping -c 1 -W 5 10.77.0.11", tmp_path / "ssh.log", timeout=30)
 
 
 def test_a_lab_machine_that_never_answers_fails_the_stage_with_its_name(

@@ -1,9 +1,11 @@
 """Reaching a booted machine over SSH with the OpenSSH client: a fresh key pair, commands, files.
 
-Every command runs non-interactively (``BatchMode``), trusts the machine's new host key without
-recording it (each boot has a fresh one), gives up on a silent machine after ``ConnectTimeout`` and
-is killed after its own timeout. Guests need neither sftp nor scp: files go through the command's
-standard input (``cat > path``). Commands are run by the guest's POSIX shell.
+Every command runs non-interactively (``BatchMode``), uses only the target's key, gives up on a
+silent machine after ``ConnectTimeout`` and is killed after its own timeout. A booted machine's new
+host key is trusted without being recorded (each boot has a fresh one); a target with a
+``known_hosts`` file (a lab host) learns its key on first contact there and refuses a changed one.
+Guests need neither sftp nor scp: files go through the command's standard input (``cat > path``).
+Commands are run by the guest's POSIX shell.
 """
 
 from __future__ import annotations
@@ -28,14 +30,11 @@ PROBE_CONNECT_TIMEOUT = 2
 PROBE_PAUSE = 0.2
 #: How often a waiting attempt asks whether the machine still runs.
 WATCH_INTERVAL = 0.1
-#: The client options of every connection (also handed to Ansible), beside ``ConnectTimeout``.
+#: The client options of every connection (also handed to Ansible), beside ``ConnectTimeout`` and
+#: the host key checks.
 CLIENT_OPTIONS = (
     "-o",
     "BatchMode=yes",
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
     "-o",
     "LogLevel=ERROR",
     "-o",
@@ -61,6 +60,9 @@ class SshTarget:
     port: int
     user: str
     key: Path
+    #: Where its host key is learnt and checked (``None``: trusted unrecorded, a fresh machine).
+    known_hosts: Path | None = None
+    connect_timeout: int = CONNECT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -88,16 +90,25 @@ def new_key_pair(directory: Path, log_path: Path) -> KeyPair:
     return KeyPair(private=private, public=public)
 
 
-def client_options(connect_timeout: int = CONNECT_TIMEOUT) -> list[str]:
-    """The ssh options of every connection, giving up on a silent server after ``connect_timeout`` s."""
-    return [*CLIENT_OPTIONS, "-o", f"ConnectTimeout={connect_timeout}"]
+def client_options(connect_timeout: int = CONNECT_TIMEOUT, known_hosts: Path | None = None) -> list[str]:
+    """The ssh options of every connection, giving up on a silent server after ``connect_timeout`` s.
+
+    Host keys are learnt into ``known_hosts`` and checked there; without it they are not recorded.
+    """
+    if known_hosts is None:
+        checks = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    else:
+        checks = ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}"]
+    return [*CLIENT_OPTIONS, *checks, "-o", f"ConnectTimeout={connect_timeout}"]
 
 
-def ssh_argv(target: SshTarget, command: str, connect_timeout: int = CONNECT_TIMEOUT) -> list[str]:
+def ssh_argv(target: SshTarget, command: str, connect_timeout: int | None = None) -> list[str]:
     """The ssh command line that runs the shell ``command`` on ``target``."""
+    if target.known_hosts is not None:
+        target.known_hosts.parent.mkdir(parents=True, exist_ok=True)
     return [
         "ssh",
-        *client_options(connect_timeout),
+        *client_options(connect_timeout or target.connect_timeout, target.known_hosts),
         "-o",
         "IdentitiesOnly=yes",
         "-i",

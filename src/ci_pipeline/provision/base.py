@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from ci_pipeline.config import Config
-from ci_pipeline.machines.ssh import SshTarget
+from ci_pipeline.machines.ssh import CONNECT_TIMEOUT, SshTarget
 from ci_pipeline.stages.qemu.console import console_tail
 
 __all__ = [
@@ -83,11 +83,22 @@ class Host:
     private_address: str = ""
     #: Its serial console's log, where the member keeps one (qemu); ``None`` elsewhere.
     console: Path | None = None
+    #: Where its host key is learnt and checked (``None``: a fresh machine's key, not recorded).
+    known_hosts: Path | None = None
+    #: Seconds one SSH connection may take to be set up.
+    connect_timeout: int = CONNECT_TIMEOUT
 
     @property
     def ssh(self) -> SshTarget:
         """Where its SSH server answers and how to log in, for the SSH client."""
-        return SshTarget(host=self.address, port=self.port, user=self.user, key=self.key)
+        return SshTarget(
+            host=self.address,
+            port=self.port,
+            user=self.user,
+            key=self.key,
+            known_hosts=self.known_hosts,
+            connect_timeout=self.connect_timeout,
+        )
 
     def console_tail(self) -> str:
         """The last lines of its serial console, where its provisioner keeps one ("" elsewhere)."""

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
+from ci_pipeline.machines import ssh
 from ci_pipeline.provision.base import Deployment, Host
-from ci_pipeline.provision.remote import SSHOptions, run_remote, wait_for_ssh
 
 #: The remote, in the host's OSTree repo, of the compose repository.
 REMOTE = "ci-pipeline"
@@ -42,6 +42,29 @@ class Target:
     stateroot: str = ""
 
 
+def run_remote(host: Host, command: str, log_path: Path, *, timeout: float, failure: str = "") -> str:
+    """Run ``command`` on ``host`` (logged in ``log_path``); its output. StageFailure naming the host."""
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"$ ssh {host.user}@{host.address} -p {host.port} {command}\n")
+    result = ssh.run(host.ssh, command, timeout=timeout)
+    if result.returncode != 0:
+        why = (result.stderr or result.stdout).strip()[-500:]
+        what = failure or f"'{command[:120]}' on the machine {host.name} failed"
+        raise StageFailure(f"{what} (exit status {result.returncode}): {why}")
+    return result.stdout
+
+
+def wait_for_host(host: Host, timeout: float) -> float:
+    """Wait until ``host`` answers over SSH; the seconds it took. StageFailure naming it otherwise."""
+    try:
+        return ssh.wait_for_ssh(host.ssh, time.monotonic() + timeout, lambda: "")
+    except StageFailure as exc:
+        raise StageFailure(
+            f"The machine {host.name} ({host.address} port {host.port}) did not answer over SSH "
+            f"within {timeout:g} s: {exc}"
+        ) from exc
+
+
 def check_deployment(deployment: Deployment) -> None:
     """Refuse a deployment whose commit, ref or URL could not safely reach a remote shell."""
     if not _CHECKSUM.fullmatch(deployment.commit):
@@ -52,21 +75,19 @@ def check_deployment(deployment: Deployment) -> None:
         raise StageFailure(f"The compose URL {deployment.compose_url[:80]!r} is not an http(s) URL.")
 
 
-def deploy_and_reboot(
-    target: Target, deployment: Deployment, options: SSHOptions, log_path: Path, boot_timeout: float
-) -> None:
+def deploy_and_reboot(target: Target, deployment: Deployment, log_path: Path, boot_timeout: float) -> None:
     """Deploy ``deployment``'s commit onto the host, reboot it, and wait until it runs the commit."""
     check_deployment(deployment)
     host = target.host
-    boot_id = run_remote(host, BOOT_ID, options, log_path, timeout=60).strip()
+    boot_id = run_remote(host, BOOT_ID, log_path, timeout=60).strip()
     has_rpm_ostree = "yes" in run_remote(
-        host, "command -v rpm-ostree >/dev/null && echo yes || echo no", options, log_path, timeout=60
+        host, "command -v rpm-ostree >/dev/null && echo yes || echo no", log_path, timeout=60
     )
     for command in deploy_commands(deployment, target.stateroot, rpm_ostree=has_rpm_ostree):
-        run_remote(host, command, options, log_path, timeout=COMMAND_SECONDS)
-    reboot(host, options, log_path)
-    wait_for_new_boot(host, boot_id, options, log_path, boot_timeout)
-    status = run_remote(host, status_command(rpm_ostree=has_rpm_ostree), options, log_path, timeout=120)
+        run_remote(host, command, log_path, timeout=COMMAND_SECONDS)
+    reboot(host, log_path)
+    wait_for_new_boot(host, boot_id, log_path, boot_timeout)
+    status = run_remote(host, status_command(rpm_ostree=has_rpm_ostree), log_path, timeout=120)
     running = running_checksum(status, rpm_ostree=has_rpm_ostree)
     if running != deployment.commit:
         raise StageFailure(
@@ -89,15 +110,13 @@ def deploy_commands(deployment: Deployment, stateroot: str, *, rpm_ostree: bool)
     return [*commands, f"ostree pull {repo} {REMOTE} {commit}", f"ostree admin deploy{where} {commit}"]
 
 
-def reboot(host: Host, options: SSHOptions, log_path: Path) -> None:
+def reboot(host: Host, log_path: Path) -> None:
     """Ask the host to reboot a moment after this connection ends."""
     command = "nohup sh -c 'sleep 1; systemctl reboot || reboot' </dev/null >/dev/null 2>&1 &"
-    run_remote(host, command, options, log_path, timeout=60, failure=f"the reboot of {host.name}")
+    run_remote(host, command, log_path, timeout=60, failure=f"the reboot of {host.name}")
 
 
-def wait_for_new_boot(
-    host: Host, old_boot_id: str, options: SSHOptions, log_path: Path, timeout: float
-) -> None:
+def wait_for_new_boot(host: Host, old_boot_id: str, log_path: Path, timeout: float) -> None:
     """Wait until ``host`` answers with a boot id other than ``old_boot_id``; else StageFailure."""
     deadline = time.monotonic() + timeout
     while True:
@@ -106,9 +125,9 @@ def wait_for_new_boot(
             raise StageFailure(
                 f"The machine {host.name} did not come back within {timeout:g} s of its reboot."
             )
-        wait_for_ssh(host, options, left)
+        wait_for_host(host, left)
         try:
-            current = run_remote(host, BOOT_ID, options, log_path, timeout=30).strip()
+            current = run_remote(host, BOOT_ID, log_path, timeout=30).strip()
         except StageFailure:
             current = old_boot_id  # it went down between the two connections
         if current != old_boot_id:

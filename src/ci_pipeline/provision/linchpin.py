@@ -19,14 +19,15 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
 from ci_pipeline.config import Config, LinchpinProvisionConfig
 from ci_pipeline.errors import ConfigError, InfrastructureError, StageFailure
 from ci_pipeline.provision.base import Host, Machines, NetworkKind, Provisioned, Provisioner, ProvisionRequest
+from ci_pipeline.provision.deploy import wait_for_host
 from ci_pipeline.provision.inventory import HostDefaults, inventory_hosts
-from ci_pipeline.provision.remote import SSHOptions, wait_for_ssh
 from ci_pipeline.stages.base import run_tool
 
 TARGET = "ci"
@@ -47,7 +48,8 @@ class LinchpinProvisioner(Provisioner):
         self, settings: LinchpinProvisionConfig, known_hosts: Path, connect_timeout: int = 10
     ) -> None:
         self.settings = settings
-        self.options = SSHOptions(known_hosts, connect_timeout)
+        self.known_hosts = known_hosts
+        self.connect_timeout = connect_timeout
 
     @classmethod
     def from_config(cls, config: Config) -> Self:
@@ -88,18 +90,21 @@ class LinchpinProvisioner(Provisioner):
         (workspace / "PinFile").write_text(json.dumps(self.pinfile(request), indent=2) + "\n")
         try:
             self._linchpin(workspace, "up", request.log_path)
-            hosts = self.read_hosts(workspace)
+            hosts = [
+                replace(host, known_hosts=self.known_hosts, connect_timeout=self.connect_timeout)
+                for host in self.read_hosts(workspace)
+            ]
             if len(hosts) != request.topology.count:
                 raise InfrastructureError(
                     f"linch-pin made {len(hosts)} hosts in {workspace}, not {request.topology.count}."
                 )
             for host in hosts:
-                wait_for_ssh(host, self.options, self.settings.boot_timeout)
+                wait_for_host(host, self.settings.boot_timeout)
         except BaseException:
             self._destroy(workspace, request.log_path)
             raise
         if request.topology.network == NetworkKind.NONE:
-            hosts = [Host(h.name, h.address, h.port, h.user, h.key, "") for h in hosts]
+            hosts = [replace(host, private_address="") for host in hosts]
         return Provisioned(hosts=hosts, state={"workspace": str(workspace)})
 
     def teardown(self, request: ProvisionRequest, provisioned: Provisioned) -> None:

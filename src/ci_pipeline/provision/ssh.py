@@ -13,14 +13,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Self
 
 from ci_pipeline.config import Config, SSHProvisionConfig
 from ci_pipeline.errors import ConfigError, InfrastructureError, StageFailure
 from ci_pipeline.provision.base import Host, Machines, NetworkKind, Provisioned, Provisioner, ProvisionRequest
-from ci_pipeline.provision.deploy import Target, deploy_and_reboot
-from ci_pipeline.provision.remote import SSHOptions, wait_for_ssh
+from ci_pipeline.provision.deploy import Target, deploy_and_reboot, wait_for_host
 
 
 class SSHProvisioner(Provisioner):
@@ -30,7 +30,6 @@ class SSHProvisioner(Provisioner):
 
     def __init__(self, settings: SSHProvisionConfig) -> None:
         self.settings = settings
-        self.options = SSHOptions(Path(settings.known_hosts), settings.connect_timeout)
         self.targets = {
             host.name: Target(
                 host=Host(
@@ -40,6 +39,8 @@ class SSHProvisioner(Provisioner):
                     user=host.user or settings.user,
                     key=Path(host.key or settings.key),
                     private_address=host.private_address,
+                    known_hosts=Path(settings.known_hosts),
+                    connect_timeout=settings.connect_timeout,
                 ),
                 stateroot=host.stateroot,
             )
@@ -80,18 +81,16 @@ class SSHProvisioner(Provisioner):
 
     def _prepare(self, request: ProvisionRequest, target: Target) -> None:
         try:
-            wait_for_ssh(target.host, self.options, self.settings.boot_timeout)
+            wait_for_host(target.host, self.settings.boot_timeout)
         except StageFailure as exc:
             # Down before anything of the run reached it: the lab failed, not the change.
             raise InfrastructureError(str(exc)) from exc
         if request.deployment.commit:
-            deploy_and_reboot(
-                target, request.deployment, self.options, request.log_path, self.settings.boot_timeout
-            )
+            deploy_and_reboot(target, request.deployment, request.log_path, self.settings.boot_timeout)
 
     def teardown(self, request: ProvisionRequest, provisioned: Provisioned) -> None:
         """Nothing to stop: the hosts stay up for the next run, which deploys its own commit."""
 
 
 def _without_private(host: Host) -> Host:
-    return Host(host.name, host.address, host.port, host.user, host.key, "")
+    return replace(host, private_address="")
