@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from compose_fixtures import stage_context
 from guest_fixtures import build_test_guest
 from test_machines import qemu_using
 
@@ -21,6 +22,8 @@ from ci_pipeline.machines.cluster import Machine, booted_machines, deadline_in
 from ci_pipeline.provision.base import Deployment
 from ci_pipeline.provision.deploy import run_remote
 from ci_pipeline.provision.leasing import provisioned
+from ci_pipeline.stages import smoke
+from ci_pipeline.stages.qemu.bootdisk import image_name
 from ci_pipeline.store import leases
 from ci_pipeline.store.db import Store
 from engine.helpers import add_run
@@ -29,11 +32,12 @@ from provision.helpers import config_with, request
 pytestmark = pytest.mark.integration
 
 REV = "c15b07cc0f560dd4325b64b8ed8f5750ab102f2ff2e0ace39cda4158f900e4da"
+NVR = "ci-hello-1.0-1.200.591b0d2.fc26"
 
 
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_test_guest(tmp_path_factory.mktemp("guest"), commit=REV, rpms=[])
+    return build_test_guest(tmp_path_factory.mktemp("guest"), commit=REV, rpms=[NVR])
 
 
 @pytest.fixture
@@ -47,7 +51,9 @@ def lab(guest: Path, tmp_path: Path) -> Iterator[list[Machine]]:
         yield up
 
 
-def _lab_config(tmp_path: Path, store: Store, lab: list[Machine], boot_timeout: int = 30) -> Config:
+def _lab_config(
+    tmp_path: Path, store: Store, lab: list[Machine], boot_timeout: int = 30, extra: str = ""
+) -> Config:
     hosts = ", ".join(
         f'{{ name = "{m.name}", address = "{m.ssh.host}", port = {m.ssh.port}, key = "{m.ssh.key}", '
         f'private_address = "{m.plan.lan_address}" }}'
@@ -56,7 +62,7 @@ def _lab_config(tmp_path: Path, store: Store, lab: list[Machine], boot_timeout: 
     return config_with(
         tmp_path,
         store.url,
-        f"[provision.ssh]\nboot_timeout = {boot_timeout}\nconnect_timeout = 3\nhosts = [{hosts}]\n",
+        f"[provision.ssh]\nboot_timeout = {boot_timeout}\nconnect_timeout = 3\nhosts = [{hosts}]\n{extra}",
     )
 
 
@@ -111,4 +117,41 @@ def test_a_lab_machine_that_never_answers_fails_the_stage_with_its_name(
     ):
         pass
     with store.session() as session:
+        assert leases.current(session) == []
+
+
+def test_the_smoke_stage_runs_on_a_lab_host_of_a_configured_ssh_provisioner(
+    guest: Path, tmp_path: Path, sqlite_store: Store, lab: list[Machine]
+) -> None:
+    """The lab host already runs the run's commit, so it is leased and checked as it is."""
+    artifacts = tmp_path / "artifacts"
+    config = _lab_config(
+        tmp_path,
+        sqlite_store,
+        lab[2:],
+        extra=f'[provision.smoke]\nprovisioner = "ssh"\n[artifacts]\nroot = "{artifacts}"\n'
+        'base_url = "http://artifacts.test"\n',
+    )
+    name = image_name("26.1", REV)
+    images = artifacts / "f26" / "images"
+    images.mkdir(parents=True)
+    (images / name).symlink_to(guest)
+    fields = {
+        "branch": "f26",
+        "compose_rev": REV,
+        "nvr": NVR,
+        "image_name": name,
+        "ref": "fedora/26/x86_64/atomic-host",
+    }
+    ctx = stage_context(tmp_path, add_run(sqlite_store), "smoke", fields, config)
+    result = smoke.run(ctx)
+    assert [(t.name, t.outcome) for t in result.tests] == [
+        ("boot", "PASSED"),
+        ("commit", "PASSED"),
+        ("nvr", "PASSED"),
+    ]
+    assert result.summary.endswith("on lab3.")
+    assert not (ctx.artifacts_dir / "smoke.console.log").exists()  # a lab host has no console here
+    assert lab[2].process.poll() is None  # handed back, not stopped
+    with sqlite_store.session() as session:
         assert leases.current(session) == []

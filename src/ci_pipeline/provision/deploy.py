@@ -5,7 +5,8 @@ pulled from the compose repository (``ostree pull``, over HTTP from the artifact
 with ``ostree admin deploy``. Either way the host's OSTree repo gets a remote named
 :data:`REMOTE` for the compose repository. Then the host reboots; the deployment counts once the
 host answers again with a new boot id and its booted deployment (a host that reports none booted: its
-default one) is the commit.
+default one) is the commit. A host that already runs the commit (a stage attempt again on the same
+host) is used as it is: neither deployed nor rebooted.
 """
 
 from __future__ import annotations
@@ -83,12 +84,13 @@ def deploy_and_reboot(target: Target, deployment: Deployment, log_path: Path, bo
     has_rpm_ostree = "yes" in run_remote(
         host, "command -v rpm-ostree >/dev/null && echo yes || echo no", log_path, timeout=60
     )
+    if running_commit(host, log_path, rpm_ostree=has_rpm_ostree) == deployment.commit:
+        return
     for command in deploy_commands(deployment, target.stateroot, rpm_ostree=has_rpm_ostree):
         run_remote(host, command, log_path, timeout=COMMAND_SECONDS)
     reboot(host, log_path)
     wait_for_new_boot(host, boot_id, log_path, boot_timeout)
-    status = run_remote(host, status_command(rpm_ostree=has_rpm_ostree), log_path, timeout=120)
-    running = running_checksum(status, rpm_ostree=has_rpm_ostree)
+    running = running_commit(host, log_path, rpm_ostree=has_rpm_ostree)
     if running != deployment.commit:
         raise StageFailure(
             f"The machine {host.name} runs {running or 'no deployment'} after the reboot, "
@@ -133,6 +135,12 @@ def wait_for_new_boot(host: Host, old_boot_id: str, log_path: Path, timeout: flo
         if current != old_boot_id:
             return
         time.sleep(1.0)
+
+
+def running_commit(host: Host, log_path: Path, *, rpm_ostree: bool) -> str:
+    """The commit ``host`` runs now (:func:`running_checksum` of its status); "" for none."""
+    status = run_remote(host, status_command(rpm_ostree=rpm_ostree), log_path, timeout=120)
+    return running_checksum(status, rpm_ostree=rpm_ostree)
 
 
 def status_command(*, rpm_ostree: bool) -> str:
