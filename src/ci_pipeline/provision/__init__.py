@@ -9,6 +9,7 @@
     recovery.py   reclaiming the machines of holders that died (called by the scheduler)
     qemu.py       machines booted from the run's image on this host
     ssh.py        existing hosts of an inventory, the run's commit deployed onto them
+    deploy.py     deploying a commit onto a running host over SSH and rebooting into it
     linchpin.py   linch-pin: a PinFile per attempt, ``linchpin up`` / ``destroy``, its inventory
     memory.py     machines that exist only in memory, for engine tests
 """
