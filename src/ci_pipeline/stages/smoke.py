@@ -56,11 +56,11 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(summary=f"{image.name} booted commit {rev[:15]} with {nvr} on {where}.", tests=tests)
 
 
-def check_machine(machine: Host, rev: str, nvr: str, boot_seconds: float) -> list[TestCaseResult]:
-    """The smoke cases on a machine that answers; StageFailure naming the first failed step."""
+def check_machine(host: Host, rev: str, nvr: str, boot_seconds: float) -> list[TestCaseResult]:
+    """The smoke cases on a host that answers; StageFailure naming the first failed step."""
     tests = [_case("boot", True, boot_seconds, "")]
     started = time.monotonic()
-    booted = deployment.booted_checksum(machine.ssh)
+    booted = deployment.booted_checksum(host.ssh)
     tests.append(
         _case(
             "commit",
@@ -70,14 +70,14 @@ def check_machine(machine: Host, rev: str, nvr: str, boot_seconds: float) -> lis
         )
     )
     started = time.monotonic()
-    found, said = deployment.package_installed(machine.ssh, nvr)
+    found, said = deployment.package_installed(host.ssh, nvr)
     tests.append(
         _case("nvr", found, time.monotonic() - started, f"rpm -q {nvr} does not find the package: {said}")
     )
     failed = [test for test in tests if test.outcome != "PASSED"]
     if failed:
         raise StageFailure(
-            f"Smoke step {failed[0].name} failed: {failed[0].log}\n{machine.console_tail()}", tests=tests
+            f"Smoke step {failed[0].name} failed: {failed[0].log}\n{host.console_tail()}", tests=tests
         )
     return tests
 
