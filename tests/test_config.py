@@ -84,6 +84,13 @@ def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
         load_config(path, environ={})
 
 
+def test_the_e2e_machine_count_is_set_only_in_its_provision_table(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'e2e\.machines'"):
+        load_config(write(tmp_path, "[e2e]\nmachines = 3\n"), environ={})
+    config = load_config(write(tmp_path, "[provision.e2e]\ncount = 5\n"), environ={})
+    assert config.provision.e2e.count == 5
+
+
 def test_wrong_type_names_key(tmp_path: Path) -> None:
     path = write(tmp_path, "[pipeline]\nsupersede = 'sometimes'\n")
     with pytest.raises(ConfigError, match=r"'pipeline\.supersede'"):
