@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_pipeline.machines.deployment import (
@@ -48,6 +48,7 @@ def test_program_command_finds_the_program_on_path_not_a_builtin() -> None:
     assert missing.returncode == 127 and "not installed" in missing.stderr
 
 
+@settings(deadline=None)  # each example runs a shell
 @given(
     st.lists(
         st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20),
