@@ -4,8 +4,9 @@ The integration stage boots a machine from the compose and runs its suite's STI 
 suite checkout that is also an fmf tree has its tmt plans run on the same machine, as root with the
 run's key. The machine is a deployed OSTree tree: nothing is installed into it first, so a plan whose
 tests require a package the image lacks is tmt's error (an ERROR result), never a failing test. What
-tmt itself runs on the guest (``rsync`` for its work directory, ``flock`` for its executor, bash for
-its scripts) must be in the image; the example OS carries them.
+tmt itself needs on the guest (``rsync`` for its work directory, ``/usr/bin/flock`` owned by a package
+for its executor, bash for its scripts, ``/etc/profile.d`` for its profile snippet) must be in the
+image; the example OS carries them.
 """
 
 from __future__ import annotations
