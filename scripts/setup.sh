@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 # The boot disk: gdisk (sgdisk), dosfstools and mtools (the ESP, unmounted), syslinux (BIOS),
 # systemd-boot-efi (UEFI); ovmf is the UEFI firmware qemu boots it with. The example OS packages
-# dropbear; openssh-client reaches the machines; xorriso writes iso9660 NoCloud seeds.
+# dropbear; openssh-client reaches the machines; xorriso writes iso9660 NoCloud seeds. rsync and
+# util-linux's flock are what tmt runs on a machine over SSH: the example OS packages them too.
 SYSTEM_PACKAGES=(git rpm createrepo-c dnf ostree qemu-system-x86 qemu-utils cpio busybox-static
                  linux-image-cloud-amd64 chromium gdisk dosfstools mtools syslinux syslinux-common
-                 systemd-boot-efi ovmf dropbear-bin openssh-client xorriso)
+                 systemd-boot-efi ovmf dropbear-bin openssh-client xorriso rsync util-linux)
 
 missing_packages() {
     local pkg

@@ -34,7 +34,7 @@ def test_the_world_names_its_packages_and_applications(tmp_path: Path) -> None:
     world = world_at(tmp_path)
     assert world.packages == (
         "ci-filesystem", "ci-busybox", "ci-kernel", "ci-cloud-init", "ci-bash", "ci-dropbear",
-        "ci-ostree", "ci-rpm", "ci-hello", "ci-calc",
+        "ci-ostree", "ci-rpm", "ci-rsync", "ci-util-linux", "ci-hello", "ci-calc",
     )
     assert world.applications == ("ci-hello", "ci-calc")
     assert world.ref == "fedora/f26/x86_64/atomic-host"

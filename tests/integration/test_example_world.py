@@ -107,7 +107,7 @@ def test_the_base_repo_treefile_and_tests_repo_are_usable(world: World) -> None:
 @pytest.mark.parametrize(
     "package",
     ["ci-filesystem", "ci-busybox", "ci-kernel", "ci-cloud-init", "ci-bash", "ci-dropbear", "ci-ostree",
-     "ci-rpm", "ci-hello", "ci-calc"],
+     "ci-rpm", "ci-rsync", "ci-util-linux", "ci-hello", "ci-calc"],
 )
 def test_every_package_builds_from_distgit_and_passes_check(
     world: World, package: str, tmp_path: Path

@@ -4,7 +4,7 @@ Each package's files live in this folder's ``packages/<name>/``: ``<name>.spec``
 upstream source, packed as ``<name>-<version>.tar.gz`` with top folder ``<name>-<version>/``) and,
 for the applications, ``tests/tests.yml`` and ``regression.patch`` (a code change that breaks the
 functional tests but not the unit tests). ci-busybox and ci-kernel add binaries from the build host;
-ci-dropbear, ci-ostree and ci-rpm carry Debian's programs with their shared libraries
+ci-dropbear, ci-ostree, ci-rpm, ci-rsync and ci-util-linux carry Debian's programs with their shared libraries
 (:mod:`ci_pipeline.example.closure`), under ``root/`` in the tarball.
 """
 
@@ -78,6 +78,8 @@ RECIPES = (
         host_programs=("/usr/bin/rpm",),
         host_files=("/usr/lib/rpm/rpmrc", "/usr/lib/rpm/macros", "/usr/lib/rpm/platform/x86_64-linux/macros"),
     ),
+    Recipe("ci-rsync", host_programs=("/usr/bin/rsync",)),
+    Recipe("ci-util-linux", host_programs=("/usr/bin/flock",)),
     Recipe("ci-hello", application=True),
     Recipe("ci-calc", application=True),
 )

@@ -23,8 +23,9 @@ Packages: ci-filesystem (directory layout, /usr/lib/os-release with VERSION_ID=2
 /bin -> usr/bin ..., root's shell bash, tmpfiles.d lines for /var), ci-busybox (/usr/bin/busybox and its
 applets, /usr/sbin/init, /etc/inittab, /etc/init.d/rcS, udhcpc's lease script), ci-kernel
 (/usr/lib/modules/<kver>/vmlinuz and initramfs.img, the OSTree convention), ci-cloud-init (reads a
-cloud-init NoCloud seed at boot), ci-bash, ci-dropbear (the SSH server), ci-ostree and ci-rpm (Debian's
-programs with their shared libraries, see :mod:`ci_pipeline.example.closure`), and the applications
+cloud-init NoCloud seed at boot), ci-bash, ci-dropbear (the SSH server), ci-ostree, ci-rpm, ci-rsync and
+ci-util-linux (flock) (Debian's programs with their shared libraries, see
+:mod:`ci_pipeline.example.closure`; rsync and flock are what tmt runs on a machine), and the applications
 ci-hello and ci-calc (static C programs; unit tests in %check; functional tests in tests/tests.yml,
 which run the installed program and need nothing but /bin/sh).
 
@@ -75,7 +76,7 @@ from ci_pipeline.logcontext import get_logger
 
 log = get_logger(__name__)
 
-WORLD_FORMAT = 4
+WORLD_FORMAT = 5
 NAMESPACE = "rpms"
 BRANCH = "f26"
 BRANCHES = (BRANCH, "master")

@@ -13,21 +13,19 @@ those of :mod:`~ci_pipeline.stages.sti.runner` and :mod:`~ci_pipeline.stages.tmt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import validated_change
 from ci_pipeline.stages.git.distgit import distgit_url, fetch_distgit
 from ci_pipeline.stages.git.lookaside import fetch_sources
+from ci_pipeline.stages.outcomes import combine, outcome_of
 from ci_pipeline.stages.sti.playbooks import chroot_subject, prepare_playbooks, required_packages, uses_role
-from ci_pipeline.stages.sti.results import write_junit
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.subjects import container_root, functional_root, remove_tree
 from ci_pipeline.stages.tmt.command import sandbox_provision
-from ci_pipeline.stages.tmt.metadata import TmtMetadata, has_tmt_metadata, read_metadata
+from ci_pipeline.stages.tmt.metadata import TmtMetadata, checkout_plans
 from ci_pipeline.stages.tmt.runner import TMT_ERROR, judge_tmt, run_plans
 from ci_pipeline.stages.tools import Deadline
 
@@ -42,7 +40,7 @@ def run_functional(ctx: StageContext) -> StageResult:
     url = distgit_url(ctx.config.distgit.url, change.namespace, change.repo)
     checkout = fetch_distgit(url, change.rev, ctx.workdir / "distgit", ctx.log_path, deadline)
     playbooks = prepare_playbooks(checkout.path / "tests", ctx.log_path)
-    tmt = read_metadata(checkout.path) if has_tmt_metadata(checkout.path) else TmtMetadata((), ())
+    tmt = checkout_plans(checkout.path)
     if not playbooks and not tmt.plans:
         return no_tests(ctx, f"{change.repo} has no tests/tests*.yml and no tmt plans at {change.rev[:7]}")
     if uses_role(playbooks, "standard-test-source"):
@@ -55,9 +53,9 @@ def run_functional(ctx: StageContext) -> StageResult:
         if playbooks:
             suite = f"{change.repo} functional"
             tree = chroot_subject(root)
-            outcomes.append(_outcome(run_suite, ctx, playbooks, tree, "classic", suite, deadline))
+            outcomes.append(outcome_of(run_suite, ctx, playbooks, tree, "classic", suite, deadline))
         if tmt.plans:
-            outcomes.append(_outcome(run_tmt_plans, ctx, checkout.path, tmt, root, deadline))
+            outcomes.append(outcome_of(run_tmt_plans, ctx, checkout.path, tmt, root, deadline))
     finally:
         remove_tree(root)
     result = combine(ctx, f"{change.repo} functional", outcomes)
@@ -106,25 +104,3 @@ def run_tmt_plans(
     """The checkout's tmt plans in the sandboxed ``root``, judged."""
     provision = sandbox_provision(root, tmt.requirements)
     return judge_tmt(run_plans(ctx, checkout, tmt, provision, deadline))
-
-
-def _outcome(run: Callable[..., StageResult], *args: Any) -> StageResult | StageFailure:
-    """What ``run(*args)`` ended with: its result, or the StageFailure it raised (the other suite
-    still runs)."""
-    try:
-        return run(*args)
-    except StageFailure as failure:
-        return failure
-
-
-def combine(ctx: StageContext, suite: str, outcomes: Sequence[StageResult | StageFailure]) -> StageResult:
-    """One stage result from the STI and the tmt runs: it fails when either failed, with both reasons;
-    one JUnit report holds every test."""
-    tests = [test for outcome in outcomes for test in outcome.tests]
-    if len(outcomes) > 1:
-        write_junit(ctx.artifacts_dir, suite, tests)
-    failures = [outcome for outcome in outcomes if isinstance(outcome, StageFailure)]
-    if failures:
-        raise StageFailure(" ".join(str(failure) for failure in failures), tests=tests)
-    summary = " ".join(outcome.summary for outcome in outcomes if isinstance(outcome, StageResult))
-    return StageResult(summary=summary, tests=tests)

@@ -15,10 +15,10 @@ import shlex
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
+from ci_pipeline.machines.ssh import SshTarget
 
 #: The folder of ci-pipeline's tmt plugins, named to tmt in ``TMT_PLUGINS``.
 PLUGINS_DIR = Path(__file__).resolve().parent / "_plugins"
@@ -52,16 +52,6 @@ def sandbox_provision(root: Path, installed: Sequence[str] = ()) -> list[str]:
 
     provision = ["provision", "--how", SANDBOX_METHOD, "--root", str(root), "--sandbox", shlex.join(SANDBOX)]
     return [*provision, "--installed", " ".join(installed)] if installed else provision
-
-
-@dataclass(frozen=True)
-class SshTarget:
-    """A booted machine tmt reaches over SSH: address, port, user and private key file."""
-
-    host: str
-    port: int
-    user: str
-    key: Path
 
 
 def connect_provision(target: SshTarget) -> list[str]:

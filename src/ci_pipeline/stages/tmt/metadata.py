@@ -36,6 +36,11 @@ def has_tmt_metadata(checkout: Path) -> bool:
     return (checkout / ".fmf" / "version").is_file()
 
 
+def checkout_plans(checkout: Path) -> TmtMetadata:
+    """The checkout's tmt metadata; no plans and no requirements when it is not an fmf tree."""
+    return read_metadata(checkout) if has_tmt_metadata(checkout) else TmtMetadata((), ())
+
+
 def read_metadata(checkout: Path) -> TmtMetadata:
     """The plans and requirements of the checkout's fmf tree; StageFailure when it cannot be read."""
     try:
