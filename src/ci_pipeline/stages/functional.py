@@ -20,7 +20,7 @@ from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
 from ci_pipeline.stages.fields import validated_change
 from ci_pipeline.stages.git.distgit import distgit_url, fetch_distgit
 from ci_pipeline.stages.git.lookaside import fetch_sources
-from ci_pipeline.stages.outcomes import combine, outcome_of
+from ci_pipeline.stages.sti.outcomes import combine, outcome_of
 from ci_pipeline.stages.sti.playbooks import chroot_subject, prepare_playbooks, required_packages, uses_role
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.subjects import container_root, functional_root, remove_tree

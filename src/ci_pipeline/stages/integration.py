@@ -24,8 +24,8 @@ from ci_pipeline.stages.artifacts import BranchArtifacts
 from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.fields import checked_checksum
 from ci_pipeline.stages.ostree.treefile import DEFAULT_OSNAME, run_treefile
-from ci_pipeline.stages.outcomes import combine, outcome_of
 from ci_pipeline.stages.qemu import bootdisk
+from ci_pipeline.stages.sti.outcomes import combine, outcome_of
 from ci_pipeline.stages.sti.playbooks import prepare_playbooks, ssh_subject
 from ci_pipeline.stages.sti.runner import no_tests, run_suite
 from ci_pipeline.stages.sti.suite import fetch_suite, suite_source

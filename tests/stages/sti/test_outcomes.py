@@ -10,7 +10,7 @@ import pytest
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import base
 from ci_pipeline.stages.base import StageResult
-from ci_pipeline.stages.outcomes import combine, outcome_of
+from ci_pipeline.stages.sti.outcomes import combine, outcome_of
 from stages.contexts import compose_context
 
 PASSED = base.TestCaseResult(name="sti-ok", outcome="PASSED")
