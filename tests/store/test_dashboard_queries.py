@@ -86,8 +86,7 @@ def test_machine_leases_lists_the_machines_held_now(store: Store) -> None:
         assert machine_leases(session) == []
     run = add_run_with_stages(store, "vim", DAY, [])
     until = datetime.now(UTC) + timedelta(hours=1)
-    with store.session() as session:
-        acquire(session, "ssh", ["host-1"], 1, run_id=run, stage="e2e", attempt=1, holder="h", until=until)
+    acquire(store, "ssh", ["host-1"], 1, run_id=run, stage="e2e", attempt=1, holder="h", until=until)
     with store.session() as session:
         held = [(lease.machine, lease.run_id, lease.stage, lease.provisioner, lease.until)
                 for lease in machine_leases(session)]

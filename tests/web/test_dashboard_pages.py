@@ -73,9 +73,8 @@ def test_the_queue_says_what_runs_and_why_the_rest_waits(any_client: httpx.Clien
 
 def test_the_queue_page_lists_the_machines_runs_hold(any_client: httpx.Client, store: Store) -> None:
     run = add_run_with_stages(store, "vim", utcnow(), [("e2e", "running", None, 0)], state="running")
-    with store.session() as session:
-        acquire(session, "ssh", ["lab1", "lab2"], 2, run_id=run, stage="e2e", attempt=1, holder="h",
-                until=utcnow() + timedelta(minutes=2))
+    acquire(store, "ssh", ["lab1", "lab2"], 2, run_id=run, stage="e2e", attempt=1, holder="h",
+            until=utcnow() + timedelta(minutes=2))
     page = any_client.get("/queue").text
     machines = page.split('id="machines-h"')[1]
     assert "lab1" in machines and "lab2" in machines and f'href="/runs/{run}"' in machines
