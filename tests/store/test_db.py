@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from ci_pipeline.errors import CIPipelineError, StoreUnavailable
 from ci_pipeline.store.db import Store, open_store
-from engine.helpers import POSTGRES
+from engine.helpers import POSTGRES, postgres_store
 
 
 def _open(url: str, start: Any, results: multiprocessing.Queue[str]) -> None:
@@ -95,3 +95,42 @@ def test_a_connection_to_a_store_that_does_not_answer_is_store_unavailable() -> 
             pass
     finally:
         store.close()
+
+
+def _backend_pids(store: Store, *, each_statement: bool) -> set[int]:
+    with store.connection(each_statement=each_statement) as connection:
+        return {connection.execute(text("SELECT pg_backend_pid()")).scalar_one()}
+
+
+def _terminate(pids: set[int]) -> None:
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("each_statement", [False, True])
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
+    each_statement: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with postgres_store() as store:
+        dead = _backend_pids(store, each_statement=each_statement)
+        _terminate(dead)
+        monkeypatch.setattr("ci_pipeline.store.db.PING_AFTER_IDLE_SECONDS", 0.0)
+        # The pooled connection idled: its ping fails, the pool opens another, the statement runs.
+        assert _backend_pids(store, each_statement=each_statement).isdisjoint(dead)
+
+
+@pytest.mark.postgres
+def test_a_connection_used_moments_ago_is_not_pinged_and_a_failure_is_reported_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with postgres_store() as store:
+        dead = _backend_pids(store, each_statement=True)
+        _terminate(dead)
+        monkeypatch.setattr("ci_pipeline.store.db.PING_AFTER_IDLE_SECONDS", 3600.0)
+        # Not pinged: the statement meets the dead connection, and the caller hears the store failed.
+        with pytest.raises(StoreUnavailable, match="failed"):
+            _backend_pids(store, each_statement=True)
+        # The pool dropped it: the next statement gets a new connection.
+        assert _backend_pids(store, each_statement=True).isdisjoint(dead)

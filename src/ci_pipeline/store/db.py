@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -11,7 +12,14 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from ci_pipeline.errors import ConfigError, StoreError, StoreUnavailable
@@ -22,6 +30,9 @@ from ci_pipeline.store.safe_types import storable_text
 log = get_logger(__name__)
 
 SQLITE_BUSY_SECONDS = 30.0
+#: A pooled PostgreSQL connection unused for longer than this is asked for nothing before it is
+#: handed out, so one that a server restart or a network cut broke while it idled is replaced.
+PING_AFTER_IDLE_SECONDS = 1.0
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 
 
@@ -68,7 +79,32 @@ def create_store_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(sa_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return _ping_after_idle(create_engine(sa_url, pool_size=5, max_overflow=10))
+
+
+def _ping_after_idle(engine: Engine) -> Engine:
+    """Check a pooled connection before use only when it idled: a busy one was just seen working.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout, a round trip as long as the small
+    statement that follows; here a connection is pinged only after :data:`PING_AFTER_IDLE_SECONDS`
+    unused. A connection that fails its ping is discarded and the pool opens another.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _note_idle(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idled(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"A pooled connection failed its ping: {exc}") from exc
+
+    return engine
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
@@ -126,6 +162,13 @@ class Store:
         self.url = url
         self.engine = create_store_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Statements that stand alone run on connections that commit each one (PostgreSQL only):
+        # a pool of their own, so no connection switches its isolation level on every use.
+        self._autocommit: Engine | None = None
+        if self.dialect == "postgresql":
+            self._autocommit = _ping_after_idle(
+                create_engine(normalize_url(url), isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10)
+            )
 
     @property
     def dialect(self) -> str:
@@ -162,8 +205,8 @@ class Store:
         trips; SQLite keeps the transaction, which costs no round trip there.
         """
         try:
-            if each_statement and self.dialect == "postgresql":
-                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if each_statement and self._autocommit is not None:
+                with self._autocommit.connect() as connection:
                     yield connection
             else:
                 with self.engine.begin() as connection:
@@ -174,6 +217,8 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
