@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,14 +54,15 @@ def newest_good_builds(session: Session, branch: str) -> list[GoodBuild]:
 
 
 def allocate_build_ids(session: Session, ci_name: str, count: int) -> range:
-    """Hand out ``count`` consecutive build_ids of ``ci_name``; the row lock serializes callers."""
+    """Hand out ``count`` consecutive build_ids of ``ci_name``; the row lock serializes callers.
+
+    One statement: the sequence's row is created at ``count`` or moved on by ``count``."""
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert_fn(BuildIdSequence).values(ci_name=ci_name, last=0).on_conflict_do_nothing())
+    statement = insert_fn(BuildIdSequence).values(ci_name=ci_name, last=count)
     last = session.execute(
-        update(BuildIdSequence)
-        .where(BuildIdSequence.ci_name == ci_name)
-        .values(last=BuildIdSequence.last + count)
-        .returning(BuildIdSequence.last)
+        statement.on_conflict_do_update(
+            index_elements=[BuildIdSequence.ci_name], set_={"last": BuildIdSequence.last + count}
+        ).returning(BuildIdSequence.last)
     ).scalar_one()
     return range(last - count + 1, last + 1)

@@ -27,10 +27,10 @@ def take_deliveries(session: Session, keys: Sequence[DeliveryKey]) -> list[bool]
     now = utcnow()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     rows = [{"forge": forge, "delivery_id": delivery, "received_at": now} for forge, delivery in unique]
-    statement = (dialect.insert(table).values(rows)
-                 .on_conflict_do_nothing()
-                 .returning(table.c.forge, table.c.delivery_id))
-    free = {(row.forge, row.delivery_id) for row in session.execute(statement)}
+    # Many parameter sets, not one VALUES list: the statement is compiled once and cached, and
+    # SQLAlchemy still sends a batch as one multi-row INSERT.
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.forge, table.c.delivery_id)
+    free = {(row.forge, row.delivery_id) for row in session.execute(statement, rows)}
     taken: list[bool] = []
     for key in keys:
         taken.append(key in free)

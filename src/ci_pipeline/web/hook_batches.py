@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ci_pipeline.logcontext import get_logger
 from ci_pipeline.store.webhook_deliveries import take_deliveries
@@ -25,7 +24,9 @@ log = get_logger(__name__)
 
 #: (whether the delivery id was free, the decision if there was a push to decide)
 Outcome = tuple[bool, Verdict | None]
-_Settle = Callable[[Outcome | BaseException], None]
+#: Where a hook's outcome goes: the event loop of the request waiting for it, and its future.
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Outcome]"]
+_Settled = tuple["asyncio.Future[Outcome]", Outcome | BaseException]
 MAX_BATCH = 500
 IDLE_SECONDS = 1.0
 
@@ -47,7 +48,7 @@ class HookBatches:
 
     def __init__(self, web: WebState) -> None:
         self._web = web
-        self._waiting: queue.SimpleQueue[tuple[Hook, _Settle]] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[tuple[Hook, _Waiter]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
 
@@ -56,11 +57,7 @@ class HookBatches:
         decision raised."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
-
-        def settle(result: Outcome | BaseException) -> None:
-            loop.call_soon_threadsafe(_resolve, future, result)
-
-        self._waiting.put((hook, settle))
+        self._waiting.put((hook, (loop, future)))
         with self._lock:
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="ci-pipeline-hooks", daemon=True)
@@ -84,25 +81,33 @@ class HookBatches:
                     break
             self._decide(batch)
 
-    def _decide(self, batch: list[tuple[Hook, _Settle]]) -> None:
+    def _decide(self, batch: list[tuple[Hook, _Waiter]]) -> None:
         try:
-            outcomes = decide_hooks(self._web, [hook for hook, _ in batch])
+            outcomes: Sequence[Outcome | BaseException] = decide_hooks(self._web, [hook for hook, _ in batch])
         except Exception as exc:  # settled below: every request gets its answer
             if len(batch) > 1:
                 log.info("a batch of %d webhook pushes failed (%s); deciding each alone", len(batch), exc)
                 for item in batch:
                     self._decide([item])
                 return
-            batch[0][1](exc)
-            return
-        for (_, settle), outcome in zip(batch, outcomes, strict=True):
-            settle(outcome)
+            outcomes = [exc]
+        _settle([waiter for _, waiter in batch], outcomes)
 
 
-def _resolve(future: asyncio.Future[Any], result: Outcome | BaseException) -> None:
-    if future.done():  # the request was cancelled (the client went away)
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+def _settle(waiters: Sequence[_Waiter], outcomes: Sequence[Outcome | BaseException]) -> None:
+    """Hand each waiting request its outcome: one wake-up per event loop, not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
+    for (loop, future), outcome in zip(waiters, outcomes, strict=True):
+        by_loop.setdefault(loop, []).append((future, outcome))
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(settled: Sequence[_Settled]) -> None:
+    for future, result in settled:
+        if future.done():  # the request was cancelled (the client went away)
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
