@@ -7,6 +7,7 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from ci_pipeline.webhooks.signatures import hmac_sha256_hex
 
@@ -69,3 +70,12 @@ def signed(forge: str, event: dict[str, Any] | bytes, *, secret: str = SECRET, k
                    "X-Pagure-Project": "rpms/vim"},
     }[forge]
     return body, {"Content-Type": "application/json", **headers}
+
+
+def signed_form(forge: str, event: dict[str, Any], *, secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
+    """``event`` delivered as a form (``payload=<JSON>``), signed as ``forge`` signs one: GitHub over the
+    form it sends, Forgejo and Pagure over the JSON inside it."""
+    document = json.dumps(event).encode()
+    form = urlencode({"payload": document}).encode()
+    _, headers = signed(forge, form if forge == "github" else document, secret=secret)
+    return form, {**headers, "Content-Type": "application/x-www-form-urlencoded"}

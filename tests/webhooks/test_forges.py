@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
-from forge_events import REV, SECRET, github_push, gitlab_push, pagure_push, signed
+from forge_events import REV, SECRET, github_push, gitlab_push, pagure_push, signed, signed_form
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
 from ci_pipeline.errors import MalformedMessage, MessageError, SchemaViolation, SignatureError, UnknownTopic
 from ci_pipeline.webhooks.forges import FORGES
-from ci_pipeline.webhooks.receive import Hook, read_hook
+from ci_pipeline.webhooks.receive import Hook, form_payload, read_hook
 
 EVENTS = {"github": github_push, "forgejo": github_push, "gitlab": gitlab_push, "pagure": pagure_push}
 
@@ -126,3 +127,42 @@ def test_any_field_of_a_push_event_replaced_is_a_push_or_one_message_error(forge
         return
     if hook.push is not None:
         assert hook.push.rev == hook.push.rev.lower() and len(hook.push.rev) == 40
+
+
+@pytest.mark.parametrize("forge", ["github", "forgejo", "pagure"])
+def test_a_form_encoded_delivery_is_the_same_push_as_its_json(forge: str) -> None:
+    form, headers = signed_form(forge, EVENTS[forge]())
+    hook = read(forge, form, headers)
+    assert hook.push is not None
+    assert (hook.push.repo, hook.push.rev, hook.push.branch) == ("vim", REV, "f26")
+    # Older Pagure sends its form with a JSON content type header: the body decides, not the header.
+    assert read(forge, form, {**headers, "Content-Type": "application/json"}).push == hook.push
+
+
+@pytest.mark.parametrize("forge", ["github", "forgejo", "pagure"])
+def test_a_form_whose_payload_changed_or_was_signed_with_another_secret_is_refused(forge: str) -> None:
+    form, headers = signed_form(forge, EVENTS[forge]())
+    with pytest.raises(SignatureError, match="does not match"):
+        read(forge, form.replace(b"vim", b"vin"), headers)
+    with pytest.raises(SignatureError):
+        read(forge, *signed_form(forge, EVENTS[forge](), secret="other"))
+
+
+@pytest.mark.parametrize("form", [
+    b"payload=%7B%7D&other=1",          # a second field
+    b"payload=%FF%FE",                  # percent-encoded bytes that are no UTF-8
+    "payload=caf\u00e9".encode(),      # raw bytes that are no ASCII
+    b"payload=%7B%7D&&",                # empty fields
+])
+def test_a_form_that_is_not_one_payload_field_is_malformed(form: bytes) -> None:
+    with pytest.raises(MalformedMessage, match="one payload field"):
+        form_payload(form)
+
+
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=300))
+def test_a_form_payload_is_read_back_as_the_exact_bytes_encoded(text: str) -> None:
+    assert form_payload(urlencode({"payload": text.encode()}).encode()) == text.encode()
+
+
+def test_a_json_body_is_no_form() -> None:
+    assert form_payload(json.dumps({"payload": 1}).encode()) is None

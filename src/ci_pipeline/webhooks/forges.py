@@ -134,6 +134,9 @@ class Forge:
     #: A body field naming the delivery, for forges that send no delivery header (Pagure's msg_id).
     delivery_field: str = ""
     ping_events: frozenset[str] = frozenset()
+    #: Whether a form-encoded delivery (``payload=<JSON>``) is signed over its JSON, not the body
+    #: sent: Pagure and Forgejo sign the JSON before they encode it, GitHub signs what it sends.
+    signs_form_payload: bool = False
 
 
 def _github_signature(secret: str, body: bytes, headers: Headers) -> None:
@@ -161,11 +164,11 @@ FORGES: dict[str, Forge] = {
               github_style_push, delivery_headers=("x-github-delivery",), ping_events=frozenset({"ping"})),
         Forge("forgejo", "forgejo_secret", _forgejo_signature, ("x-forgejo-event", "x-gitea-event"),
               frozenset({"push"}), github_style_push,
-              delivery_headers=("x-forgejo-delivery", "x-gitea-delivery")),
+              delivery_headers=("x-forgejo-delivery", "x-gitea-delivery"), signs_form_payload=True),
         Forge("gitlab", "gitlab_token", _gitlab_token, ("x-gitlab-event",),
               frozenset({"Push Hook", "Tag Push Hook"}), gitlab_push,
               delivery_headers=("idempotency-key", "x-gitlab-event-uuid")),
         Forge("pagure", "pagure_secret", _pagure_signature, ("x-pagure-topic",), frozenset({"git.receive"}),
-              pagure_push, delivery_field="msg_id"),
+              pagure_push, delivery_field="msg_id", signs_form_payload=True),
     )
 }

@@ -1,8 +1,14 @@
 """One webhook request, checked in the order that spends the least on a bad one.
 
-The credential first (over the raw bytes), then the event header, then the body (bounded and parsed as
-every inbound message is, :func:`~ci_pipeline.messages.envelope.decode`), then the delivery id, then
-the push. Each failure is one MessageError whose class says what is wrong: SignatureError (a missing
+The credential first (over the raw bytes, or over the JSON a form-encoded delivery carries where the
+forge signs that), then the event header, then the body (bounded and parsed as every inbound message
+is, :func:`~ci_pipeline.messages.envelope.decode`), then the delivery id, then the push.
+
+Forges can deliver the JSON as a form, ``payload=<JSON, percent-encoded>``: GitHub and Forgejo when
+the hook's content type is set so, older Pagure releases always (with a JSON content type header all
+the same). Such a body is read for its one ``payload`` field whatever its content type.
+
+Each failure is one MessageError whose class says what is wrong: SignatureError (a missing
 or wrong signature or token), UnknownTopic (an event that is not a push), MalformedMessage (no JSON
 object, no delivery id), SchemaViolation (a push whose fields break the rules bus pushes follow).
 """
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from ci_pipeline.errors import MalformedMessage, UnknownTopic
 from ci_pipeline.messages.envelope import decode
@@ -18,6 +25,8 @@ from ci_pipeline.messages.push import GitPush
 from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.webhooks.forges import Forge, Headers
 
+#: How a form-encoded delivery starts; a JSON body never does.
+FORM_PREFIX = b"payload="
 #: A delivery id as forges make them (UUIDs, GitLab's idempotency keys, fedmsg ids): fits the store.
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=-]{0,99}")
 
@@ -35,7 +44,10 @@ class Hook:
 
 def read_hook(forge: Forge, secret: str, namespace: str, headers: Headers, body: bytes) -> Hook:
     """The push one webhook request of ``forge`` announces, checked; a MessageError if it is refused."""
-    forge.authenticate(secret, body, headers)
+    payload = form_payload(body)
+    forge.authenticate(secret, payload if payload is not None and forge.signs_form_payload else body, headers)
+    if payload is not None:
+        body = payload
     event = next((headers[name] for name in forge.event_headers if headers.get(name)), "")
     if event in forge.ping_events:
         return Hook(forge.name, _delivery(forge, headers, {}), ping=True)
@@ -64,3 +76,17 @@ def _delivery(forge: Forge, headers: Headers, document: dict[str, object]) -> st
         raise MalformedMessage(f"The delivery id {quote_value(value)} is not 1 to 100 letters, digits "
                                "and ._:+=- signs.")
     return value
+
+
+def form_payload(body: bytes) -> bytes | None:
+    """The JSON a form-encoded delivery carries in its one ``payload`` field; None for a JSON body."""
+    if not body.startswith(FORM_PREFIX):
+        return None
+    try:
+        text = body.decode("ascii")
+        fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=1,
+                           errors="strict")
+    except (UnicodeError, ValueError) as exc:
+        raise MalformedMessage("The form-encoded hook body is not one payload field of percent-encoded "
+                               "UTF-8.") from exc
+    return fields[0][1].encode("utf-8")
