@@ -35,6 +35,9 @@ paths (:attr:`Config.artifact_root` for the artifact root).
                                                #   we sign with, and the weakest one we accept
     max_message_age = 86400                    # with ca: refuse a signed message older than this (seconds)
     max_clock_skew = 300                       #   or dated further ahead than this; 0 turns either check off
+    routing_policy = {}                        # with ca: topic = ["signer CN", ...], as fedmsg's: a
+                                               #   message on a listed topic must be signed by one of them
+    routing_nitpicky = false                   #   and with true, a topic not listed is refused
     formats = ["ci-pipeline"]                  # message formats sent: ci-pipeline (always), fedora-ci
                                                # (the CI messages 1.x of every test stage as well)
 
@@ -200,6 +203,8 @@ class BusConfig(_Section):
     signature_digest: Literal["sha1", "sha256", "sha384", "sha512"] = "sha1"
     max_message_age: int = Field(default=86400, ge=0)
     max_clock_skew: int = Field(default=300, ge=0)
+    routing_policy: dict[str, list[str]] = Field(default_factory=dict)
+    routing_nitpicky: bool = False
     formats: list[MessageFormat] = Field(default_factory=_legacy_format_only)
 
     @field_validator("formats")

@@ -454,3 +454,41 @@ def test_a_certificate_with_a_duplicated_extension_is_unreadable(issuer: Issuer)
     verifier = X509Verifier(_pem(issuer.ca))
     with pytest.raises(SignatureError, match="certificate that cannot be read"):
         verifier.verify(message)
+
+
+def _routed_verifier(pki: PKI, policy: dict[str, list[str]], *, nitpicky: bool = False) -> X509Verifier:
+    return X509Verifier(_pem(pki.ca), routing_policy=policy, routing_nitpicky=nitpicky)
+
+
+def test_the_routing_policy_lets_only_its_signers_send_on_a_listed_topic(pki: PKI) -> None:
+    signed = pki.signer.sign(envelope())
+    topic = signed["topic"]
+    assert _routed_verifier(pki, {topic: ["other", "ci-pipeline.example.org"]}).verify(signed)
+    with pytest.raises(SignatureError, match="routing policy does not allow"):
+        _routed_verifier(pki, {topic: ["koji.example.org"]}).verify(signed)
+
+
+def test_a_topic_the_routing_policy_does_not_list_is_refused_only_when_nitpicky(pki: PKI) -> None:
+    signed = pki.signer.sign(envelope())
+    policy = {"org.fedoraproject.prod.buildsys.tag": ["koji.example.org"]}
+    assert _routed_verifier(pki, policy).verify(signed) == "ci-pipeline.example.org"
+    with pytest.raises(SignatureError, match="routing_nitpicky"):
+        _routed_verifier(pki, policy, nitpicky=True).verify(signed)
+
+
+def test_the_routing_policy_comes_from_the_bus_configuration(pki: PKI, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(_pem(pki.ca))
+    signed = pki.signer.sign(envelope())
+    config = Config.model_validate({"bus": {"ca": str(ca), "max_message_age": 0,
+                                            "routing_policy": {signed["topic"]: ["koji.example.org"]}}})
+    verifier = verifier_from_config(config.bus)
+    assert verifier is not None
+    with pytest.raises(SignatureError, match="routing policy"):
+        verifier.verify(signed)
+
+
+def test_a_routing_policy_without_a_ca_is_a_configuration_error() -> None:
+    config = Config.model_validate({"bus": {"routing_policy": {"a.b": ["koji"]}}})
+    with pytest.raises(ConfigError, match="need \\[bus\\] ca"):
+        verifier_from_config(config.bus)

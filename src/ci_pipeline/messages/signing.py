@@ -13,6 +13,10 @@ Like fedmsg, a verifier given a certificate revocation list (``[bus] crl``) refu
 revokes, and refuses every signer while the list is not one the CA signed or is out of date
 (:mod:`.revocation`).
 
+Like fedmsg, a verifier given a routing policy (``[bus] routing_policy``: topic -> the common names
+that may sign on it) refuses a message on a listed topic signed by anyone else, and with
+``routing_nitpicky`` a message on a topic the policy does not list.
+
 A signer's certificate must be meant for signing: not a CA certificate, ``digitalSignature`` in its
 key usage when it has one, and a signing purpose in its extended key usage when it has one
 (``clientAuth`` counts: fedmsg's certificates were easy-rsa client certificates). A verified message
@@ -26,7 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,6 +132,7 @@ class X509Verifier:
     def __init__(
         self, ca_pem: bytes, *, accept_sha1: bool = False, digest: str = "sha256", max_age: int = 0,
         max_skew: int = 0, crl_pem: bytes | None = None,
+        routing_policy: Mapping[str, Sequence[str]] | None = None, routing_nitpicky: bool = False,
     ) -> None:
         try:
             authorities = x509.load_pem_x509_certificates(ca_pem)
@@ -140,6 +145,8 @@ class X509Verifier:
         self._revocations = RevocationList(crl_pem, self._authorities) if crl_pem is not None else None
         self._max_age = max_age
         self._max_skew = max_skew
+        self._routing_policy = {topic: frozenset(names) for topic, names in (routing_policy or {}).items()}
+        self._routing_nitpicky = routing_nitpicky
 
     def verify(self, envelope: Mapping[str, Any], *, now: datetime | None = None) -> str:
         """The signer's common name; SignatureError if unsigned, tampered with, untrusted or stale."""
@@ -163,7 +170,20 @@ class X509Verifier:
         if age_problem is not None:
             raise SignatureError(age_problem)
         names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        return str(names[0].value) if names else certificate.subject.rfc4514_string()
+        signer = str(names[0].value) if names else certificate.subject.rfc4514_string()
+        self._check_routing(envelope.get("topic"), signer, msg_id)
+        return signer
+
+    def _check_routing(self, topic: object, signer: str, msg_id: str) -> None:
+        """The routing policy's word on ``signer`` sending on ``topic``, as fedmsg's validate_policy."""
+        allowed = self._routing_policy.get(topic) if isinstance(topic, str) else None
+        if allowed is not None:
+            if signer not in allowed:
+                raise SignatureError(f"Message {msg_id} on {quote_value(topic)} is signed by "
+                                     f"{quote_value(signer)}, whom the routing policy does not allow there.")
+        elif self._routing_nitpicky:
+            raise SignatureError(f"Message {msg_id} is on {quote_value(topic)}, a topic the routing policy "
+                                 "does not list (routing_nitpicky).")
 
     def _certificate(self, envelope: Mapping[str, Any], msg_id: str) -> x509.Certificate:
         try:
@@ -286,6 +306,9 @@ def signer_from_config(bus: BusConfig) -> X509Signer | None:
 def verifier_from_config(bus: BusConfig) -> X509Verifier | None:
     """The verifier of the CA ``[bus] ca`` names, or None when inbound messages are not verified."""
     if not bus.ca:
+        if bus.routing_policy or bus.routing_nitpicky:
+            raise ConfigError("[bus] routing_policy and routing_nitpicky need [bus] ca: only signed messages "
+                              "have a signer to check.")
         return None
     try:
         ca_pem = Path(bus.ca).read_bytes()
@@ -298,4 +321,5 @@ def verifier_from_config(bus: BusConfig) -> X509Verifier | None:
         except OSError as exc:
             raise ConfigError(f"The CRL {bus.crl} cannot be read: {exc.strerror}.") from exc
     return X509Verifier(ca_pem, digest=bus.signature_digest, max_age=bus.max_message_age,
-                        max_skew=bus.max_clock_skew, crl_pem=crl_pem)
+                        max_skew=bus.max_clock_skew, crl_pem=crl_pem, routing_policy=bus.routing_policy,
+                        routing_nitpicky=bus.routing_nitpicky)
