@@ -166,3 +166,11 @@ def test_a_form_payload_is_read_back_as_the_exact_bytes_encoded(text: str) -> No
 
 def test_a_json_body_is_no_form() -> None:
     assert form_payload(json.dumps({"payload": 1}).encode()) is None
+
+
+def test_a_push_of_many_commits_larger_than_a_bus_message_is_read() -> None:
+    commits = [{"id": f"{n:040x}", "message": "Rebuild\n\n" + "x" * 600} for n in range(2048)]
+    body, headers = signed("github", github_push(commits=commits))
+    assert len(body) > 1024 * 1024
+    hook = read("github", body, headers)
+    assert hook.push is not None and hook.push.rev == REV

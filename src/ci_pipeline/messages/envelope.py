@@ -85,15 +85,14 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def check_limits(payload: bytes) -> None:
-    """MalformedMessage if ``payload`` is larger or nested deeper than any message may be.
+def check_limits(payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
+    """MalformedMessage if ``payload`` is larger than ``max_bytes`` or nested deeper than any message
+    may be.
 
     Checked on the raw bytes, before any parser sees them.
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise MalformedMessage(
-            f"The message is {len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} allowed."
-        )
+    if len(payload) > max_bytes:
+        raise MalformedMessage(f"The message is {len(payload)} bytes, more than the {max_bytes} allowed.")
     if _nesting_exceeds(bytes(payload), MAX_NESTING):
         raise MalformedMessage(f"The message is nested more than {MAX_NESTING} levels deep.")
 
@@ -121,10 +120,10 @@ def _nesting_exceeds(payload: bytes, limit: int) -> bool:
     return False
 
 
-def decode(payload: bytes) -> dict[str, Any]:
-    """Parse raw bytes into a JSON object; MalformedMessage if too large or deep, not UTF-8, JSON or
-    an object."""
-    check_limits(payload)
+def decode(payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """Parse raw bytes into a JSON object; MalformedMessage if larger than ``max_bytes``, too deep, not
+    UTF-8, JSON or an object."""
+    check_limits(payload, max_bytes)
     try:
         text = bytes(payload).decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -25,6 +25,9 @@ from ci_pipeline.messages.push import GitPush
 from ci_pipeline.messages.quoting import quote_value
 from ci_pipeline.webhooks.forges import Forge, Headers
 
+#: The largest hook body read: GitHub's cap on a webhook payload (a push lists up to 2,048 commits,
+#: so one can pass the bus's 1 MiB); ``[web] max_request_bytes`` may set a lower one.
+MAX_HOOK_BYTES = 25 * 1024 * 1024
 #: How a form-encoded delivery starts; a JSON body never does.
 FORM_PREFIX = b"payload="
 #: A delivery id as forges make them (UUIDs, GitLab's idempotency keys, fedmsg ids): fits the store.
@@ -55,7 +58,7 @@ def read_hook(forge: Forge, secret: str, namespace: str, headers: Headers, body:
         wanted = " or ".join(sorted(forge.push_events))
         named = quote_value(event) if event else "no event"
         raise UnknownTopic(f"The {forge.name} hook sent {named}; only {wanted} events start runs.")
-    document = decode(body)
+    document = decode(body, MAX_HOOK_BYTES)
     delivery = _delivery(forge, headers, document)
     found = forge.read_push(document, namespace, delivery)
     if isinstance(found, str):
