@@ -46,13 +46,18 @@ class TmtRun:
 
 
 def run_plans(
-    ctx: StageContext, tree: Path, metadata: TmtMetadata, provision: Sequence[str], deadline: Deadline
+    ctx: StageContext,
+    tree: Path,
+    metadata: TmtMetadata,
+    provision: Sequence[str],
+    deadline: Deadline,
+    environment: dict[str, str] | None = None,
 ) -> list[TestCaseResult]:
-    """Run every plan of ``tree`` on the subject ``provision`` names; the results of each test, and an
-    ERROR result for each plan tmt could not run."""
+    """Run every plan of ``tree`` on the subject ``provision`` names (tmt given ``environment`` too);
+    the results of each test, and an ERROR result for each plan tmt could not run."""
     workdir = ctx.workdir / "tmt-run"
     try:
-        run = run_tmt(run_command(tmt_program(), tree, workdir, provision), ctx, deadline)
+        run = run_tmt(run_command(tmt_program(), tree, workdir, provision), ctx, deadline, environment)
         results: list[TestCaseResult] = []
         for plan in metadata.plans:
             execute_dir = workdir / plan.strip("/") / "execute"
@@ -71,9 +76,12 @@ def run_plans(
             shutil.copytree(workdir, ctx.artifacts_dir / ARTIFACTS_SUBDIR, dirs_exist_ok=True, symlinks=True)
 
 
-def run_tmt(argv: list[str], ctx: StageContext, deadline: Deadline) -> TmtRun:
-    """Run tmt with ci-pipeline's plugins; its output goes to the stage log too."""
-    env = {**os.environ, "TMT_PLUGINS": str(PLUGINS_DIR), "NO_COLOR": "1", "TMT_NO_COLOR": "1"}
+def run_tmt(
+    argv: list[str], ctx: StageContext, deadline: Deadline, environment: dict[str, str] | None = None
+) -> TmtRun:
+    """Run tmt with ci-pipeline's plugins (and ``environment``); its output goes to the stage log too."""
+    settings = {"TMT_PLUGINS": str(PLUGINS_DIR), "NO_COLOR": "1", "TMT_NO_COLOR": "1"}
+    env = {**os.environ, **(environment or {}), **settings}
     timeout = deadline.remaining()
     try:
         process = subprocess.Popen(
