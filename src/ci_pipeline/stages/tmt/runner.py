@@ -34,6 +34,8 @@ from ci_pipeline.stages.tools import Deadline
 RAN = {0: "all tests passed", 1: "a test failed or warned", 2: "an error occurred", 3: "no results",
        4: "all tests were skipped"}
 TMT_ERROR = "(tmt error)"
+#: What ssh says when it refuses a machine whose host key is not the one recorded for it.
+HOST_KEY_CHANGED = "has changed and you have requested strict checking"
 ARTIFACTS_SUBDIR = "tmt"
 
 
@@ -69,7 +71,7 @@ def run_plans(
             results += found.tests
             if not found.complete or run.returncode not in RAN:
                 # tmt stopped before the plan's tests ran, or failed as a program: its reason is the result.
-                results.append(plan_error(plan, run))
+                results.append(plan_error(plan, run, host_key_refusal(workdir / "log.txt")))
         return results
     finally:
         if workdir.is_dir():
@@ -106,9 +108,24 @@ def run_tmt(
     return TmtRun(process.returncode, text)
 
 
-def plan_error(plan: str, run: TmtRun) -> TestCaseResult:
-    """An ERROR result standing for a plan tmt could not run to its tests, with tmt's reason."""
-    return TestCaseResult(name=f"{plan} {TMT_ERROR}", outcome="ERROR", log=tmt_reason(run))
+def plan_error(plan: str, run: TmtRun, refusal: str = "") -> TestCaseResult:
+    """An ERROR result standing for a plan tmt could not run to its tests, with tmt's reason and,
+    last (the line a stage failure quotes), ssh's ``refusal`` of the machine."""
+    reason = tmt_reason(run)
+    if refusal:
+        reason = f"{reason[: MAX_LOG_CHARS - len(refusal) - 1]}\n{refusal}"
+    return TestCaseResult(name=f"{plan} {TMT_ERROR}", outcome="ERROR", log=reason)
+
+
+def host_key_refusal(run_log: Path) -> str:
+    """ssh's words, from tmt's run log, when it refused the machine for a changed host key (tmt
+    itself only says it could not connect); "" when it did not."""
+    try:
+        text = run_log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    said = [line.split("stderr:", 1)[-1].strip() for line in text.splitlines() if HOST_KEY_CHANGED in line]
+    return f"ssh refused the machine, whose host key is not the one recorded: {said[-1]}" if said else ""
 
 
 def tmt_reason(run: TmtRun) -> str:
