@@ -4,6 +4,8 @@ Every command runs non-interactively (``BatchMode``), uses only the target's key
 silent machine after ``ConnectTimeout`` and is killed after its own timeout. A booted machine's new
 host key is trusted without being recorded (each boot has a fresh one); a target with a
 ``known_hosts`` file (a lab host) learns its key on first contact there and refuses a changed one.
+The other SSH users (Ansible's inventories, tmt's ``connect``, the e2e scripts' ``E2E_SSH``) take the
+same checks from here (:func:`host_key_settings`), each in the form it reads.
 Guests need neither sftp nor scp: files go through the command's standard input (``cat > path``).
 Commands are run by the guest's POSIX shell.
 """
@@ -42,6 +44,8 @@ CLIENT_OPTIONS = (
     "-o",
     "ServerAliveCountMax=3",
 )
+#: What ends or splits an unquoted ssh_config argument besides blanks.
+_CONFIG_SPECIAL = "\"'#\\"
 
 
 @dataclass(frozen=True)
@@ -90,35 +94,74 @@ def new_key_pair(directory: Path, log_path: Path) -> KeyPair:
     return KeyPair(private=private, public=public)
 
 
+def host_key_settings(known_hosts: Path | None) -> dict[str, str]:
+    """The ssh_config settings of the host key checks, by name: the one rule of every SSH user.
+
+    With ``known_hosts`` (a lab host) a key is learnt there on first contact and a changed one is
+    refused; its directory is made here, since ssh records no key into a missing one. Without it (a
+    machine booted for this run, with a fresh key) any key is trusted and none is recorded.
+    """
+    if known_hosts is None:
+        return {"StrictHostKeyChecking": "no", "UserKnownHostsFile": "/dev/null"}
+    known_hosts.parent.mkdir(parents=True, exist_ok=True)
+    return {"StrictHostKeyChecking": "accept-new", "UserKnownHostsFile": config_path(known_hosts)}
+
+
+def config_path(path: Path) -> str:
+    """``path`` as an ssh_config argument: ``%`` escaped (ssh expands tokens in file names), and
+    double-quoted when it holds what would split or end the argument (blanks, quotes, ``#``)."""
+    text = str(path).replace("%", "%%")
+    if not any(c.isspace() or c in _CONFIG_SPECIAL for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def client_options(connect_timeout: int = CONNECT_TIMEOUT, known_hosts: Path | None = None) -> list[str]:
     """The ssh options of every connection, giving up on a silent server after ``connect_timeout`` s.
 
-    Host keys are learnt into ``known_hosts`` and checked there; without it they are not recorded.
+    Host keys are checked as :func:`host_key_settings` says.
     """
-    if known_hosts is None:
-        checks = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-    else:
-        checks = ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}"]
+    checks = [
+        word for name, value in host_key_settings(known_hosts).items() for word in ("-o", f"{name}={value}")
+    ]
     return [*CLIENT_OPTIONS, *checks, "-o", f"ConnectTimeout={connect_timeout}"]
 
 
-def ssh_argv(target: SshTarget, command: str, connect_timeout: int | None = None) -> list[str]:
-    """The ssh command line that runs the shell ``command`` on ``target``."""
-    if target.known_hosts is not None:
-        target.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+def target_options(target: SshTarget, connect_timeout: int | None = None) -> list[str]:
+    """The ssh options of a connection to ``target``: :func:`client_options` with its host key
+    record, and its key as the only identity."""
     return [
-        "ssh",
         *client_options(connect_timeout or target.connect_timeout, target.known_hosts),
         "-o",
         "IdentitiesOnly=yes",
         "-i",
         str(target.key),
+    ]
+
+
+def ssh_argv(target: SshTarget, command: str, connect_timeout: int | None = None) -> list[str]:
+    """The ssh command line that runs the shell ``command`` on ``target``."""
+    return [
+        "ssh",
+        *target_options(target, connect_timeout),
         "-p",
         str(target.port),
         "-T",
         f"{target.user}@{target.host}",
         command,
     ]
+
+
+def login_command(target: SshTarget) -> str:
+    """A shell command line that logs in as ``target``'s user with its key and host key checks, to
+    which a script adds ``-p PORT ADDRESS COMMAND`` (for the machines that share them)."""
+    return shlex.join(["ssh", *target_options(target), "-l", target.user])
+
+
+def ansible_ssh_args(target: SshTarget) -> str:
+    """The client options of ``target`` as one shell-quoted string, for ``ansible_ssh_common_args``
+    (Ansible passes its key and port itself)."""
+    return shlex.join(client_options(target.connect_timeout, target.known_hosts))
 
 
 def run(
@@ -216,8 +259,3 @@ def _probe(target: SshTarget, until: float, still_booting: Callable[[], str]) ->
             process.kill()
         _, stderr = process.communicate()
     return process.returncode, stderr.decode("utf-8", "replace")
-
-
-def ansible_ssh_args() -> str:
-    """The client options as one string, for ``ansible_ssh_common_args``."""
-    return " ".join(shlex.quote(word) for word in client_options())

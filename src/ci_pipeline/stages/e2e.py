@@ -11,7 +11,8 @@ with:
 
     E2E_JUNIT          where it writes its JUnit XML report
     E2E_MACHINES_FILE  one line per machine: name, SSH port, private address, SSH address
-    E2E_SSH            the ssh command that logs in as the hosts' user (add ``-p PORT ADDRESS COMMAND``)
+    E2E_SSH            a shell command line that logs in as the hosts' user, with the SSH client's
+                       host key checks (``eval "$E2E_SSH -p PORT ADDRESS COMMAND"``)
     E2E_INVENTORY      the installer's inventory
     E2E_COMPOSE_REV, E2E_IMAGE, E2E_NVR (for a package build)
 
@@ -24,14 +25,13 @@ installer is SUCCESS with the summary "no e2e tests". Artifacts: ``node<N>.conso
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.logcontext import get_logger
-from ci_pipeline.machines.ssh import client_options
+from ci_pipeline.machines.ssh import login_command
 from ci_pipeline.provision.base import Host
 from ci_pipeline.provision.leasing import provisioned_hosts, stage_deployment
 from ci_pipeline.provision.settings import topology_for
@@ -136,10 +136,6 @@ def conformance(
         "".join(f"{h.name} {h.port} {h.private_address or '-'} {h.address}\n" for h in hosts),
         encoding="utf-8",
     )
-    first = hosts[0]
-    ssh_command = " ".join(
-        shlex.quote(w) for w in ["ssh", *client_options(), "-i", str(first.key), "-l", first.user]
-    )
     env = {
         **ansible_environment(
             settings["E2E_IMAGE"], ctx.workdir / "conformance", inventory, ctx.workdir / "ansible-home"
@@ -147,7 +143,7 @@ def conformance(
         **{name: value for name, value in settings.items() if value},
         "E2E_JUNIT": str(junit),
         "E2E_MACHINES_FILE": str(listing),
-        "E2E_SSH": ssh_command,
+        "E2E_SSH": login_command(hosts[0].ssh),
         "E2E_INVENTORY": str(inventory),
     }
     try:

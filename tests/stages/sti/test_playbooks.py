@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,23 @@ def test_a_booted_machine_is_reached_over_ssh_with_piped_files(tmp_path: Path) -
     assert (host["ansible_host"], host["ansible_port"], host["ansible_user"]) == ("127.0.0.1", "2222", "root")
     assert host["ansible_ssh_private_key_file"] == str(tmp_path / "id_ed25519")
     assert "StrictHostKeyChecking=no" in host["ansible_ssh_common_args"]
+
+
+def _common_options(host_vars: dict[str, str]) -> dict[str, str]:
+    """The ``-o`` settings of ``ansible_ssh_common_args`` as Ansible splits it (shell words)."""
+    words = shlex.split(host_vars["ansible_ssh_common_args"])
+    return dict(words[i + 1].split("=", 1) for i, word in enumerate(words) if word == "-o")
+
+
+def test_a_lab_host_s_key_is_checked_against_its_known_hosts(tmp_path: Path) -> None:
+    known = tmp_path / "state dir" / "known_hosts"
+    lab = SshTarget(host="10.0.0.5", port=22, user="root", key=tmp_path / "k", known_hosts=known)
+    fresh = SshTarget(host="127.0.0.1", port=2222, user="root", key=tmp_path / "k")
+    lab_vars = ssh_subject(tmp_path / "disk.qcow2", lab).host_vars
+    fresh_vars = ssh_subject(tmp_path / "disk.qcow2", fresh).host_vars
+    assert _common_options(dict(lab_vars))["StrictHostKeyChecking"] == "accept-new"
+    assert _common_options(dict(lab_vars))["UserKnownHostsFile"] == f'"{known}"'
+    assert _common_options(dict(fresh_vars))["StrictHostKeyChecking"] == "no"
+    assert _common_options(dict(fresh_vars))["UserKnownHostsFile"] == "/dev/null"
+    # Ansible's own check stays on, or its StrictHostKeyChecking=no would come first and win.
+    assert lab_vars["ansible_host_key_checking"] == fresh_vars["ansible_host_key_checking"] == "true"

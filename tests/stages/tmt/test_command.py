@@ -13,7 +13,9 @@ from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.roles._plugins.connection.sti_chroot import SANDBOX
 from ci_pipeline.stages.tmt.command import (
     PLUGINS_DIR,
+    SSH_OPTION_PREFIX,
     SshTarget,
+    connect_environment,
     connect_provision,
     run_command,
     sandbox_provision,
@@ -81,6 +83,29 @@ def test_no_host_that_could_be_an_option_or_hold_a_space_is_accepted(host: str) 
     except StageFailure:
         return
     assert not argv[4].startswith("-") and not any(c.isspace() for c in argv[4])
+
+
+def _tmt_ssh_options(environment: dict[str, str]) -> dict[str, str]:
+    """The ssh options tmt makes of ``TMT_SSH_*`` variables (``tmt.guest.configure_ssh_options``)."""
+    return {
+        name.removeprefix(SSH_OPTION_PREFIX).title().replace("_", ""): value
+        for name, value in environment.items()
+    }
+
+
+def test_the_connect_step_s_environment_carries_the_host_key_checks(tmp_path: Path) -> None:
+    known = tmp_path / "state" / "known_hosts"
+    lab = SshTarget("192.0.2.7", 22, "root", tmp_path / "key", known_hosts=known)
+    assert _tmt_ssh_options(connect_environment(lab)) == {
+        "StrictHostKeyChecking": "accept-new",
+        "UserKnownHostsFile": str(known),
+    }
+    assert known.parent.is_dir()
+    fresh = SshTarget("127.0.0.1", 2222, "root", tmp_path / "key")
+    assert _tmt_ssh_options(connect_environment(fresh)) == {
+        "StrictHostKeyChecking": "no",
+        "UserKnownHostsFile": "/dev/null",
+    }
 
 
 def test_tmt_runs_every_plan_of_the_tree_in_its_own_run_directory(tmp_path: Path) -> None:

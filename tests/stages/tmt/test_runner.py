@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ci_pipeline import stage_contract as contract
 from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages.tmt.runner import TmtRun, judge_tmt, plan_error, tmt_reason
+from ci_pipeline.stages.tmt.runner import TmtRun, host_key_refusal, judge_tmt, plan_error, tmt_reason
 
 OUTPUT = """\
 /plans/all
@@ -39,6 +41,31 @@ def test_tmts_reason_is_its_fail_lines_else_its_causes_else_its_tail() -> None:
     assert tmt_reason(TmtRun(127, "")) == "tmt could not run the plan: tmt exited with status 127."
     error = plan_error("/plans/all", TmtRun(2, OUTPUT))
     assert (error.name, error.outcome) == ("/plans/all (tmt error)", "ERROR")
+
+
+def test_a_machine_refused_for_a_changed_host_key_is_named_as_such(tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "03:22:26         stderr: @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+        "03:22:26         stderr: Host key for [127.0.0.1]:34493 has changed and you have requested"
+        " strict checking.\n03:22:26         stderr: Host key verification failed.\n"
+    )
+    refusal = host_key_refusal(log)
+    assert refusal == (
+        "ssh refused the machine, whose host key is not the one recorded: Host key for [127.0.0.1]:34493 "
+        "has changed and you have requested strict checking."
+    )
+    causes = "plan failed.\nCause number 1:\n    Failed to connect to the guest 'default-0' in 5.0s\n"
+    error = plan_error("/plans/all", TmtRun(2, causes), refusal)
+    assert error.log.splitlines() == [
+        "tmt could not run the plan: Failed to connect to the guest 'default-0' in 5.0s",
+        refusal,
+    ]
+    quoted = r"/plans/all \(tmt error\) \(ssh refused the machine, whose host key is not the one recorded"
+    with pytest.raises(StageFailure, match=quoted):
+        judge_tmt([error])
+    log.write_text("03:22:26         stderr: Connection refused\n")
+    assert host_key_refusal(log) == host_key_refusal(tmp_path / "missing") == ""
 
 
 def test_passing_and_informing_tests_pass_the_stage() -> None:

@@ -133,7 +133,8 @@ def chroot_subject(root: Path) -> Subject:
 
 
 def ssh_subject(image: Path, target: SshTarget) -> Subject:
-    """A machine booted from ``image``, reached over SSH as root (files piped: guests may lack sftp)."""
+    """A machine booted from ``image``, reached over SSH as root (files piped: guests may lack sftp)
+    with the SSH client's options, host key checks included."""
     return Subject(
         str(image),
         {
@@ -142,7 +143,10 @@ def ssh_subject(image: Path, target: SshTarget) -> Subject:
             "ansible_port": str(target.port),
             "ansible_user": target.user,
             "ansible_ssh_private_key_file": str(target.key),
-            "ansible_ssh_common_args": ansible_ssh_args(),
+            "ansible_ssh_common_args": ansible_ssh_args(target),
+            # Kept on: off, Ansible puts its own StrictHostKeyChecking=no ahead of the common
+            # arguments (ssh takes the first value), which would trust a lab host's changed key.
+            "ansible_host_key_checking": "true",
             # One connection per command: no control master left running after the playbook.
             "ansible_ssh_args": "-o ControlMaster=no",
             "ansible_ssh_transfer_method": "piped",

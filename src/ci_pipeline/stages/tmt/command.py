@@ -3,8 +3,9 @@
 tmt lives in a virtualenv of its own (``.venv-tmt`` beside ours, made by ``scripts/setup.sh``) and
 is called as a tool. A subject is either a directory tree, entered through the same sandbox as the
 STI tests (the ``ci-pipeline-sandbox`` provision method of :mod:`._plugins`), or a booted machine
-reached over SSH (tmt's own ``provision how=connect``). Everything put on a command line here is
-checked first: it may come from a message.
+reached over SSH (tmt's own ``provision how=connect``, with the SSH client's host key checks given
+in its environment). Everything put on a command line here is checked first: it may come from a
+message.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
-from ci_pipeline.machines.ssh import SshTarget
+from ci_pipeline.machines.ssh import SshTarget, host_key_settings
 
 #: The folder of ci-pipeline's tmt plugins, named to tmt in ``TMT_PLUGINS``.
 PLUGINS_DIR = Path(__file__).resolve().parent / "_plugins"
@@ -27,6 +28,10 @@ SANDBOX_METHOD = "ci-pipeline-sandbox"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+#: tmt turns ``TMT_SSH_STRICT_HOST_KEY_CHECKING=v`` into ``-oStrictHostKeyChecking=v`` ahead of its
+#: own defaults.
+SSH_OPTION_PREFIX = "TMT_SSH_"
+_WORD_START = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def tmt_program() -> str:
@@ -68,6 +73,20 @@ def connect_provision(target: SshTarget) -> list[str]:
         "provision", "--how", "connect", "--guest", target.host, "--port", str(target.port),
         "--user", target.user, "--key", str(target.key),
     ]
+
+
+def connect_environment(target: SshTarget) -> dict[str, str]:
+    """The environment variables that give tmt's connections to ``target`` the SSH client's host key
+    checks (:func:`~ci_pipeline.machines.ssh.host_key_settings`).
+
+    tmt puts ``StrictHostKeyChecking=no`` and ``UserKnownHostsFile=/dev/null`` on each ssh command line
+    ahead of any ``--ssh-option``, and ssh takes an option's first value; only the options of its
+    ``TMT_SSH_*`` variables come before them.
+    """
+    return {
+        SSH_OPTION_PREFIX + _WORD_START.sub("_", name).upper(): value
+        for name, value in host_key_settings(target.known_hosts).items()
+    }
 
 
 def _valid_host(host: str) -> bool:

@@ -34,6 +34,8 @@ from ci_pipeline.stages.tools import Deadline
 RAN = {0: "all tests passed", 1: "a test failed or warned", 2: "an error occurred", 3: "no results",
        4: "all tests were skipped"}
 TMT_ERROR = "(tmt error)"
+#: What ssh says when it refuses a machine whose host key is not the one recorded for it.
+HOST_KEY_CHANGED = "has changed and you have requested strict checking"
 ARTIFACTS_SUBDIR = "tmt"
 
 
@@ -46,13 +48,18 @@ class TmtRun:
 
 
 def run_plans(
-    ctx: StageContext, tree: Path, metadata: TmtMetadata, provision: Sequence[str], deadline: Deadline
+    ctx: StageContext,
+    tree: Path,
+    metadata: TmtMetadata,
+    provision: Sequence[str],
+    deadline: Deadline,
+    environment: dict[str, str] | None = None,
 ) -> list[TestCaseResult]:
-    """Run every plan of ``tree`` on the subject ``provision`` names; the results of each test, and an
-    ERROR result for each plan tmt could not run."""
+    """Run every plan of ``tree`` on the subject ``provision`` names (tmt given ``environment`` too);
+    the results of each test, and an ERROR result for each plan tmt could not run."""
     workdir = ctx.workdir / "tmt-run"
     try:
-        run = run_tmt(run_command(tmt_program(), tree, workdir, provision), ctx, deadline)
+        run = run_tmt(run_command(tmt_program(), tree, workdir, provision), ctx, deadline, environment)
         results: list[TestCaseResult] = []
         for plan in metadata.plans:
             execute_dir = workdir / plan.strip("/") / "execute"
@@ -64,16 +71,19 @@ def run_plans(
             results += found.tests
             if not found.complete or run.returncode not in RAN:
                 # tmt stopped before the plan's tests ran, or failed as a program: its reason is the result.
-                results.append(plan_error(plan, run))
+                results.append(plan_error(plan, run, host_key_refusal(workdir / "log.txt")))
         return results
     finally:
         if workdir.is_dir():
             shutil.copytree(workdir, ctx.artifacts_dir / ARTIFACTS_SUBDIR, dirs_exist_ok=True, symlinks=True)
 
 
-def run_tmt(argv: list[str], ctx: StageContext, deadline: Deadline) -> TmtRun:
-    """Run tmt with ci-pipeline's plugins; its output goes to the stage log too."""
-    env = {**os.environ, "TMT_PLUGINS": str(PLUGINS_DIR), "NO_COLOR": "1", "TMT_NO_COLOR": "1"}
+def run_tmt(
+    argv: list[str], ctx: StageContext, deadline: Deadline, environment: dict[str, str] | None = None
+) -> TmtRun:
+    """Run tmt with ci-pipeline's plugins (and ``environment``); its output goes to the stage log too."""
+    settings = {"TMT_PLUGINS": str(PLUGINS_DIR), "NO_COLOR": "1", "TMT_NO_COLOR": "1"}
+    env = {**os.environ, **(environment or {}), **settings}
     timeout = deadline.remaining()
     try:
         process = subprocess.Popen(
@@ -98,9 +108,24 @@ def run_tmt(argv: list[str], ctx: StageContext, deadline: Deadline) -> TmtRun:
     return TmtRun(process.returncode, text)
 
 
-def plan_error(plan: str, run: TmtRun) -> TestCaseResult:
-    """An ERROR result standing for a plan tmt could not run to its tests, with tmt's reason."""
-    return TestCaseResult(name=f"{plan} {TMT_ERROR}", outcome="ERROR", log=tmt_reason(run))
+def plan_error(plan: str, run: TmtRun, refusal: str = "") -> TestCaseResult:
+    """An ERROR result standing for a plan tmt could not run to its tests, with tmt's reason and,
+    last (the line a stage failure quotes), ssh's ``refusal`` of the machine."""
+    reason = tmt_reason(run)
+    if refusal:
+        reason = f"{reason[: MAX_LOG_CHARS - len(refusal) - 1]}\n{refusal}"
+    return TestCaseResult(name=f"{plan} {TMT_ERROR}", outcome="ERROR", log=reason)
+
+
+def host_key_refusal(run_log: Path) -> str:
+    """ssh's words, from tmt's run log, when it refused the machine for a changed host key (tmt
+    itself only says it could not connect); "" when it did not."""
+    try:
+        text = run_log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    said = [line.split("stderr:", 1)[-1].strip() for line in text.splitlines() if HOST_KEY_CHANGED in line]
+    return f"ssh refused the machine, whose host key is not the one recorded: {said[-1]}" if said else ""
 
 
 def tmt_reason(run: TmtRun) -> str:

@@ -5,13 +5,17 @@ set -u
 cases=""
 total=0
 failures=0
+# Run ssh with E2E_SSH's options and the given arguments (E2E_SSH is a shell command line).
+on_node() {
+    eval "$E2E_SSH"' "$@"'
+}
 xml_escape() {
     sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g'
 }
 while read -r name port _ address; do
     while read -r peer _ _; do
         total=$((total + 1))
-        got=$($E2E_SSH -p "$port" "$address" \
+        got=$(on_node -p "$port" "$address" \
             "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 $peer 80 | tail -n 1" </dev/null 2>&1)
         case="<testcase classname=\"reach\" name=\"$name-serves-$peer\""
         if [ "$got" = "$peer" ]; then
