@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_pipeline.config import Config, StoreConfig
+from ci_pipeline.config import (
+    ArtifactsConfig,
+    Config,
+    DistGitConfig,
+    LookasideConfig,
+    StoreConfig,
+    TriggerConfig,
+)
+from ci_pipeline.example.world import World
 from ci_pipeline.stages.base import StageContext
 from ci_pipeline.store.db import open_store
 from engine.helpers import add_run
@@ -192,6 +200,18 @@ def machine_store(path: Path, runs: int) -> StoreConfig:
     finally:
         store.close()
     return StoreConfig(url=url)
+
+
+def example_config(root: Path, world: World, **settings: Any) -> Config:
+    """The configuration that builds the example ``world``: its treefile, dist-git and lookaside cache,
+    artifacts under ``root/artifacts``, and any other ``settings`` (``store=...``)."""
+    return Config(
+        artifacts=ArtifactsConfig(root=str(root / "artifacts"), base_url="http://artifacts.test"),
+        trigger=TriggerConfig(treefile=str(world.treefile)),
+        distgit=DistGitConfig(url=world.distgit_url),
+        lookaside=LookasideConfig(url=world.lookaside_url),
+        **settings,
+    )
 
 
 def stage_context(

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from compose_fixtures import stage_context
+from compose_fixtures import example_config, stage_context
 
-from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.example.world import create_world
 from ci_pipeline.stages import compose, image
@@ -53,12 +52,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("boot-disk")
     world = create_world(root / "world")
-    config = Config(
-        artifacts=ArtifactsConfig(root=str(root / "artifacts"), base_url="http://artifacts.test"),
-        trigger=TriggerConfig(treefile=str(world.treefile)),
-        distgit=DistGitConfig(url=world.distgit_url),
-        lookaside=LookasideConfig(url=world.lookaside_url),
-    )
+    config = example_config(root, world)
     fields = {"branch": world.branch}
     fields.update(compose.run(stage_context(root, 1, "compose", fields, config)).outputs)
     outputs = image.run(stage_context(root, 2, "image", fields, config)).outputs

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from compose_fixtures import machine_store, stage_context
+from compose_fixtures import example_config, machine_store, stage_context
 
-from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
+from ci_pipeline.config import Config
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.example.world import World, create_world
 from ci_pipeline.stages import compose, e2e, image, integration, smoke
@@ -42,13 +42,7 @@ class Example:
 def example(tmp_path_factory: pytest.TempPathFactory) -> Example:
     root = tmp_path_factory.mktemp("example-machines")
     world = create_world(root / "world")
-    config = Config(
-        artifacts=ArtifactsConfig(root=str(root / "artifacts"), base_url="http://artifacts.test"),
-        trigger=TriggerConfig(treefile=str(world.treefile)),
-        distgit=DistGitConfig(url=world.distgit_url),
-        lookaside=LookasideConfig(url=world.lookaside_url),
-        store=machine_store(root / "store.sqlite", runs=20),
-    )
+    config = example_config(root, world, store=machine_store(root / "store.sqlite", runs=20))
     state = Example(root=root, world=world, config=config, fields={"branch": world.branch})
     for name, stage in (("compose", compose.run), ("image", image.run)):
         _, result = state.run(name, stage)

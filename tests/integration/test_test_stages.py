@@ -12,15 +12,16 @@ import hashlib
 import os
 import shutil
 import subprocess
-import textwrap
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import yaml
+from compose_fixtures import build_rpm
+from tmt_fixtures import BASE_URL, BRANCH, run, spec, tmp_stage_context, world_config
 
-from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
+from ci_pipeline.config import Config, LookasideConfig
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages import functional, integration
 from ci_pipeline.stages.base import StageContext, StageResult
@@ -28,16 +29,7 @@ from ci_pipeline.stages.sti.packages import missing_packages, rpmdb_path
 
 pytestmark = pytest.mark.integration
 
-BRANCH = "f26"
-BASE_URL = "http://artifacts.example/ci"
 APPLETS = ("sh", "cat", "test", "grep", "echo", "ls", "mkdir", "rm", "chmod", "touch", "sleep", "true")
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Packager",
-    "GIT_AUTHOR_EMAIL": "packager@example.org",
-    "GIT_COMMITTER_NAME": "Packager",
-    "GIT_COMMITTER_EMAIL": "packager@example.org",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 
 PASSING = """\
 - hosts: localhost
@@ -99,38 +91,6 @@ class Fixture:
     suite_url: str
 
 
-def _run(argv: list[str], cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        argv, cwd=cwd, env={**os.environ, **GIT_ENV}, check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
-def _rpm(workdir: Path, name: str, release: str, install: str, files: str, extra: str, repo: Path) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    spec = workdir / f"{name}.spec"
-    spec.write_text(
-        textwrap.dedent(f"""\
-        %global debug_package %{{nil}}
-        %global __os_install_post %{{nil}}
-        Name: {name}
-        Version: 1.0
-        Release: {release}
-        Summary: {name}
-        License: MIT
-        AutoReqProv: no
-        {extra}
-        %description
-        {name}
-        %install
-        """)
-        + install
-        + f"\n%files\n{files}\n"
-    )
-    _run(["rpmbuild", "-bb", "--quiet", f"--define=_topdir {workdir}", f"--define=_rpmdir {repo}", str(spec)])
-    _run(["createrepo_c", "-q", str(repo)])
-
-
 def _shell_install() -> str:
     links = " ".join(APPLETS)
     return (
@@ -150,12 +110,12 @@ def _tests_repo(root: Path) -> str:
     runtest = work / "smoke" / "runtest.sh"
     runtest.write_text('#!/bin/sh\necho upstream smoke\ntest "$(sti-app)" = "app ok"\n')
     runtest.chmod(0o755)
-    _run(["git", "init", "--quiet", "--initial-branch=master", str(work)])
-    _run(["git", "add", "-A"], work)
-    _run(["git", "commit", "--quiet", "-m", "smoke"], work)
-    _run(["git", "tag", "v1"], work)
+    run(["git", "init", "--quiet", "--initial-branch=master", str(work)])
+    run(["git", "add", "-A"], work)
+    run(["git", "commit", "--quiet", "-m", "smoke"], work)
+    run(["git", "tag", "v1"], work)
     runtest.write_text("#!/bin/sh\nexit 1\n")
-    _run(["git", "commit", "--quiet", "-am", "broken since v1"], work)
+    run(["git", "commit", "--quiet", "-am", "broken since v1"], work)
     return work.as_uri()
 
 
@@ -167,7 +127,7 @@ def _source_package(root: Path, work: Path) -> None:
     (upstream / "selftest.sh").write_text('#!/bin/sh\ntest "$(sti-app)" = "app ok"\n')
     (upstream / "selftest.sh").chmod(0o755)
     tarball = root / "upstream-source" / "sti-app-1.0.tar.gz"
-    _run(["tar", "-czf", str(tarball), "-C", str(upstream.parent), upstream.name])
+    run(["tar", "-czf", str(tarball), "-C", str(upstream.parent), upstream.name])
     digest = hashlib.sha512(tarball.read_bytes()).hexdigest()
     cache = root / "lookaside" / "rpms" / "sti-app" / tarball.name / "sha512" / digest
     cache.mkdir(parents=True)
@@ -181,13 +141,13 @@ def _source_package(root: Path, work: Path) -> None:
 
 def _distgit(root: Path) -> dict[str, str]:
     bare, work = root / "git" / "rpms" / "sti-app.git", root / "work"
-    _run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(bare)])
-    _run(["git", "init", "--quiet", "--initial-branch=master", str(work)])
+    run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(bare)])
+    run(["git", "init", "--quiet", "--initial-branch=master", str(work)])
     revs = {}
     (work / "sti-app.spec").write_text("Name: sti-app\n")
-    _run(["git", "add", "-A"], work)
-    _run(["git", "commit", "--quiet", "-m", "no tests"], work)
-    revs["none"] = _run(["git", "rev-parse", "HEAD"], work)
+    run(["git", "add", "-A"], work)
+    run(["git", "commit", "--quiet", "-m", "no tests"], work)
+    revs["none"] = run(["git", "rev-parse", "HEAD"], work)
     (work / "tests" / "data").mkdir(parents=True)
     (work / "tests" / "data" / "expected").write_text("payload\n")
     (work / "tests" / "beaker").mkdir()
@@ -202,9 +162,9 @@ def _distgit(root: Path) -> dict[str, str]:
         ("missing-role", MISSING_ROLE),
     ):
         (work / "tests" / "tests.yml").write_text(playbook)
-        _run(["git", "add", "-A"], work)
-        _run(["git", "commit", "--quiet", "-m", name], work)
-        revs[name] = _run(["git", "rev-parse", "HEAD"], work)
+        run(["git", "add", "-A"], work)
+        run(["git", "commit", "--quiet", "-m", name], work)
+        revs[name] = run(["git", "rev-parse", "HEAD"], work)
     (work / "tests" / "scripts").mkdir()
     for script, body in (
         ("app-says-ok.sh", 'test "$(sti-app)" = "app ok"'),
@@ -219,10 +179,10 @@ def _distgit(root: Path) -> dict[str, str]:
         for index, file in enumerate(files):
             text = (DATA / file).read_text().replace("@TESTS_REPO@", tests_repo)
             (work / "tests" / ("tests.yml" if index == 0 else file)).write_text(text)
-        _run(["git", "add", "-A"], work)
-        _run(["git", "commit", "--quiet", "-m", name], work)
-        revs[name] = _run(["git", "rev-parse", "HEAD"], work)
-    _run(["git", "push", "--quiet", str(bare), "HEAD:master", f"HEAD:{BRANCH}"], work)
+        run(["git", "add", "-A"], work)
+        run(["git", "commit", "--quiet", "-m", name], work)
+        revs[name] = run(["git", "rev-parse", "HEAD"], work)
+    run(["git", "push", "--quiet", str(bare), "HEAD:master", f"HEAD:{BRANCH}"], work)
     return revs
 
 
@@ -263,19 +223,19 @@ def _compose(root: Path) -> tuple[Path, str, str]:
     (tree / "usr/etc/os-release").write_text("ID=sti\nVERSION_ID=26\n")
     (tree / "usr/lib/ci-pipeline/commit").write_text("placeholder\n")
     repo = root / "artifacts" / BRANCH / "ostree"
-    _run(["ostree", f"--repo={repo}", "init", "--mode=archive"])
-    _run(
+    run(["ostree", f"--repo={repo}", "init", "--mode=archive"])
+    run(
         ["ostree", f"--repo={repo}", "commit", "--branch=fedora/f26/x86_64/atomic-host", f"--tree=dir={tree}"]
     )
-    rev = _run(["ostree", f"--repo={repo}", "rev-parse", "fedora/f26/x86_64/atomic-host"])
+    rev = run(["ostree", f"--repo={repo}", "rev-parse", "fedora/f26/x86_64/atomic-host"])
     suite_work, suite_bare = root / "suite-work", root / "git" / "tests" / "atomic-host-tests.git"
     (suite_work / "tests").mkdir(parents=True)
     (suite_work / "tests" / "tests.yml").write_text(SUITE.replace("COMPOSE_REV", rev))
-    _run(["git", "init", "--quiet", "--initial-branch=master", str(suite_work)])
-    _run(["git", "add", "-A"], suite_work)
-    _run(["git", "commit", "--quiet", "-m", "suite"], suite_work)
-    _run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(suite_bare)])
-    _run(["git", "push", "--quiet", str(suite_bare), "HEAD:master"], suite_work)
+    run(["git", "init", "--quiet", "--initial-branch=master", str(suite_work)])
+    run(["git", "add", "-A"], suite_work)
+    run(["git", "commit", "--quiet", "-m", "suite"], suite_work)
+    run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(suite_bare)])
+    run(["git", "push", "--quiet", str(suite_bare), "HEAD:master"], suite_work)
     return repo, rev, suite_bare.as_uri()
 
 
@@ -283,24 +243,12 @@ def _compose(root: Path) -> tuple[Path, str, str]:
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
     root = tmp_path_factory.mktemp("sti")
     base_repo, build = root / "base", root / "rpmbuild"
-    _rpm(
-        build,
-        "sti-shell",
-        "1.fc26",
-        _shell_install(),
-        "/usr/bin/*\n/bin\n%dir /tmp\n%dir /var/tmp",
-        "Provides: /bin/sh",
-        base_repo,
-    )
-    _rpm(
-        build,
-        "beakerlib",
-        "1.fc26",
-        "install -D -m 0644 /dev/null %{buildroot}/usr/share/beakerlib/beakerlib.sh\n",
-        "/usr/share/beakerlib",
-        "",
-        base_repo,
-    )
+    shell = spec("sti-shell", "1.fc26", _shell_install(), "/usr/bin/*\n/bin\n%dir /tmp\n%dir /var/tmp",
+                 "Provides: /bin/sh")
+    build_rpm(build / "shell", shell, base_repo)
+    beakerlib_install = "install -D -m 0644 /dev/null %{buildroot}/usr/share/beakerlib/beakerlib.sh\n"
+    build_rpm(build / "beakerlib", spec("beakerlib", "1.fc26", beakerlib_install, "/usr/share/beakerlib"),
+              base_repo)
     app_repo = root / "artifacts" / BRANCH / "repo" / "sti-app_repo"
     app_install = (
         "install -d %{buildroot}/usr/bin %{buildroot}/usr/share/sti-app\n"
@@ -308,52 +256,18 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
         "chmod 0755 %{buildroot}/usr/bin/sti-app\n"
         "echo payload > %{buildroot}/usr/share/sti-app/data\n"
     )
-    _rpm(
-        build,
-        "sti-app",
-        "1.2.abcdef0.fc26",
-        app_install,
-        "/usr/bin/sti-app\n/usr/share/sti-app",
-        "Requires: sti-shell",
-        app_repo,
-    )
-    treefile_dir = root / "treefile"
-    treefile_dir.mkdir()
-    (treefile_dir / "base.repo").write_text(
-        f"[sti-base]\nname=base\nbaseurl={base_repo.as_uri()}\ngpgcheck=0\n"
-    )
-    (treefile_dir / "treefile.json").write_text(
-        '{"ref": "fedora/f26/x86_64/atomic-host", "repos": ["sti-base"]}'
-    )
-    config = Config(state_dir=str(root / "state")).model_copy(
-        update={
-            "distgit": DistGitConfig(url=f"file://{root}/git/{{namespace}}/{{repo}}.git"),
-            "artifacts": ArtifactsConfig(root=str(root / "artifacts"), base_url=BASE_URL),
-            "trigger": TriggerConfig(treefile=str(treefile_dir / "treefile.json")),
-            "lookaside": LookasideConfig(
-                url=f"{root}/lookaside/{{namespace}}/{{repo}}/{{filename}}/{{hashtype}}/{{hash}}/{{filename}}"
-            ),
-        }
-    )
+    app = spec("sti-app", "1.2.abcdef0.fc26", app_install, "/usr/bin/sti-app\n/usr/share/sti-app",
+               "Requires: sti-shell")
+    build_rpm(build / "app", app, app_repo)
+    lookaside = f"{root}/lookaside/{{namespace}}/{{repo}}/{{filename}}/{{hashtype}}/{{hash}}/{{filename}}"
+    config = world_config(root, base_repo, "sti-base", lookaside=LookasideConfig(url=lookaside))
     repo, compose_rev, suite_url = _compose(root)
     return Fixture(root, config, _distgit(root), repo, compose_rev, suite_url)
 
 
 def _context(fixture: Fixture, tmp_path: Path, stage: str, **fields: str) -> StageContext:
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    return StageContext(
-        run_id=1,
-        stage=stage,
-        attempt=1,
-        fields={"repo": "sti-app", "branch": BRANCH, "namespace": "rpms", **fields},
-        workdir=workdir,
-        artifacts_dir=tmp_path / "artifacts",
-        artifacts_url=f"{BASE_URL}/runs/1/{stage}",
-        log_path=tmp_path / "stage.log",
-        config=fixture.config,
-        timeout=300.0,
-    )
+    fields = {"repo": "sti-app", "branch": BRANCH, "namespace": "rpms", **fields}
+    return tmp_stage_context(fixture.config, tmp_path, stage, fields)
 
 
 def _functional(
@@ -401,7 +315,7 @@ def _container_tarball(root: Path) -> Path:
     (tree / "usr" / "bin").symlink_to("../bin")
     (tree / "etc" / "container-marker").write_text("yes\n")
     tarball = root / "container.tar"
-    _run(["tar", "-cf", str(tarball), "-C", str(tree), "."])
+    run(["tar", "-cf", str(tarball), "-C", str(tree), "."])
     return tarball
 
 
@@ -449,11 +363,11 @@ def test_tests_cannot_change_the_host(fixture: Fixture, tmp_path: Path) -> None:
         f"    - sees-no-host-file: {{dir: ., run: 'test ! -e {fixture.root}/base'}}\n"
     )
     work = tmp_path / "clone"
-    _run(["git", "clone", "--quiet", f"{fixture.root}/git/rpms/sti-app.git", str(work)])
+    run(["git", "clone", "--quiet", f"{fixture.root}/git/rpms/sti-app.git", str(work)])
     (work / "tests" / "tests.yml").write_text(playbook)
-    _run(["git", "commit", "--quiet", "-am", "host"], work)
-    _run(["git", "push", "--quiet", "origin", "HEAD:refs/heads/host"], work)
-    rev = _run(["git", "rev-parse", "HEAD"], work)
+    run(["git", "commit", "--quiet", "-am", "host"], work)
+    run(["git", "push", "--quiet", "origin", "HEAD:refs/heads/host"], work)
+    rev = run(["git", "rev-parse", "HEAD"], work)
     ctx = _context(
         fixture, tmp_path, "functional", rev=rev, package_url=f"{BASE_URL}/{BRANCH}/repo/sti-app_repo/"
     )

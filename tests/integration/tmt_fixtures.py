@@ -3,6 +3,9 @@ revisions hold passing, failing, erroring, warning, invalid and unsatisfiable tm
 
 The subject's shell package carries busybox, the host's bash and flock with the libraries they link
 (what tmt needs in a subject), ``/etc/passwd`` and ``/dev``: the smallest root tmt can test in.
+
+The commands, specs, configuration and stage contexts of such a world serve the STI tiny OS of
+test_test_stages.py too.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compose_fixtures import build_rpm
 
@@ -163,38 +168,51 @@ def make_world(root: Path) -> TmtWorld:
                    "chmod 0755 %{buildroot}/usr/bin/tmt-app\n")
     build_rpm(build / "app", spec("tmt-app", "1.2.abcdef0.fc26", app_install, "/usr/bin/tmt-app",
                                   "Requires: tmt-shell"), app_repo)
+    return TmtWorld(root, world_config(root, base_repo, "tmt-base"), _distgit(root))
+
+
+def world_config(root: Path, base_repo: Path, repo_id: str, **settings: Any) -> Config:
+    """The configuration of a tiny OS under ``root``: dist-git in ``git/``, artifacts in ``artifacts/``,
+    a treefile whose one repository (``repo_id``) is ``base_repo``, and any other ``settings``."""
     treefile_dir = root / "treefile"
     treefile_dir.mkdir()
-    base = f"[tmt-base]\nname=base\nbaseurl={base_repo.as_uri()}\ngpgcheck=0\n"
+    base = f"[{repo_id}]\nname=base\nbaseurl={base_repo.as_uri()}\ngpgcheck=0\n"
     (treefile_dir / "base.repo").write_text(base)
-    treefile = '{"ref": "fedora/f26/x86_64/atomic-host", "repos": ["tmt-base"]}'
+    treefile = f'{{"ref": "fedora/f26/x86_64/atomic-host", "repos": ["{repo_id}"]}}'
     (treefile_dir / "treefile.json").write_text(treefile)
-    config = Config(state_dir=str(root / "state")).model_copy(
+    return Config(state_dir=str(root / "state")).model_copy(
         update={
             "distgit": DistGitConfig(url=f"file://{root}/git/{{namespace}}/{{repo}}.git"),
             "artifacts": ArtifactsConfig(root=str(root / "artifacts"), base_url=BASE_URL),
             "trigger": TriggerConfig(treefile=str(treefile_dir / "treefile.json")),
+            **settings,
         }
     )
-    return TmtWorld(root, config, _distgit(root))
 
 
 def functional_context(world: TmtWorld, tmp_path: Path, case: str) -> StageContext:
     """The functional stage's context for the dist-git revision ``case`` of the package."""
+    fields = {
+        "repo": "tmt-app", "branch": BRANCH, "namespace": "rpms", "rev": world.revs[case],
+        "nvr": "tmt-app-1.0-1.2.abcdef0.fc26", "package_url": f"{BASE_URL}/{BRANCH}/repo/tmt-app_repo/",
+    }
+    return tmp_stage_context(world.config, tmp_path, "functional", fields)
+
+
+def tmp_stage_context(config: Config, tmp_path: Path, stage: str, fields: Mapping[str, str]) -> StageContext:
+    """The context of an attempt of ``stage`` of run 1: a fresh ``work/``, ``artifacts/`` and
+    ``stage.log`` under ``tmp_path``."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     return StageContext(
         run_id=1,
-        stage="functional",
+        stage=stage,
         attempt=1,
-        fields={
-            "repo": "tmt-app", "branch": BRANCH, "namespace": "rpms", "rev": world.revs[case],
-            "nvr": "tmt-app-1.0-1.2.abcdef0.fc26", "package_url": f"{BASE_URL}/{BRANCH}/repo/tmt-app_repo/",
-        },
+        fields=fields,
         workdir=workdir,
         artifacts_dir=tmp_path / "artifacts",
-        artifacts_url=f"{BASE_URL}/runs/1/functional",
+        artifacts_url=f"{BASE_URL}/runs/1/{stage}",
         log_path=tmp_path / "stage.log",
-        config=world.config,
+        config=config,
         timeout=300.0,
     )

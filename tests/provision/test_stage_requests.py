@@ -14,21 +14,14 @@ from ci_pipeline.provision.leasing import request_for, stage_deployment
 from ci_pipeline.provision.qemu import host_names
 from ci_pipeline.stages.base import StageContext
 from provision.helpers import request
+from stages.contexts import tmp_context
 
 REV = "c15b07cc0f560dd4325b64b8ed8f5750ab102f2ff2e0ace39cda4158f900e4da"
 
 
 def _context(tmp_path: Path, fields: dict[str, str], **options: str) -> StageContext:
-    return StageContext(
-        run_id=7,
-        stage="e2e",
-        attempt=2,
-        fields=fields,
-        workdir=tmp_path / "work",
-        artifacts_dir=tmp_path / "out",
-        artifacts_url="http://a.test/runs/7",
-        log_path=tmp_path / "log",
-        config=Config(),
+    return tmp_context(
+        tmp_path, "e2e", fields, Config(), run_id=7, attempt=2, artifacts_url="http://a.test/runs/7",
         options=options,
     )
 

@@ -1,13 +1,33 @@
-"""A compose stage's context for unit tests: a configuration with an artifact root and a treefile."""
+"""Stage contexts for unit tests, everything under one temporary directory: ``work/``, ``out/`` (the
+artifacts) and ``log``; and a compose stage's context, with an artifact root and a treefile."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ci_pipeline.config import ArtifactsConfig, Config, TriggerConfig
 from ci_pipeline.stages.base import StageContext
 
 REF = "fedora/f26/x86_64/atomic-host"
+
+
+def tmp_context(
+    tmp_path: Path, stage: str, fields: Mapping[str, str], config: Config, **kwargs: Any
+) -> StageContext:
+    """The context of an attempt of ``stage`` (run 1, attempt 1 unless ``kwargs`` say otherwise)."""
+    (tmp_path / "work").mkdir(exist_ok=True)
+    values: dict[str, Any] = {"run_id": 1, "attempt": 1, "artifacts_url": "http://a.test/run", **kwargs}
+    return StageContext(
+        stage=stage,
+        fields=fields,
+        workdir=tmp_path / "work",
+        artifacts_dir=tmp_path / "out",
+        log_path=tmp_path / "log",
+        config=config,
+        **values,
+    )
 
 
 def compose_context(tmp_path: Path, fields: dict[str, str], treefile: str = "") -> StageContext:
@@ -16,15 +36,4 @@ def compose_context(tmp_path: Path, fields: dict[str, str], treefile: str = "") 
         artifacts=ArtifactsConfig(root=str(tmp_path / "artifacts"), base_url="http://a.test/x"),
         trigger=TriggerConfig(treefile=treefile),
     )
-    (tmp_path / "work").mkdir(exist_ok=True)
-    return StageContext(
-        run_id=1,
-        stage="compose",
-        attempt=1,
-        fields=fields,
-        workdir=tmp_path / "work",
-        artifacts_dir=tmp_path / "out",
-        artifacts_url="http://a.test/run",
-        log_path=tmp_path / "log",
-        config=config,
-    )
+    return tmp_context(tmp_path, "compose", fields, config)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_pipeline.errors import StageFailure
+from ci_pipeline.errors import InfrastructureError, StageFailure
 from ci_pipeline.machines.ssh import SshTarget
+from ci_pipeline.stages.sti import playbooks
 from ci_pipeline.stages.sti.playbooks import (
     ROLES_DIR,
     PlaybookRun,
@@ -115,3 +116,34 @@ def test_a_lab_host_s_key_is_checked_against_its_known_hosts(tmp_path: Path) -> 
     assert _common_options(dict(fresh_vars))["UserKnownHostsFile"] == "/dev/null"
     # Ansible's own check stays on, or its StrictHostKeyChecking=no would come first and win.
     assert lab_vars["ansible_host_key_checking"] == fresh_vars["ansible_host_key_checking"] == "true"
+
+
+def _program(path: Path, script: str) -> Path:
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_run_playbook_runs_in_the_playbooks_directory_and_logs_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = _program(tmp_path / "fake-ansible-playbook", 'echo "$PWD $*"; exit 2')
+    monkeypatch.setattr(playbooks, "ansible_playbook_program", lambda: str(program))
+    (tmp_path / "tests").mkdir()
+    playbook, log = tmp_path / "tests" / "tests.yml", tmp_path / "log"
+    run = run_playbook(playbook, "classic", {}, log, 10)
+    assert run == PlaybookRun(playbook, 2, f"{tmp_path / 'tests'} --tags classic tests.yml\n")
+    assert log.read_text() == f"$ {program} --tags classic tests.yml\n{run.output}"
+
+
+def test_run_playbook_words_an_overrun_and_a_missing_ansible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = _program(tmp_path / "fake-ansible-playbook", "exec sleep 5")
+    monkeypatch.setattr(playbooks, "ansible_playbook_program", lambda: str(program))
+    with pytest.raises(StageFailure, match=r"^The test playbook tests\.yml did not finish within 0\.3 s\.$"):
+        run_playbook(tmp_path / "tests.yml", "classic", {}, tmp_path / "log", 0.3)
+    monkeypatch.setattr(playbooks, "ansible_playbook_program", lambda: str(tmp_path / "absent"))
+    missing = r"^ansible-playbook is not installed; install ansible-core\.$"
+    with pytest.raises(InfrastructureError, match=missing):
+        run_playbook(tmp_path / "tests.yml", "classic", {}, tmp_path / "log", None)

@@ -1,4 +1,4 @@
-"""Judging tmt's results and telling tmt's own errors apart from failing tests."""
+"""Running tmt, judging its results, and telling tmt's own errors apart from failing tests."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from ci_pipeline import stage_contract as contract
-from ci_pipeline.errors import StageFailure
-from ci_pipeline.stages.tmt.runner import TmtRun, host_key_refusal, judge_tmt, plan_error, tmt_reason
+from ci_pipeline.config import Config
+from ci_pipeline.errors import InfrastructureError, StageFailure
+from ci_pipeline.stages.tmt.runner import TmtRun, host_key_refusal, judge_tmt, plan_error, run_tmt, tmt_reason
+from ci_pipeline.stages.tools import Deadline
+from stages.contexts import tmp_context
 
 OUTPUT = """\
 /plans/all
@@ -91,3 +94,18 @@ def test_failures_warnings_and_errors_fail_the_stage_told_apart(
     with pytest.raises(StageFailure, match=message) as caught:
         judge_tmt(_tests(*outcomes))
     assert len(caught.value.tests) == len(outcomes)
+
+
+def test_run_tmt_runs_in_the_workdir_and_logs_its_output(tmp_path: Path) -> None:
+    ctx = tmp_context(tmp_path, "functional", {}, Config())
+    argv = ["sh", "-c", 'echo "$PWD $TMT_NO_COLOR"; exit 3']
+    assert run_tmt(argv, ctx, Deadline(None)) == TmtRun(3, f"{ctx.workdir} 1\n")
+    assert ctx.log_path.read_text() == f"$ {' '.join(argv)}\n{ctx.workdir} 1\n"
+
+
+def test_run_tmt_words_an_overrun_and_a_missing_tmt(tmp_path: Path) -> None:
+    ctx = tmp_context(tmp_path, "functional", {}, Config())
+    with pytest.raises(StageFailure, match=r"^tmt did not finish within 1 s\.$"):
+        run_tmt(["sleep", "5"], ctx, Deadline(0.1, "functional"))
+    with pytest.raises(InfrastructureError, match=r"^tmt \(/nonexistent/tmt\) is not installed\.$"):
+        run_tmt(["/nonexistent/tmt"], ctx, Deadline(None))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from typing import Any
 import yaml
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
-from ci_pipeline.executors.process import kill_group
+from ci_pipeline.executors.process import GroupTimeout
 from ci_pipeline.machines.ssh import SshTarget, ansible_ssh_args
+from ci_pipeline.stages.base import run_captured
 from ci_pipeline.stages.sti.normalize import normalize_playbooks
 
 ROLES_DIR = Path(__file__).parents[1] / "roles"
@@ -204,28 +204,10 @@ def run_playbook(
         raise StageFailure(f"{tag!r} is not a Standard Test Interface tag ({', '.join(TAGS)}).")
     argv = [ansible_playbook_program(), "--tags", tag, playbook.name]
     try:
-        process = subprocess.Popen(
-            argv,
-            cwd=playbook.parent,
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        returncode, text = run_captured(argv, log_path, cwd=playbook.parent, env=env, timeout=timeout)
     except FileNotFoundError as exc:
         raise InfrastructureError("ansible-playbook is not installed; install ansible-core.") from exc
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        kill_group(process.pid)
-        process.communicate()
-        raise StageFailure(f"The test playbook {playbook.name} did not finish within {timeout:g} s.") from exc
-    except BaseException:
-        kill_group(process.pid)
-        process.wait()
-        raise
-    text = output.decode("utf-8", "replace")
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write(f"$ {' '.join(argv)}\n{text}")
-    return PlaybookRun(playbook, process.returncode, text)
+    except GroupTimeout as exc:
+        message = f"The test playbook {playbook.name} did not finish within {exc.timeout:g} s."
+        raise StageFailure(message) from exc
+    return PlaybookRun(playbook, returncode, text)

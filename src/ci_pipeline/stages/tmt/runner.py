@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci_pipeline.errors import InfrastructureError, StageFailure
-from ci_pipeline.executors.process import kill_group
-from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult
+from ci_pipeline.executors.process import GroupTimeout
+from ci_pipeline.stages.base import StageContext, StageResult, TestCaseResult, run_captured
 from ci_pipeline.stages.sti.results import MAX_LOG_CHARS
 from ci_pipeline.stages.sti.runner import NO_TESTS, judge
 from ci_pipeline.stages.tmt.command import PLUGINS_DIR, run_command, tmt_program
@@ -86,26 +85,12 @@ def run_tmt(
     env = {**os.environ, **(environment or {}), **settings}
     timeout = deadline.remaining()
     try:
-        process = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=ctx.workdir,
-        )
+        returncode, text = run_captured(argv, ctx.log_path, cwd=ctx.workdir, env=env, timeout=timeout)
     except FileNotFoundError as exc:
         raise InfrastructureError(f"tmt ({argv[0]}) is not installed.") from exc
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        kill_group(process.pid)
-        process.communicate()
-        raise StageFailure(f"tmt did not finish within {timeout:g} s.") from exc
-    except BaseException:
-        kill_group(process.pid)
-        process.wait()
-        raise
-    text = output.decode("utf-8", "replace")
-    with ctx.log_path.open("a", encoding="utf-8") as log:
-        log.write(f"$ {' '.join(argv)}\n{text}")
-    return TmtRun(process.returncode, text)
+    except GroupTimeout as exc:
+        raise StageFailure(f"tmt did not finish within {exc.timeout:g} s.") from exc
+    return TmtRun(returncode, text)
 
 
 def plan_error(plan: str, run: TmtRun, refusal: str = "") -> TestCaseResult:
