@@ -4,7 +4,7 @@ One machine is booted from an image of a compose of the example OS (made once be
 from ``--workdir``); the suite's plan (three tests) then runs ``--repeat`` times on it with
 ``run_plans_on_machine``, as the integration stage would. Figures: the medians of the whole
 ``tmt run`` and of the tests' own durations as tmt reports them, and their ratio; the rest is tmt's
-own work over SSH (facts, rsync of its work directory, its SSH master's start-up waits).
+own work over SSH (facts, rsync of its work directory and of each test's files, an SSH master per step).
 
     .venv/bin/python benchmarks/tmt_on_machine.py [--repeat 3] [--workdir DIR]
 """

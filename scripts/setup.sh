@@ -95,11 +95,13 @@ install_fedmsg_reference() {
 install_fedmsg_reference
 
 # tmt runs the packages' tmt plans; it lives in a virtualenv of its own so its dependencies do not
-# fight ours, and ci-pipeline calls it as a tool (.venv-tmt/bin/tmt).
+# fight ours, and ci-pipeline calls it as a tool (.venv-tmt/bin/tmt). Held to the minor release our
+# plugins (src/ci_pipeline/stages/tmt/_plugins) were written against: they extend tmt's own classes.
+TMT_VERSION="1.78.*"
 install_tmt() {
     [ -x .venv-tmt/bin/tmt ] && return 0
     python3 -m venv .venv-tmt
-    if ! .venv-tmt/bin/python -m pip install -q tmt; then
+    if ! .venv-tmt/bin/python -m pip install -q "tmt==$TMT_VERSION"; then
         echo "setup: tmt could not be installed; packages' tmt plans will not run" >&2
     fi
 }

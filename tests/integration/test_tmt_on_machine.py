@@ -88,6 +88,10 @@ def test_the_example_suites_tmt_plan_passes_on_a_booted_compose(
     }
     assert result.summary == "3 tests passed (tmt)."
     assert (ctx.artifacts_dir / "tmt" / "plans" / "atomic" / "execute" / "results.yaml").is_file()
+    # Each step's SSH master is up at tmt's first check: no 30 s sleep before a second one.
+    tmt_log = (ctx.artifacts_dir / "tmt" / "log.txt").read_text(encoding="utf-8")
+    assert tmt_log.count("'_wait_for_ssh_master' finished successfully") >= 3
+    assert "'_wait_for_ssh_master' still pending" not in tmt_log
 
 
 def test_passing_failing_and_erroring_tests_on_the_machine(

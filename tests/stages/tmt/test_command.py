@@ -44,15 +44,16 @@ def test_the_sandbox_step_needs_an_existing_absolute_tree(tmp_path: Path) -> Non
         sandbox_provision(Path("relative"))
 
 
-def test_the_connect_step_is_tmts_provision_how_connect(tmp_path: Path) -> None:
+def test_the_connect_step_is_tmts_connect_through_ci_pipelines_plugin(tmp_path: Path) -> None:
     key = tmp_path / "id_ed25519"
     key.write_text("key")
     assert connect_provision(SshTarget("192.0.2.7", 2222, "root", key)) == [
-        "provision", "--how", "connect", "--guest", "192.0.2.7", "--port", "2222",
+        "provision", "--how", "ci-pipeline-connect", "--guest", "192.0.2.7", "--port", "2222",
         "--user", "root", "--key", str(key),
     ]
     assert connect_provision(SshTarget("vm-1.example.org", 22, "cloud-user", key))[4] == "vm-1.example.org"
     assert connect_provision(SshTarget("::1", 22, "root", key))[4] == "::1"
+    assert (PLUGINS_DIR / "provision_connect.py").is_file()
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 tmt lives in a virtualenv of its own (``.venv-tmt`` beside ours, made by ``scripts/setup.sh``) and
 is called as a tool. A subject is either a directory tree, entered through the same sandbox as the
 STI tests (the ``ci-pipeline-sandbox`` provision method of :mod:`._plugins`), or a booted machine
-reached over SSH (tmt's own ``provision how=connect``, with the SSH client's host key checks given
-in its environment). Everything put on a command line here is checked first: it may come from a
+reached over SSH (``ci-pipeline-connect``: tmt's own ``connect`` without its 30 s wait for the SSH
+master at each step, with the SSH client's host key checks given in its environment). Everything put
+on a command line here is checked first: it may come from a
 message.
 """
 
@@ -25,6 +26,8 @@ from ci_pipeline.machines.ssh import SshTarget, host_key_settings
 PLUGINS_DIR = Path(__file__).resolve().parent / "_plugins"
 #: The provision method of a sandboxed tree (:mod:`._plugins.provision_sandbox`).
 SANDBOX_METHOD = "ci-pipeline-sandbox"
+#: The provision method of a booted machine (:mod:`._plugins.provision_connect`).
+CONNECT_METHOD = "ci-pipeline-connect"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -60,7 +63,8 @@ def sandbox_provision(root: Path, installed: Sequence[str] = ()) -> list[str]:
 
 
 def connect_provision(target: SshTarget) -> list[str]:
-    """tmt's ``provision how=connect`` step for ``target``; StageFailure when a part is not valid."""
+    """tmt's provision step for the machine ``target`` (tmt's ``connect``, through
+    :data:`CONNECT_METHOD`); StageFailure when a part is not valid."""
     if not _valid_host(target.host):
         raise StageFailure(f"The machine's address {target.host[:100]!r} is not a host name or IP address.")
     if not 1 <= target.port <= 65535:
@@ -70,7 +74,7 @@ def connect_provision(target: SshTarget) -> list[str]:
     if not target.key.is_absolute() or not target.key.is_file():
         raise StageFailure(f"The machine's SSH key {target.key} is not a file.")
     return [
-        "provision", "--how", "connect", "--guest", target.host, "--port", str(target.port),
+        "provision", "--how", CONNECT_METHOD, "--guest", target.host, "--port", str(target.port),
         "--user", target.user, "--key", str(target.key),
     ]
 

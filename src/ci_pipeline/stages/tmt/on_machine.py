@@ -1,4 +1,4 @@
-"""A suite's tmt plans run on a booted machine over SSH (tmt's ``provision how=connect``).
+"""A suite's tmt plans run on a booted machine over SSH (tmt's ``connect``, as ``ci-pipeline-connect``).
 
 The integration stage boots a machine from the compose and runs its suite's STI playbooks there; a
 suite checkout that is also an fmf tree has its tmt plans run on the same machine, as root with the
