@@ -23,7 +23,13 @@ from ci_pipeline.stages.sti.playbooks import (
     ssh_subject,
     write_inventory,
 )
-from ci_pipeline.stages.tmt.command import connect_environment, connect_provision, run_command, tmt_program
+from ci_pipeline.stages.tmt.command import (
+    PLUGINS_DIR,
+    connect_environment,
+    connect_provision,
+    run_command,
+    tmt_program,
+)
 from ci_pipeline.stages.tmt.runner import host_key_refusal
 
 pytestmark = pytest.mark.integration
@@ -79,7 +85,8 @@ def _tmt(target: SshTarget, tmp_path: Path, name: str) -> subprocess.CompletedPr
         (tree / ".fmf" / "version").write_text("1\n")
         (tree / "plan.fmf").write_text(TMT_PLAN)
     argv = run_command(tmt_program(), tree, tmp_path / name, connect_provision(target))
-    env = {**os.environ, **connect_environment(target), "TMT_CONNECT_TIMEOUT": "5", "NO_COLOR": "1"}
+    env = {**os.environ, **connect_environment(target), "TMT_CONNECT_TIMEOUT": "5", "NO_COLOR": "1",
+           "TMT_PLUGINS": str(PLUGINS_DIR)}
     env["TMT_SCRIPTS_DIR"] = "/var/tmp/tmt-scripts"  # the lab host's /usr is read-only
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180, check=False)
 
