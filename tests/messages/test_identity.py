@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from ci_pipeline.errors import SchemaViolation
 from ci_pipeline.messages.builders import build_body
 from ci_pipeline.messages.envelope import encode
 from ci_pipeline.messages.fields import GIT_RECEIVE_SUFFIX, load_schema
-from ci_pipeline.messages.identity import RUN_SCHEMA, identity_problem, ostree_ref, run_ci_name
+from ci_pipeline.messages.identity import (
+    RUN_SCHEMA,
+    field_is_valid,
+    identity_problem,
+    ostree_ref,
+    run_ci_name,
+)
 from ci_pipeline.messages.inbound import GitPush, make_git_receive, parse_git_receive
 from ci_pipeline.messages.schema import validate_body
 from ci_pipeline.messages.topics import pipeline_topic
@@ -98,3 +105,11 @@ def test_a_push_without_a_problem_makes_a_valid_first_message(repo: str, branch:
             validate_body(RUN_SCHEMA, body)
         # Only what the branch makes can fail: the push's own fields passed the same rules.
         assert problem.startswith("The CI_NAME ") and ", made from the branch " in problem
+
+
+@given(field=st.sampled_from(["repo", "rev", "namespace", "branch", "CI_NAME", "ref"]),
+       value=st.one_of(st.text(max_size=260), st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._/+-]{0,40}\n?",
+                                                            fullmatch=True), st.integers(), st.none()))
+def test_a_field_is_valid_exactly_when_the_schema_says_so(field: str, value: object) -> None:
+    rule = load_schema(RUN_SCHEMA)["properties"][field]
+    assert field_is_valid(field, value) == Draft202012Validator(rule).is_valid(value)
