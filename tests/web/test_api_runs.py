@@ -5,7 +5,10 @@ from __future__ import annotations
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from web_fixtures import NVR
+from web_fixtures import NVR, add_finished_run
+
+from ci_pipeline.config import Config
+from ci_pipeline.store.db import Store
 
 
 def test_runs_list_filters_and_shows_stage_chips(client: httpx.Client) -> None:
@@ -111,3 +114,23 @@ def test_query_parameters_never_cause_a_server_error(
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.json()["detail"]
+
+
+def test_runs_are_paged_by_key_to_the_oldest_and_agree_with_offset_pages(
+    client: httpx.Client, web_config: Config, sqlite_store: Store
+) -> None:
+    ids = [1, *(add_finished_run(sqlite_store, web_config, generation=n) for n in range(1, 7))]
+    seen: list[int] = []
+    params: dict[str, int] = {"limit": 3}
+    while True:
+        answer = client.get("/api/v1/runs", params=params).json()
+        seen += [run["id"] for run in answer["data"]]
+        if not answer["has_next"]:
+            assert answer["next_before"] is None
+            break
+        params = {"limit": 3, "before": answer["next_before"]}
+    assert seen == sorted(ids, reverse=True)
+    by_offset = [run["id"] for page in range(3)
+                 for run in client.get("/api/v1/runs", params={"limit": 3, "page": page}).json()["data"]]
+    assert by_offset == seen
+    assert client.get("/api/v1/runs", params={"before": 0}).status_code == 400

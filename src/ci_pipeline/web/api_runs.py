@@ -25,12 +25,14 @@ from ci_pipeline.store.records import artifact_files, message_json, run_json, st
 from ci_pipeline.store.rows import Run, StageRun
 from ci_pipeline.store.states import CancelSource
 from ci_pipeline.web.logs import LogFollower, read_tail, read_window
-from ci_pipeline.web.state import RowId, WebState, require_token, web_state
+from ci_pipeline.web.state import MAX_ROW_ID, RowId, WebState, require_token, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 STREAM_POLL = 0.5
 Page = Annotated[int, Query(ge=0, le=10**6, description="page number, from 0")]
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
+Before = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="only runs older than this run id "
+                                     "(the answer's next_before): pages read by index however deep")]
 Word = Annotated[str | None, Query(max_length=255)]
 
 
@@ -43,17 +45,23 @@ def list_runs(
     status: Word = None,
     page: Page = 0,
     limit: Limit = 50,
+    before: Before = None,
 ) -> dict[str, Any]:
-    """Runs filtered by repo, branch, state (queued, running, complete) and status."""
+    """Runs filtered by repo, branch, state (queued, running, complete) and status, newest first.
+
+    Page by ``before`` (the previous answer's ``next_before``): each page is read by the index on
+    the run id, however deep. ``page`` (an offset of ``page * limit``) is still understood."""
     web = web_state(request)
     with web.store.session() as session:
         rows = newest_runs(
             session, repo=repo, branch=branch, state=state, status=status,
-            offset=page * limit, limit=limit + 1,
+            offset=page * limit, limit=limit + 1, before=before,
         )
         stages = stages_by_run(session, [row.id for row in rows[:limit]])
     data = [{**run_json(row, web.config), "stages": stages.get(row.id, [])} for row in rows[:limit]]
-    return {"data": data, "page": page, "limit": limit, "has_next": len(rows) > limit}
+    has_next = len(rows) > limit
+    return {"data": data, "page": page, "limit": limit, "has_next": has_next,
+            "next_before": rows[limit - 1].id if has_next else None}
 
 
 def stages_by_run(session: Transaction, run_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
