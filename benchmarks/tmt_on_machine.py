@@ -14,56 +14,39 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from compose_fixtures import example_config, stage_context
+
+from ci_pipeline.config import Config
 from ci_pipeline.example.catalog import INTEGRATION_TESTS_DIR
 from ci_pipeline.example.world import create_world
 from ci_pipeline.machines.cluster import booted_machines, deadline_in
 from ci_pipeline.stages import compose, image
-from ci_pipeline.stages.base import StageContext
 from ci_pipeline.stages.tmt.metadata import checkout_plans
 from ci_pipeline.stages.tmt.on_machine import run_plans_on_machine
 from ci_pipeline.stages.tools import Deadline
 
 
-class Runs:
-    """Stage contexts of their own under one root."""
-
-    def __init__(self, root: Path, config: Config) -> None:
-        self.root, self.config, self.count = root, config, 0
-
-    def context(self, stage: str, fields: dict[str, str]) -> StageContext:
-        self.count += 1
-        work = self.root / "runs" / f"{time.time_ns()}-{self.count}-{stage}"
-        (work / "work").mkdir(parents=True)
-        return StageContext(
-            run_id=self.count, stage=stage, attempt=1, fields=fields, workdir=work / "work",
-            artifacts_dir=work / "artifacts", artifacts_url="http://bench", log_path=work / "stage.log",
-            config=self.config, timeout=600.0,
-        )
-
-
-def example_image(root: Path) -> tuple[Runs, Path]:
-    """The image of a compose of the example OS under ``root`` (built when missing)."""
+def example_image(root: Path, runs: Path) -> tuple[Config, Path]:
+    """The configuration of the example OS under ``root`` and its image (built when missing, with
+    the stages' contexts under ``runs``)."""
     world = create_world(root / "world")
-    config = Config(
-        artifacts=ArtifactsConfig(root=str(root / "artifacts"), base_url="http://bench"),
-        trigger=TriggerConfig(treefile=str(world.treefile)),
-        distgit=DistGitConfig(url=world.distgit_url),
-        lookaside=LookasideConfig(url=world.lookaside_url),
-    )
-    runs = Runs(root, config)
+    config = example_config(root, world)
     images = root / "artifacts" / world.branch / "images"
     built = sorted(p for p in images.glob("*.qcow2") if not p.is_symlink()) if images.is_dir() else []
     if built:
-        return runs, built[-1]
+        return config, built[-1]
     fields = {"branch": world.branch}
-    for name, stage in (("compose", compose.run), ("image", image.run)):
-        fields.update(stage(runs.context(name, fields)).outputs)
-    return runs, images / fields["image_name"]
+    for number, (name, stage) in enumerate((("compose", compose.run), ("image", image.run)), start=1):
+        fields.update(stage(stage_context(runs, number, name, fields, config)).outputs)
+    return config, images / fields["image_name"]
 
 
 def main() -> None:
@@ -73,7 +56,8 @@ def main() -> None:
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-tmt-machine-"))
     root.mkdir(parents=True, exist_ok=True)
-    runs, disk = example_image(root)
+    runs = root / f"bench-{time.time_ns()}"  # a --workdir is reused: each invocation's runs apart
+    config, disk = example_image(root, runs)
     checkout = root / "suite"
     shutil.rmtree(checkout, ignore_errors=True)
     shutil.copytree(INTEGRATION_TESTS_DIR, checkout)
@@ -85,10 +69,10 @@ def main() -> None:
         disk, ["subject"], boot / "machines", boot / "consoles", boot / "log", accel="",
         deadline=deadline_in(300),
     ) as (machine,):
-        for _ in range(args.repeat):
+        for number in range(3, 3 + args.repeat):
+            ctx = stage_context(runs, number, "integration", {}, config, timeout=600.0)
             started = time.monotonic()
-            result = run_plans_on_machine(runs.context("integration", {}), checkout, metadata, machine.ssh,
-                                          Deadline(600.0))
+            result = run_plans_on_machine(ctx, checkout, metadata, machine.ssh, Deadline(600.0))
             whole.append(time.monotonic() - started)
             tests.append(sum(test.duration for test in result.tests))
             print(f"run: {whole[-1]:.1f} s, {result.summary}", flush=True)

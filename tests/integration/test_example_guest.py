@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from compose_fixtures import stage_context
+from compose_fixtures import example_config, stage_context
 
-from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, LookasideConfig, TriggerConfig
 from ci_pipeline.example.world import OSNAME, World, create_world
 from ci_pipeline.machines.accel import choose_accel
 from ci_pipeline.machines.qemu import MachinePlan, create_overlay, machine_command
@@ -45,12 +44,7 @@ class BuiltImage:
 def build_image(root: Path) -> BuiltImage:
     """The example world under ``root``, composed and written as a qcow2 by the stages."""
     world = create_world(root / "world")
-    config = Config(
-        artifacts=ArtifactsConfig(root=str(root / "artifacts"), base_url="http://artifacts.test"),
-        trigger=TriggerConfig(treefile=str(world.treefile)),
-        distgit=DistGitConfig(url=world.distgit_url),
-        lookaside=LookasideConfig(url=world.lookaside_url),
-    )
+    config = example_config(root, world)
     fields = {"branch": world.branch}
     for number, (name, stage) in enumerate((("compose", compose.run), ("image", image.run)), start=1):
         fields.update(stage(stage_context(root, number, name, fields, config)).outputs)

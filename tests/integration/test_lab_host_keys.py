@@ -31,6 +31,7 @@ from ci_pipeline.stages.tmt.command import (
     tmt_program,
 )
 from ci_pipeline.stages.tmt.runner import host_key_refusal
+from fmf_trees import fmf_tree
 
 pytestmark = pytest.mark.integration
 
@@ -81,9 +82,7 @@ def _e2e_ssh(target: SshTarget) -> subprocess.CompletedProcess[str]:
 def _tmt(target: SshTarget, tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
     tree = tmp_path / "tree"
     if not tree.is_dir():
-        (tree / ".fmf").mkdir(parents=True)
-        (tree / ".fmf" / "version").write_text("1\n")
-        (tree / "plan.fmf").write_text(TMT_PLAN)
+        fmf_tree(tree, {"plan.fmf": TMT_PLAN})
     argv = run_command(tmt_program(), tree, tmp_path / name, connect_provision(target))
     env = {**os.environ, **connect_environment(target), "TMT_CONNECT_TIMEOUT": "5", "NO_COLOR": "1",
            "TMT_PLUGINS": str(PLUGINS_DIR)}

@@ -20,6 +20,7 @@ from ci_pipeline.stages.base import StageContext, StageResult
 from ci_pipeline.stages.tmt.metadata import checkout_plans
 from ci_pipeline.stages.tmt.on_machine import run_plans_on_machine
 from ci_pipeline.stages.tools import Deadline
+from fmf_trees import fmf_tree
 
 pytestmark = pytest.mark.integration
 __all__ = ["example"]  # the module's example OS, composed and imaged once
@@ -51,16 +52,6 @@ def machine(example: Example, tmp_path_factory: pytest.TempPathFactory) -> Itera
         image, ["subject"], machines, consoles, work / "log", accel="", deadline=deadline_in(300)
     ) as (booted,):
         yield booted
-
-
-def fmf_tree(root: Path, files: dict[str, str]) -> Path:
-    """An fmf tree at ``root`` holding ``files`` (path: text)."""
-    (root / ".fmf").mkdir(parents=True)
-    (root / ".fmf" / "version").write_text("1\n")
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text)
-    return root
 
 
 def context(example: Example) -> StageContext:

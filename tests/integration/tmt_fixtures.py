@@ -22,6 +22,7 @@ from compose_fixtures import build_rpm
 
 from ci_pipeline.config import ArtifactsConfig, Config, DistGitConfig, TriggerConfig
 from ci_pipeline.stages.base import StageContext
+from fmf_trees import fmf_tree
 
 BRANCH = "f26"
 BASE_URL = "http://artifacts.example/ci"
@@ -136,15 +137,11 @@ def _distgit(root: Path) -> dict[str, str]:
     run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(bare)])
     run(["git", "init", "--quiet", "--initial-branch=master", str(work)])
     (work / "tmt-app.spec").write_text("Name: tmt-app\n")
-    (work / ".fmf").mkdir()
-    (work / ".fmf" / "version").write_text("1\n")
     revs = {}
     for name, files in REVISIONS.items():
         for old in ("plans", "tests"):
             run(["rm", "-rf", str(work / old)])
-        for relative, text in files.items():
-            (work / relative).parent.mkdir(parents=True, exist_ok=True)
-            (work / relative).write_text(text)
+        fmf_tree(work, files)
         run(["git", "add", "-A"], work)
         run(["git", "commit", "--quiet", "-m", name], work)
         revs[name] = run(["git", "rev-parse", "HEAD"], work)

@@ -8,19 +8,11 @@ import pytest
 
 from ci_pipeline.errors import StageFailure
 from ci_pipeline.stages.tmt.metadata import has_tmt_metadata, read_metadata
-
-
-def _tree(root: Path, files: dict[str, str]) -> Path:
-    (root / ".fmf").mkdir(parents=True)
-    (root / ".fmf" / "version").write_text("1\n")
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
+from fmf_trees import fmf_tree
 
 
 def test_plans_and_every_installable_requirement_are_found(tmp_path: Path) -> None:
-    tree = _tree(tmp_path, {
+    tree = fmf_tree(tmp_path, {
         "plans/smoke.fmf": "discover: {how: fmf}\nexecute: {how: tmt}\n"
                            "prepare:\n  - how: install\n    package: [httpd, 'mod_ssl']\n  - how: shell\n"
                            "    script: echo\n",
@@ -39,6 +31,6 @@ def test_a_checkout_without_fmf_has_no_tmt_metadata(tmp_path: Path) -> None:
 
 
 def test_unreadable_metadata_is_a_stage_failure_saying_so(tmp_path: Path) -> None:
-    tree = _tree(tmp_path, {"plans/x.fmf": "execute: [unclosed\n"})
+    tree = fmf_tree(tmp_path, {"plans/x.fmf": "execute: [unclosed\n"})
     with pytest.raises(StageFailure, match="tmt metadata cannot be read"):
         read_metadata(tree)
